@@ -1,0 +1,239 @@
+//! What runs: the state schema and its defaults, tool calls against the registry, and every
+//! guard and script compiled once through the sandbox.
+
+use std::collections::HashMap;
+
+use crate::compile::error::CompileError;
+use crate::compile::ir::{NodeKind, Policy, RetryPolicy, Schema, SchemaField};
+use crate::compile::suggest::closest;
+use crate::sandbox::{self, CodeError, CodeKind, CompiledCode, Limits};
+use crate::syntax::ast::{Code, FieldType, LiteralValue, NodeAction, NodeDecl, StateBlock, ToolCall};
+use crate::tools::{ToolRegistry, literal_type_name};
+
+/// The state field the engine sets when an `on error` edge is taken.
+pub const ERROR_FIELD: &str = "error";
+
+pub(super) struct Actions<'t> {
+    tools: &'t ToolRegistry,
+    engine: rhai::Engine,
+    /// State fields, when the flow has a schema: names outside it are errors.
+    known: Vec<String>,
+}
+
+impl<'t> Actions<'t> {
+    pub(super) fn new(tools: &'t ToolRegistry, limits: &Limits, schema: Option<&Schema>) -> Self {
+        let known: Vec<String> = match schema {
+            Some(schema) => {
+                let mut names: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
+                if !names.iter().any(|n| n == ERROR_FIELD) {
+                    names.push(ERROR_FIELD.to_owned());
+                }
+                names
+            }
+            None => Vec::new(),
+        };
+        let engine = sandbox::engine(limits, schema.is_some());
+        Actions { tools, engine, known }
+    }
+
+    pub(super) fn node_kind(&self, node: &NodeDecl, errors: &mut Vec<CompileError>) -> Option<NodeKind> {
+        let policy = Policy {
+            timeout_ms: node.timeout.as_ref().map(|t| millis(t.value)),
+            retry: node.retry.as_ref().map(|retry| RetryPolicy {
+                attempts: retry.attempts.value,
+                backoff_ms: retry.backoff.as_ref().map_or(0, |b| millis(b.value)),
+            }),
+        };
+        Some(match &node.action {
+            NodeAction::Junction => NodeKind::Junction,
+            NodeAction::Tool(call) => {
+                let args = self.tool_args(call, errors)?;
+                NodeKind::Tool { tool: call.name.name.clone(), args, policy }
+            }
+            NodeAction::Script(code) => NodeKind::Script { code: self.script(code, errors)?, policy },
+        })
+    }
+
+    fn tool_args(
+        &self,
+        call: &ToolCall,
+        errors: &mut Vec<CompileError>,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let Some(spec) = self.tools.get(&call.name.name) else {
+            errors.push(CompileError::UnknownTool {
+                name: call.name.name.clone(),
+                suggestion: closest(&call.name.name, self.tools.names()),
+                at: call.name.span.into(),
+            });
+            return None;
+        };
+        let before = errors.len();
+        let mut given = HashMap::new();
+        let mut args = serde_json::Map::new();
+        for arg in &call.args {
+            let name = &arg.name.name;
+            if let Some(first) = given.insert(name.as_str(), arg.name.span) {
+                errors.push(CompileError::ArgTwice {
+                    arg: name.clone(),
+                    again: arg.name.span.into(),
+                    first: first.into(),
+                });
+                continue;
+            }
+            let Some(arg_spec) = spec.arg_spec(name) else {
+                errors.push(CompileError::UnknownArg {
+                    tool: spec.name.clone(),
+                    arg: name.clone(),
+                    suggestion: closest(name, spec.args.iter().map(|a| a.name.as_str())),
+                    signature: spec.signature(),
+                    at: arg.name.span.into(),
+                });
+                continue;
+            };
+            if !arg_spec.ty.accepts(&arg.value.value) {
+                errors.push(CompileError::ArgType {
+                    tool: spec.name.clone(),
+                    arg: name.clone(),
+                    expected: arg_spec.ty.name(),
+                    found: literal_type_name(&arg.value.value),
+                    signature: spec.signature(),
+                    at: arg.value.span.into(),
+                });
+                continue;
+            }
+            args.insert(name.clone(), literal_json(&arg.value.value));
+        }
+        for missing in spec.args.iter().filter(|a| a.required && !given.contains_key(a.name.as_str())) {
+            errors.push(CompileError::MissingArg {
+                tool: spec.name.clone(),
+                arg: missing.name.clone(),
+                signature: spec.signature(),
+                at: call.span.into(),
+            });
+        }
+        (errors.len() == before).then_some(args)
+    }
+
+    pub(super) fn script(&self, code: &Code, errors: &mut Vec<CompileError>) -> Option<CompiledCode> {
+        self.compile(CodeKind::Script, code, errors)
+    }
+
+    /// Compiles a guard; one that reads no state is evaluated now and reported as constant.
+    pub(super) fn guard(
+        &self,
+        code: &Code,
+        errors: &mut Vec<CompileError>,
+        warnings: &mut Vec<CompileError>,
+    ) -> Option<CompiledCode> {
+        let compiled = self.compile(CodeKind::Guard, code, errors)?;
+        if compiled.names.is_empty() {
+            match self.engine.eval_ast::<rhai::Dynamic>(&compiled.ast) {
+                Ok(value) if value.is_bool() => warnings.push(CompileError::ConstantGuard {
+                    value: value.as_bool().expect("checked is_bool"),
+                    at: code.span.into(),
+                }),
+                Ok(value) => {
+                    errors.push(CompileError::GuardSyntax {
+                        reason: format!("a guard must be true or false, this one is always {} `{value}`", value.type_name()),
+                        at: code.span.into(),
+                    });
+                    return None;
+                }
+                // It calls something that fails without state: leave that to run time.
+                Err(_) => {}
+            }
+        }
+        Some(compiled)
+    }
+
+    fn compile(&self, kind: CodeKind, code: &Code, errors: &mut Vec<CompileError>) -> Option<CompiledCode> {
+        match sandbox::compile(&self.engine, kind, &code.text, code.span, &self.known) {
+            Ok(compiled) => Some(compiled),
+            Err(CodeError::Syntax { reason, at }) => {
+                errors.push(match kind {
+                    CodeKind::Guard => CompileError::GuardSyntax { reason, at: at.into() },
+                    CodeKind::Script => CompileError::ScriptSyntax { reason, at: at.into() },
+                });
+                None
+            }
+            Err(CodeError::UnknownNames(names)) => {
+                for (name, at) in names {
+                    let at = crate::span::Span::new(at.start, at.start + name.len().min(code.span.end - at.start));
+                    errors.push(CompileError::UnknownField {
+                        suggestion: closest(&name, self.known.iter().map(String::as_str)),
+                        name,
+                        at: at.into(),
+                    });
+                }
+                None
+            }
+        }
+    }
+}
+
+/// The schema, with every default checked against its field's type.
+pub(super) fn schema(block: &StateBlock, errors: &mut Vec<CompileError>) -> Schema {
+    let mut fields: Vec<SchemaField> = Vec::new();
+    for field in &block.fields {
+        if let Some(first) = fields.iter().find(|f| f.name == field.name.name) {
+            errors.push(CompileError::DuplicateField {
+                name: field.name.name.clone(),
+                again: field.name.span.into(),
+                first: first.span.into(),
+            });
+            continue;
+        }
+        let default = field.default.as_ref().and_then(|literal| {
+            if default_fits(field.ty.value, field.nullable, &literal.value) {
+                Some(literal_json(&literal.value))
+            } else {
+                errors.push(CompileError::BadDefault {
+                    field: field.name.name.clone(),
+                    expected: format!("{}{}", field.ty.value.keyword(), if field.nullable { "?" } else { "" }),
+                    found: literal_type_name(&literal.value),
+                    at: literal.span.into(),
+                    ty: field.ty.span.into(),
+                });
+                None
+            }
+        });
+        fields.push(SchemaField {
+            name: field.name.name.clone(),
+            ty: field.ty.value,
+            nullable: field.nullable,
+            default,
+            span: field.name.span,
+        });
+    }
+    Schema { fields }
+}
+
+/// Durations are accepted where a number of milliseconds is.
+fn default_fits(ty: FieldType, nullable: bool, value: &LiteralValue) -> bool {
+    use serde_json::Value;
+    match value {
+        LiteralValue::Duration(_) => matches!(ty, FieldType::Int | FieldType::Float | FieldType::Any),
+        LiteralValue::Json(json) => match (ty, json) {
+            (FieldType::Any, _) => true,
+            (_, Value::Null) => nullable,
+            (FieldType::Int, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (FieldType::Float, Value::Number(_))
+            | (FieldType::Bool, Value::Bool(_))
+            | (FieldType::String, Value::String(_))
+            | (FieldType::List, Value::Array(_))
+            | (FieldType::Map, Value::Object(_)) => true,
+            _ => false,
+        },
+    }
+}
+
+fn literal_json(value: &LiteralValue) -> serde_json::Value {
+    match value {
+        LiteralValue::Json(json) => json.clone(),
+        LiteralValue::Duration(duration) => millis(*duration).into(),
+    }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

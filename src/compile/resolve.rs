@@ -1,0 +1,271 @@
+//! Names to ids: collects every node and loop declaration (reporting duplicates), resolves
+//! the names in edges (reporting undefined ones), and works out which loop body each node
+//! belongs to.
+
+use std::collections::HashMap;
+
+use crate::compile::error::CompileError;
+use crate::compile::ir::{NodeId, Target};
+use crate::compile::suggest::closest;
+use crate::span::Span;
+use crate::syntax::ast::{
+    Chain, EdgeCondition, Endpoint, Flow, Ident, Item, LoopDecl, LoopItem, NodeDecl, StateBlock,
+};
+
+pub(super) enum Decl<'a> {
+    Node(&'a NodeDecl),
+    Loop(&'a LoopDecl),
+}
+
+impl<'a> Decl<'a> {
+    pub(super) fn name(&self) -> &'a Ident {
+        match self {
+            Decl::Node(node) => &node.name,
+            Decl::Loop(body) => &body.name,
+        }
+    }
+}
+
+/// One hop `from -> to` as written.
+pub(super) struct RawEdge<'a> {
+    pub(super) from: NodeId,
+    pub(super) to: Target,
+    pub(super) condition: Option<&'a EdgeCondition>,
+    /// From the source name to the target name.
+    pub(super) span: Span,
+    pub(super) to_span: Span,
+}
+
+/// A `start -> x` hop.
+pub(super) struct StartEdge {
+    pub(super) to: Target,
+    pub(super) span: Span,
+    pub(super) scope: Option<NodeId>,
+    pub(super) guarded: bool,
+}
+
+pub(super) struct Resolved<'a> {
+    pub(super) decls: Vec<Decl<'a>>,
+    pub(super) state: Option<&'a StateBlock>,
+    pub(super) edges: Vec<RawEdge<'a>>,
+    pub(super) starts: Vec<StartEdge>,
+    /// The loop each declaration is declared in (loops) or first used in (nodes).
+    pub(super) homes: Vec<Option<NodeId>>,
+    /// Whether a chain names the declaration at all.
+    pub(super) used: Vec<bool>,
+    /// For each loop: the first name of its first body item, its entry.
+    pub(super) entries: HashMap<NodeId, NodeId>,
+}
+
+pub(super) fn resolve<'a>(flow: &'a Flow, errors: &mut Vec<CompileError>) -> Resolved<'a> {
+    let mut resolver = Resolver {
+        decls: Vec::new(),
+        by_name: HashMap::new(),
+        state: None,
+        edges: Vec::new(),
+        starts: Vec::new(),
+        loop_parents: HashMap::new(),
+        mentions: Vec::new(),
+        entries: HashMap::new(),
+        errors,
+    };
+    for item in &flow.items {
+        match item {
+            Item::Node(node) => {
+                resolver.declare(Decl::Node(node));
+            }
+            Item::Loop(body) => resolver.declare_loop(body, None),
+            Item::State(block) => match resolver.state {
+                Some(first) => resolver.errors.push(CompileError::DuplicateState {
+                    again: block.span.into(),
+                    first: first.span.into(),
+                }),
+                None => resolver.state = Some(block),
+            },
+            Item::Chain(_) => {}
+        }
+    }
+    for item in &flow.items {
+        match item {
+            Item::Chain(chain) => resolver.chain(chain, None),
+            Item::Loop(body) => resolver.loop_body(body),
+            Item::Node(_) | Item::State(_) => {}
+        }
+    }
+    resolver.finish()
+}
+
+struct Resolver<'a, 'e> {
+    decls: Vec<Decl<'a>>,
+    by_name: HashMap<&'a str, NodeId>,
+    state: Option<&'a StateBlock>,
+    edges: Vec<RawEdge<'a>>,
+    starts: Vec<StartEdge>,
+    loop_parents: HashMap<NodeId, Option<NodeId>>,
+    /// (node, the loop whose body names it, where)
+    mentions: Vec<(NodeId, Option<NodeId>, Span)>,
+    entries: HashMap<NodeId, NodeId>,
+    errors: &'e mut Vec<CompileError>,
+}
+
+impl<'a> Resolver<'a, '_> {
+    fn declare(&mut self, decl: Decl<'a>) -> NodeId {
+        let name = decl.name();
+        if let Some(&first) = self.by_name.get(name.name.as_str()) {
+            self.errors.push(CompileError::DuplicateNode {
+                name: name.name.clone(),
+                again: name.span.into(),
+                first: self.decls[first.index()].name().span.into(),
+            });
+        }
+        let id = NodeId(u32::try_from(self.decls.len()).expect("fewer than 2^32 nodes"));
+        self.by_name.entry(name.name.as_str()).or_insert(id);
+        self.decls.push(decl);
+        id
+    }
+
+    fn declare_loop(&mut self, body: &'a LoopDecl, parent: Option<NodeId>) {
+        let id = self.declare(Decl::Loop(body));
+        self.loop_parents.insert(id, parent);
+        for item in &body.body {
+            if let LoopItem::Loop(inner) = item {
+                self.declare_loop(inner, Some(id));
+            }
+        }
+    }
+
+    fn loop_body(&mut self, body: &'a LoopDecl) {
+        let Some(&id) = self.by_name.get(body.name.name.as_str()) else { return };
+        if !matches!(self.decls[id.index()], Decl::Loop(decl) if std::ptr::eq(decl, body)) {
+            return; // a duplicate name: its body was reported with the duplicate
+        }
+        let entry = match body.body.first() {
+            Some(LoopItem::Loop(inner)) => self.lookup(&inner.name),
+            Some(LoopItem::Chain(chain)) => match chain.endpoints.first() {
+                Some(Endpoint::Name(name)) => self.lookup(name),
+                _ => None,
+            },
+            None => None,
+        };
+        if let Some(entry) = entry {
+            self.entries.insert(id, entry);
+        }
+        for item in &body.body {
+            match item {
+                LoopItem::Chain(chain) => self.chain(chain, Some(id)),
+                LoopItem::Loop(inner) => {
+                    if let Some(inner_id) = self.lookup(&inner.name) {
+                        self.mentions.push((inner_id, Some(id), inner.name.span));
+                    }
+                    self.loop_body(inner);
+                }
+            }
+        }
+    }
+
+    fn chain(&mut self, chain: &'a Chain, scope: Option<NodeId>) {
+        let targets: Vec<Option<Target>> = chain
+            .endpoints
+            .iter()
+            .map(|endpoint| match endpoint {
+                Endpoint::Start(_) => None,
+                Endpoint::End(_) => Some(Target::End),
+                Endpoint::Name(name) => {
+                    let id = self.lookup_or_report(name)?;
+                    self.mentions.push((id, scope, name.span));
+                    Some(Target::Node(id))
+                }
+            })
+            .collect();
+        for (hop, pair) in chain.endpoints.windows(2).enumerate() {
+            let span = Span::new(pair[0].span().start, pair[1].span().end);
+            let condition = if hop == 0 { chain.condition.as_ref() } else { None };
+            let Some(to) = targets[hop + 1] else { continue };
+            match (&pair[0], targets[hop]) {
+                (Endpoint::Start(_), _) => self.starts.push(StartEdge {
+                    to,
+                    span,
+                    scope,
+                    guarded: condition.is_some(),
+                }),
+                (_, Some(Target::Node(from))) => self.edges.push(RawEdge {
+                    from,
+                    to,
+                    condition,
+                    span,
+                    to_span: pair[1].span(),
+                }),
+                _ => {}
+            }
+        }
+    }
+
+    fn lookup(&self, name: &Ident) -> Option<NodeId> {
+        self.by_name.get(name.name.as_str()).copied()
+    }
+
+    fn lookup_or_report(&mut self, name: &Ident) -> Option<NodeId> {
+        let found = self.lookup(name);
+        if found.is_none() {
+            self.errors.push(CompileError::UndefinedNode {
+                name: name.name.clone(),
+                suggestion: closest(&name.name, self.by_name.keys().copied()),
+                at: name.span.into(),
+            });
+        }
+        found
+    }
+
+    /// Each loop's home is where it is declared. A node's home is the innermost loop whose
+    /// body names it; names in two unrelated loop bodies are an error.
+    fn finish(self) -> Resolved<'a> {
+        let mut homes: Vec<Option<NodeId>> = vec![None; self.decls.len()];
+        let mut home_at: Vec<Option<Span>> = vec![None; self.decls.len()];
+        let mut used = vec![false; self.decls.len()];
+        for (&id, &parent) in &self.loop_parents {
+            homes[id.index()] = parent;
+        }
+        let is_within = |inner: Option<NodeId>, outer: Option<NodeId>| {
+            let mut at = inner;
+            loop {
+                if at == outer {
+                    return true;
+                }
+                match at {
+                    Some(id) => at = self.loop_parents.get(&id).copied().flatten(),
+                    None => return false,
+                }
+            }
+        };
+        for &(id, scope, span) in &self.mentions {
+            used[id.index()] = true;
+            if self.loop_parents.contains_key(&id) || scope.is_none() {
+                continue;
+            }
+            let current = homes[id.index()];
+            if current.is_none() || is_within(scope, current) {
+                homes[id.index()] = scope;
+                home_at[id.index()] = Some(span);
+            } else if !is_within(current, scope) {
+                let first_loop = current.expect("checked above");
+                let second_loop = scope.expect("checked above");
+                self.errors.push(CompileError::NodeInTwoLoops {
+                    name: self.decls[id.index()].name().name.clone(),
+                    first_loop: self.decls[first_loop.index()].name().name.clone(),
+                    second_loop: self.decls[second_loop.index()].name().name.clone(),
+                    again: span.into(),
+                    first: home_at[id.index()].unwrap_or(span).into(),
+                });
+            }
+        }
+        Resolved {
+            decls: self.decls,
+            state: self.state,
+            edges: self.edges,
+            starts: self.starts,
+            homes,
+            used,
+            entries: self.entries,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! flowc: the `.flow` workflow language. Text is parsed (`syntax`), compiled into a validated
+//! IR (`compile`) and rendered or run by the tools on top (`cli`, `graph`).
+//!
+//! ```
+//! use flowc::{SourceFile, tools::ToolRegistry};
+//!
+//! let source = SourceFile::new("hello.flow", "flow hello {\n  node greet = noop\n  start -> greet\n}\n");
+//! let checked = flowc::check(&source, &ToolRegistry::builtin());
+//! assert!(!checked.report.has_errors());
+//! assert_eq!(checked.program.expect("it compiles").nodes[0].name, "greet");
+//! ```
+
+pub mod cli;
+pub mod compile;
+pub mod diagnostics;
+pub mod graph;
+pub mod sandbox;
+pub mod source;
+pub mod span;
+pub mod syntax;
+pub mod tools;
+
+pub use compile::ir::Program;
+pub use diagnostics::FileReport;
+pub use source::SourceFile;
+
+use sandbox::Limits;
+use tools::ToolRegistry;
+
+/// A checked file: the program, when it compiled, and every diagnostic.
+#[derive(Debug)]
+pub struct Checked {
+    pub program: Option<Program>,
+    pub report: FileReport,
+}
+
+/// Parses and compiles one file with the default sandbox limits.
+pub fn check(source: &SourceFile, tools: &ToolRegistry) -> Checked {
+    let mut report = FileReport::new(source.clone());
+    let flow = match syntax::parse(source) {
+        Ok(flow) => flow,
+        Err(error) => {
+            report.push(error);
+            return Checked { program: None, report };
+        }
+    };
+    let compilation = compile::compile(&flow, tools, &Limits::default());
+    for diagnostic in compilation.diagnostics {
+        report.push(diagnostic);
+    }
+    Checked { program: compilation.program, report }
+}

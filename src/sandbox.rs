@@ -1,0 +1,254 @@
+//! The rhai sandbox: the one place a rhai `Engine` is built, and where guards and scripts
+//! are compiled. `compile` compiles through it once; `runtime` evaluates what it compiled.
+//! A leaf module: it knows spans, not flows.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rhai::packages::{
+    ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage,
+    BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage, MoreStringPackage, Package,
+};
+use rhai::{AST, ASTNode, Dynamic, Engine, Expr, ParseErrorType, Scope, Stmt};
+use serde::Serialize;
+
+use crate::span::Span;
+
+/// Resource limits for one evaluation of a guard or script. Every one is finite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// rhai operations per evaluation: bounds loops and recursion in time.
+    pub max_operations: u64,
+    /// Nested function calls.
+    pub max_call_levels: usize,
+    /// Expression nesting, at top level and inside functions.
+    pub max_expr_depth: usize,
+    pub max_function_expr_depth: usize,
+    /// Bytes in one string.
+    pub max_string_size: usize,
+    /// Elements in one array.
+    pub max_array_size: usize,
+    /// Entries in one object map.
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 1_000_000,
+            max_call_levels: 32,
+            max_expr_depth: 64,
+            max_function_expr_depth: 32,
+            max_string_size: 1024 * 1024,
+            max_array_size: 100_000,
+            max_map_size: 100_000,
+        }
+    }
+}
+
+/// Builds the sandboxed engine. `Engine::new_raw` has no module resolver, no print to
+/// stdout and no packages; only pure packages are added back (no time, no `sleep`).
+/// `strict` makes every name that is neither declared in the compile scope nor a local an
+/// error at compile time: that is how unknown state fields are found.
+pub fn engine(limits: &Limits, strict: bool) -> Engine {
+    let mut engine = Engine::new_raw();
+    for package in [
+        ArithmeticPackage::new().as_shared_module(),
+        LogicPackage::new().as_shared_module(),
+        BasicStringPackage::new().as_shared_module(),
+        MoreStringPackage::new().as_shared_module(),
+        BasicMathPackage::new().as_shared_module(),
+        BasicArrayPackage::new().as_shared_module(),
+        BasicMapPackage::new().as_shared_module(),
+        BasicIteratorPackage::new().as_shared_module(),
+        BasicFnPackage::new().as_shared_module(),
+        BitFieldPackage::new().as_shared_module(),
+    ] {
+        engine.register_global_module(package);
+    }
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_strict_variables(strict)
+        .set_fail_on_invalid_map_property(true);
+    engine.disable_symbol("eval");
+    engine.disable_symbol("import");
+    engine.disable_symbol("export");
+    engine
+}
+
+/// A guard or script compiled once, with the state names it reads or writes.
+#[derive(Clone, Debug)]
+pub struct CompiledCode {
+    pub text: String,
+    pub span: Span,
+    /// Free names the code uses (state fields it reads or assigns), sorted.
+    pub names: Vec<String>,
+    pub ast: Arc<AST>,
+}
+
+impl Serialize for CompiledCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Code", 3)?;
+        out.serialize_field("text", &self.text)?;
+        out.serialize_field("span", &self.span)?;
+        out.serialize_field("names", &self.names)?;
+        out.end()
+    }
+}
+
+/// Why rhai refused a guard or script.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CodeError {
+    /// Not valid rhai (or not an expression, for a guard).
+    Syntax { reason: String, at: Span },
+    /// Names that are neither known fields nor locals (only in strict mode).
+    UnknownNames(Vec<(String, Span)>),
+}
+
+/// What kind of code is compiled: a guard is one expression, a script is statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeKind {
+    Guard,
+    Script,
+}
+
+/// Compiles a guard or script. `known` are the names in scope (the state fields); with a
+/// strict engine, each other free name is reported, all of them at once.
+pub fn compile(
+    engine: &Engine,
+    kind: CodeKind,
+    text: &str,
+    span: Span,
+    known: &[String],
+) -> Result<CompiledCode, CodeError> {
+    let mut scope = Scope::new();
+    for name in known {
+        // Declared, not constant: the optimizer would fold a constant's value into the AST.
+        scope.push_dynamic(name.as_str(), Dynamic::UNIT);
+    }
+    let mut unknown = Vec::new();
+    loop {
+        let result = match kind {
+            CodeKind::Guard => engine.compile_expression_with_scope(&scope, text),
+            CodeKind::Script => engine.compile_with_scope(&scope, text),
+        };
+        match result {
+            Ok(ast) => {
+                if !unknown.is_empty() {
+                    return Err(CodeError::UnknownNames(unknown));
+                }
+                let names = free_names(&ast, known, engine.strict_variables());
+                return Ok(CompiledCode { text: text.to_owned(), span, names, ast: Arc::new(ast) });
+            }
+            Err(error) => {
+                let at = span.point_in(text, error.position());
+                match error.err_type() {
+                    // Strict mode stops at the first unknown name: declare it and go on, so
+                    // one pass reports them all.
+                    ParseErrorType::VariableUndefined(name) if !scope.contains(name) => {
+                        unknown.push((name.clone(), at));
+                        scope.push_dynamic(name.clone(), Dynamic::UNIT);
+                    }
+                    other => return Err(CodeError::Syntax { reason: describe(other, kind), at }),
+                }
+            }
+        }
+    }
+}
+
+fn describe(error: &ParseErrorType, kind: CodeKind) -> String {
+    match (error, kind) {
+        (ParseErrorType::BadInput(_) | ParseErrorType::MissingToken(..), CodeKind::Guard)
+            if error.to_string().contains("Unexpected ';'") =>
+        {
+            "a guard is one expression; `;` ends a statement".to_owned()
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Names the code reads or assigns that it does not declare itself. In strict mode every
+/// such name is a known field, so the known fields it mentions are the answer.
+fn free_names(ast: &AST, known: &[String], strict: bool) -> Vec<String> {
+    let mut used = BTreeSet::new();
+    let mut declared = BTreeSet::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        match path.last() {
+            Some(ASTNode::Expr(Expr::Variable(variable, ..))) => {
+                used.insert(variable.1.to_string());
+            }
+            Some(ASTNode::Stmt(Stmt::Var(declaration, ..))) => {
+                declared.insert(declaration.0.name.to_string());
+            }
+            Some(ASTNode::Stmt(Stmt::For(for_loop, ..))) => {
+                declared.insert(for_loop.0.name.to_string());
+                declared.extend(for_loop.1.as_ref().map(|counter| counter.name.to_string()));
+            }
+            _ => {}
+        }
+        true
+    });
+    for function in ast.iter_functions() {
+        declared.extend(function.params.iter().map(ToString::to_string));
+    }
+    if strict {
+        used.retain(|name| known.iter().any(|k| k == name));
+    } else {
+        used.retain(|name| !declared.contains(name));
+    }
+    used.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_guard(text: &str, known: &[&str]) -> Result<CompiledCode, CodeError> {
+        let known: Vec<String> = known.iter().map(ToString::to_string).collect();
+        let engine = engine(&Limits::default(), !known.is_empty());
+        compile(&engine, CodeKind::Guard, text, Span::new(0, text.len()), &known)
+    }
+
+    #[test]
+    fn guard_names_are_the_variables_it_reads() {
+        let code = compile_guard("a < b && c.len() > 2 && a > 0", &[]).expect("valid guard");
+        assert_eq!(code.names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn every_unknown_name_is_reported_in_one_pass() {
+        let error = compile_guard("anomaly_cnt <= treshold && n > 0", &["n", "threshold"]);
+        let Err(CodeError::UnknownNames(names)) = error else { panic!("expected unknown names") };
+        let names: Vec<_> = names.iter().map(|(n, s)| (n.as_str(), s.start)).collect();
+        assert_eq!(names, [("anomaly_cnt", 0), ("treshold", 15)]);
+    }
+
+    #[test]
+    fn script_locals_are_not_state_names() {
+        let text = "let total = 0; for r in rows { total += r }; sum = total";
+        let engine = engine(&Limits::default(), false);
+        let code = compile(&engine, CodeKind::Script, text, Span::new(0, text.len()), &[])
+            .expect("valid script");
+        assert_eq!(code.names, ["rows", "sum"]);
+    }
+
+    #[test]
+    fn statements_are_not_guards() {
+        assert!(matches!(compile_guard("let x = 1", &[]), Err(CodeError::Syntax { .. })));
+    }
+
+    #[test]
+    fn eval_and_import_are_refused_at_compile_time() {
+        let engine = engine(&Limits::default(), false);
+        for text in ["eval(\"1\")", "import \"x\" as y;"] {
+            let result = compile(&engine, CodeKind::Script, text, Span::new(0, text.len()), &[]);
+            assert!(matches!(result, Err(CodeError::Syntax { .. })), "{text} compiled");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The syntax tree of one `.flow` file: names as written, every node with its span, no
+//! meaning attached yet (that is `compile`'s job).
+
+use std::time::Duration;
+
+use crate::span::{Span, Spanned};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    pub name: Ident,
+    pub doc: Option<String>,
+    pub items: Vec<Item>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    State(StateBlock),
+    Node(NodeDecl),
+    Loop(LoopDecl),
+    Chain(Chain),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateBlock {
+    pub fields: Vec<Field>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub name: Ident,
+    pub ty: Spanned<FieldType>,
+    pub nullable: bool,
+    pub default: Option<Literal>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Int,
+    Float,
+    Bool,
+    String,
+    List,
+    Map,
+    Any,
+}
+
+impl FieldType {
+    pub fn from_keyword(word: &str) -> Option<Self> {
+        Some(match word {
+            "int" => FieldType::Int,
+            "float" => FieldType::Float,
+            "bool" => FieldType::Bool,
+            "string" => FieldType::String,
+            "list" => FieldType::List,
+            "map" => FieldType::Map,
+            "any" => FieldType::Any,
+            _ => return None,
+        })
+    }
+
+    pub fn keyword(self) -> &'static str {
+        match self {
+            FieldType::Int => "int",
+            FieldType::Float => "float",
+            FieldType::Bool => "bool",
+            FieldType::String => "string",
+            FieldType::List => "list",
+            FieldType::Map => "map",
+            FieldType::Any => "any",
+        }
+    }
+}
+
+/// A literal in a tool argument or a state default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Literal {
+    pub value: LiteralValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiteralValue {
+    Json(serde_json::Value),
+    Duration(Duration),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeDecl {
+    pub name: Ident,
+    pub doc: Option<String>,
+    pub action: NodeAction,
+    pub timeout: Option<Spanned<Duration>>,
+    pub retry: Option<Retry>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeAction {
+    Tool(ToolCall),
+    Script(Code),
+    /// `node NAME` alone: a junction that only routes.
+    Junction,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCall {
+    pub name: Ident,
+    pub args: Vec<ToolArg>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolArg {
+    pub name: Ident,
+    pub value: Literal,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    pub attempts: Spanned<u32>,
+    pub backoff: Option<Spanned<Duration>>,
+    pub span: Span,
+}
+
+/// Raw rhai text, a verbatim slice of the file, and where it sits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Code {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoopDecl {
+    pub name: Ident,
+    pub doc: Option<String>,
+    pub max: Option<Spanned<u64>>,
+    pub body: Vec<LoopItem>,
+    pub until: Code,
+    /// The `loop NAME … { … }` part, for labels that mean the loop as a whole.
+    pub header: Span,
+    /// The braces of the body.
+    pub body_span: Span,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoopItem {
+    Loop(LoopDecl),
+    Chain(Chain),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chain {
+    pub endpoints: Vec<Endpoint>,
+    pub condition: Option<EdgeCondition>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Endpoint {
+    Start(Span),
+    End(Span),
+    Name(Ident),
+}
+
+impl Endpoint {
+    pub fn span(&self) -> Span {
+        match self {
+            Endpoint::Start(span) | Endpoint::End(span) => *span,
+            Endpoint::Name(ident) => ident.span,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EdgeCondition {
+    When(Code),
+    OnError(Span),
+}

@@ -1,0 +1,56 @@
+//! `SyntaxError`: what the parser reports. pest stops at the first error, so this phase
+//! gives one diagnostic per file.
+
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum SyntaxError {
+    #[error("expected {expected}, found {found}")]
+    #[diagnostic(code("flow::syntax"), help("{help}"))]
+    Unexpected {
+        expected: String,
+        found: String,
+        help: String,
+        #[label("expected {expected} here")]
+        at: SourceSpan,
+        #[label("this `{opener}` is never closed")]
+        unclosed: Option<SourceSpan>,
+        opener: char,
+    },
+
+    #[error("the file is empty")]
+    #[diagnostic(
+        code("flow::syntax"),
+        help("a flow file holds one `flow NAME {{ … }}`, e.g. `flow hello {{ start -> greet }}`")
+    )]
+    Empty {
+        #[label("no flow here")]
+        at: SourceSpan,
+    },
+
+    #[error("{what} is too large")]
+    #[diagnostic(code("flow::syntax"), help("use a value below {limit}"))]
+    NumberTooLarge {
+        what: &'static str,
+        limit: String,
+        #[label("too large")]
+        at: SourceSpan,
+    },
+
+    #[error("brackets are nested more than {limit} deep")]
+    #[diagnostic(code("flow::syntax"), help("flatten the structure; flows are not meant to nest this deep"))]
+    TooDeep {
+        limit: usize,
+        #[label("nesting limit reached here")]
+        at: SourceSpan,
+    },
+
+    #[error("invalid string literal: {reason}")]
+    #[diagnostic(code("flow::syntax"), help("strings use JSON escapes: \\n, \\\", \\\\, \\u00e9"))]
+    BadString {
+        reason: String,
+        #[label("here")]
+        at: SourceSpan,
+    },
+}

@@ -1,0 +1,458 @@
+//! The pest parser and one `build_<rule>` function per grammar rule, turning pairs into the
+//! AST. Grammar and builders read side by side: `grammar/flow.pest`.
+
+use std::time::Duration;
+
+use pest::Parser as _;
+use pest::error::InputLocation;
+use pest::iterators::Pair;
+
+use crate::span::{Span, Spanned};
+use crate::syntax::ast::{
+    Chain, Code, EdgeCondition, Endpoint, Field, FieldType, Flow, Ident, Item, Literal,
+    LiteralValue, LoopDecl, LoopItem, NodeAction, NodeDecl, Retry, StateBlock, ToolArg, ToolCall,
+};
+use crate::syntax::error::SyntaxError;
+use crate::syntax::scan;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar/flow.pest"]
+struct FlowParser;
+
+pub(crate) fn parse_file(text: &str) -> Result<Flow, SyntaxError> {
+    if text.trim().is_empty() {
+        return Err(SyntaxError::Empty { at: Span::new(0, text.len()).into() });
+    }
+    let brackets = scan::brackets(text)?;
+    let mut pairs = FlowParser::parse(Rule::file, text)
+        .map_err(|error| syntax_error(text, &error, &brackets))?;
+    let file = pairs.next().expect("grammar: parse(file) yields the file");
+    let flow = file.into_inner().next().expect("grammar: file holds one flow");
+    build_flow(flow, text)
+}
+
+fn build_flow(pair: Pair<'_, Rule>, text: &str) -> Result<Flow, SyntaxError> {
+    let span = pair.as_span().into();
+    let mut inner = pair.into_inner().peekable();
+    let doc = take_docs(&mut inner);
+    let name = build_ident(&next(&mut inner, "flow name"));
+    let mut items = Vec::new();
+    // Doc comments arrive as their own pair, before the declaration they describe.
+    let mut pending_doc = None;
+    for item in inner {
+        let doc = pending_doc.take();
+        items.push(match item.as_rule() {
+            Rule::docs => {
+                pending_doc = Some(build_docs(item));
+                continue;
+            }
+            Rule::state_block => Item::State(build_state_block(item)?),
+            Rule::node_decl => Item::Node(build_node_decl(item, doc)?),
+            Rule::loop_decl => Item::Loop(build_loop_decl(item, doc, text)?),
+            Rule::chain => Item::Chain(build_chain(item)),
+            rule => unreachable!("grammar: unexpected {rule:?} in a flow"),
+        });
+    }
+    Ok(Flow { name, doc, items, span })
+}
+
+fn take_docs<'i>(inner: &mut std::iter::Peekable<pest::iterators::Pairs<'i, Rule>>) -> Option<String> {
+    if inner.peek().map(Pair::as_rule) == Some(Rule::docs) {
+        inner.next().map(build_docs)
+    } else {
+        None
+    }
+}
+
+fn build_docs(pair: Pair<'_, Rule>) -> String {
+    pair.into_inner()
+        .map(|line| {
+            let text = line.as_str().trim_start_matches("///");
+            text.strip_prefix(' ').unwrap_or(text).trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn build_ident(pair: &Pair<'_, Rule>) -> Ident {
+    Ident { name: pair.as_str().to_owned(), span: pair.as_span().into() }
+}
+
+fn build_state_block(pair: Pair<'_, Rule>) -> Result<StateBlock, SyntaxError> {
+    let span = pair.as_span().into();
+    let fields = pair.into_inner().map(build_field).collect::<Result<_, _>>()?;
+    Ok(StateBlock { fields, span })
+}
+
+fn build_field(pair: Pair<'_, Rule>) -> Result<Field, SyntaxError> {
+    let span = pair.as_span().into();
+    let mut inner = pair.into_inner();
+    let name = build_ident(&next(&mut inner, "field name"));
+    let ty_pair = next(&mut inner, "field type");
+    let ty = Spanned::new(
+        FieldType::from_keyword(ty_pair.as_str()).expect("grammar: type_name is a type keyword"),
+        ty_pair.as_span().into(),
+    );
+    let mut nullable = false;
+    let mut default = None;
+    for rest in inner {
+        match rest.as_rule() {
+            Rule::nullable => nullable = true,
+            Rule::literal => default = Some(build_literal(rest)?),
+            rule => unreachable!("grammar: unexpected {rule:?} in a field"),
+        }
+    }
+    Ok(Field { name, ty, nullable, default, span })
+}
+
+fn build_node_decl(pair: Pair<'_, Rule>, doc: Option<String>) -> Result<NodeDecl, SyntaxError> {
+    let span = pair.as_span().into();
+    let mut inner = pair.into_inner();
+    let name = build_ident(&next(&mut inner, "node name"));
+    let mut node = NodeDecl {
+        name,
+        doc,
+        action: NodeAction::Junction,
+        timeout: None,
+        retry: None,
+        span,
+    };
+    for part in inner {
+        match part.as_rule() {
+            Rule::tool_call => node.action = NodeAction::Tool(build_tool_call(part)?),
+            Rule::script => node.action = NodeAction::Script(build_script(part)),
+            Rule::timeout_attr => node.timeout = Some(build_timeout_attr(part)?),
+            Rule::retry_attr => node.retry = Some(build_retry_attr(part)?),
+            rule => unreachable!("grammar: unexpected {rule:?} in a node"),
+        }
+    }
+    Ok(node)
+}
+
+fn build_tool_call(pair: Pair<'_, Rule>) -> Result<ToolCall, SyntaxError> {
+    let span = pair.as_span().into();
+    let mut inner = pair.into_inner();
+    let name = build_ident(&next(&mut inner, "tool name"));
+    let mut args = Vec::new();
+    if let Some(list) = inner.next() {
+        for arg in list.into_inner() {
+            let mut parts = arg.into_inner();
+            let name = build_ident(&next(&mut parts, "argument name"));
+            let value = build_literal(next(&mut parts, "argument value"))?;
+            args.push(ToolArg { name, value });
+        }
+    }
+    Ok(ToolCall { name, args, span })
+}
+
+fn build_script(pair: Pair<'_, Rule>) -> Code {
+    build_code(&next(&mut pair.into_inner(), "script text"))
+}
+
+fn build_code(pair: &Pair<'_, Rule>) -> Code {
+    // Trailing blanks are not part of the code: labels should end where the code does.
+    let text = pair.as_str().trim_end();
+    let start = pair.as_span().start();
+    Code { text: text.to_owned(), span: Span::new(start, start + text.len()) }
+}
+
+fn build_timeout_attr(pair: Pair<'_, Rule>) -> Result<Spanned<Duration>, SyntaxError> {
+    build_duration(&next(&mut pair.into_inner(), "timeout duration"))
+}
+
+fn build_retry_attr(pair: Pair<'_, Rule>) -> Result<Retry, SyntaxError> {
+    let span = pair.as_span().into();
+    let mut inner = pair.into_inner();
+    let count = next(&mut inner, "retry count");
+    let attempts = Spanned::new(
+        parse_integer(&count, "a retry count", u64::from(u32::MAX))?
+            .try_into()
+            .expect("bounded by u32::MAX above"),
+        count.as_span().into(),
+    );
+    let backoff = inner.next().map(|d| build_duration(&d)).transpose()?;
+    Ok(Retry { attempts, backoff, span })
+}
+
+fn build_loop_decl(
+    pair: Pair<'_, Rule>,
+    doc: Option<String>,
+    text: &str,
+) -> Result<LoopDecl, SyntaxError> {
+    let span: Span = pair.as_span().into();
+    let mut inner = pair.into_inner().peekable();
+    let name = build_ident(&next(&mut inner, "loop name"));
+    let mut max = None;
+    if inner.peek().map(Pair::as_rule) == Some(Rule::loop_max) {
+        let count = next(&mut next(&mut inner, "loop max").into_inner(), "loop bound");
+        let value = parse_integer(&count, "a loop bound", u64::MAX)?;
+        max = Some(Spanned::new(value, count.as_span().into()));
+    }
+    let mut body = Vec::new();
+    let mut until = None;
+    let mut pending_doc = None;
+    for part in inner {
+        match part.as_rule() {
+            Rule::docs => pending_doc = Some(build_docs(part)),
+            Rule::loop_decl => {
+                body.push(LoopItem::Loop(build_loop_decl(part, pending_doc.take(), text)?));
+            }
+            Rule::chain => {
+                pending_doc = None;
+                body.push(LoopItem::Chain(build_chain(part)));
+            }
+            Rule::guard => until = Some(build_code(&part)),
+            rule => unreachable!("grammar: unexpected {rule:?} in a loop"),
+        }
+    }
+    let until = until.expect("grammar: a loop ends with `until GUARD`");
+    let (header, body_span) = loop_braces(text, span, &name, &until);
+    Ok(LoopDecl { name, doc, max, body, until, header, body_span, span })
+}
+
+/// The header runs from `loop` to the body's `{`; the body from `{` to the `}` before
+/// `until`. pest does not hand out the braces, so they are found in the loop's own text.
+fn loop_braces(text: &str, span: Span, name: &Ident, until: &Code) -> (Span, Span) {
+    let open = text[name.span.end..span.end].find('{').map_or(name.span.end, |i| name.span.end + i);
+    let close = text[open..until.span.start].rfind('}').map_or(until.span.start, |i| open + i + 1);
+    (Span::new(span.start, open), Span::new(open, close))
+}
+
+fn build_chain(pair: Pair<'_, Rule>) -> Chain {
+    let span = pair.as_span().into();
+    let mut endpoints = Vec::new();
+    let mut condition = None;
+    for part in pair.into_inner() {
+        match part.as_rule() {
+            Rule::start_kw => endpoints.push(Endpoint::Start(part.as_span().into())),
+            Rule::end_kw => endpoints.push(Endpoint::End(part.as_span().into())),
+            Rule::ident => endpoints.push(Endpoint::Name(build_ident(&part))),
+            Rule::when_clause => {
+                condition = Some(EdgeCondition::When(build_code(&next(
+                    &mut part.into_inner(),
+                    "guard",
+                ))));
+            }
+            Rule::on_error => condition = Some(EdgeCondition::OnError(part.as_span().into())),
+            rule => unreachable!("grammar: unexpected {rule:?} in a chain"),
+        }
+    }
+    Chain { endpoints, condition, span }
+}
+
+fn build_literal(pair: Pair<'_, Rule>) -> Result<Literal, SyntaxError> {
+    let span = pair.as_span().into();
+    let inner = next(&mut pair.into_inner(), "literal value");
+    let value = if inner.as_rule() == Rule::duration {
+        LiteralValue::Duration(build_duration(&inner)?.value)
+    } else {
+        LiteralValue::Json(build_json(inner)?)
+    };
+    Ok(Literal { value, span })
+}
+
+fn build_json(pair: Pair<'_, Rule>) -> Result<serde_json::Value, SyntaxError> {
+    use serde_json::Value;
+    Ok(match pair.as_rule() {
+        Rule::object => {
+            let mut map = serde_json::Map::new();
+            for entry in pair.into_inner() {
+                let mut parts = entry.into_inner();
+                let key = next(&mut parts, "object key");
+                let key = if key.as_rule() == Rule::string {
+                    build_string(&key)?
+                } else {
+                    key.as_str().to_owned()
+                };
+                map.insert(key, build_json(next(&mut parts, "object value"))?);
+            }
+            Value::Object(map)
+        }
+        Rule::array => Value::Array(pair.into_inner().map(build_json).collect::<Result<_, _>>()?),
+        Rule::string => Value::String(build_string(&pair)?),
+        Rule::number => build_number(&pair)?,
+        Rule::true_lit => Value::Bool(true),
+        Rule::false_lit => Value::Bool(false),
+        Rule::null_lit => Value::Null,
+        rule => unreachable!("grammar: unexpected {rule:?} in a JSON value"),
+    })
+}
+
+fn build_string(pair: &Pair<'_, Rule>) -> Result<String, SyntaxError> {
+    serde_json::from_str(pair.as_str()).map_err(|error| SyntaxError::BadString {
+        reason: error.to_string().split(" at line").next().unwrap_or_default().to_owned(),
+        at: Span::from(pair.as_span()).into(),
+    })
+}
+
+fn build_number(pair: &Pair<'_, Rule>) -> Result<serde_json::Value, SyntaxError> {
+    let text = pair.as_str();
+    let too_large = || SyntaxError::NumberTooLarge {
+        what: "a number",
+        limit: format!("{:e}", f64::MAX),
+        at: Span::from(pair.as_span()).into(),
+    };
+    if let Ok(int) = text.parse::<i64>() {
+        return Ok(int.into());
+    }
+    let float: f64 = text.parse().map_err(|_| too_large())?;
+    serde_json::Number::from_f64(float).map(serde_json::Value::Number).ok_or_else(too_large)
+}
+
+fn build_duration(pair: &Pair<'_, Rule>) -> Result<Spanned<Duration>, SyntaxError> {
+    let text = pair.as_str();
+    let digits_end = text.find(|c: char| !c.is_ascii_digit()).expect("grammar: a unit follows");
+    let (digits, unit) = text.split_at(digits_end);
+    let millis_per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        other => unreachable!("grammar: unknown duration unit {other}"),
+    };
+    let too_large = || SyntaxError::NumberTooLarge {
+        what: "a duration",
+        limit: "10000h".to_owned(),
+        at: Span::from(pair.as_span()).into(),
+    };
+    let count: u64 = digits.parse().map_err(|_| too_large())?;
+    let millis = count.checked_mul(millis_per_unit).filter(|ms| *ms <= 36_000_000_000).ok_or_else(too_large)?;
+    Ok(Spanned::new(Duration::from_millis(millis), pair.as_span().into()))
+}
+
+fn parse_integer(pair: &Pair<'_, Rule>, what: &'static str, limit: u64) -> Result<u64, SyntaxError> {
+    pair.as_str().parse::<u64>().ok().filter(|n| *n <= limit).ok_or(SyntaxError::NumberTooLarge {
+        what,
+        limit: limit.to_string(),
+        at: Span::from(pair.as_span()).into(),
+    })
+}
+
+fn next<'i>(pairs: &mut impl Iterator<Item = Pair<'i, Rule>>, what: &str) -> Pair<'i, Rule> {
+    pairs.next().unwrap_or_else(|| panic!("grammar guarantees a {what} here"))
+}
+
+// ---------------------------------------------------------------------------------------
+// pest errors to diagnostics
+
+fn syntax_error(text: &str, error: &pest::error::Error<Rule>, brackets: &scan::Brackets) -> SyntaxError {
+    let offset = match error.location {
+        InputLocation::Pos(pos) => pos,
+        InputLocation::Span((start, _)) => start,
+    };
+    let expected = match &error.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+        pest::error::ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let found = describe_found(text, offset);
+    let width = found_width(text, offset);
+    let unclosed = if offset >= text.trim_end().len() { brackets.first_unclosed } else { None };
+    SyntaxError::Unexpected {
+        help: help_for(&expected, text, offset, unclosed.is_some()),
+        expected,
+        found,
+        at: Span::new(offset, offset + width).into(),
+        unclosed: unclosed.map(|(at, _)| Span::new(at, at + 1).into()),
+        opener: unclosed.map_or('{', |(_, c)| c),
+    }
+}
+
+fn describe_expected(rules: &[Rule]) -> String {
+    let mut names: Vec<&str> = rules.iter().filter_map(|rule| rule_name(*rule)).collect();
+    names.sort_unstable();
+    names.dedup();
+    match names.as_slice() {
+        [] => "something else".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Names a user recognises, or `None` for rules that only ever appear with a better-named one.
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of file",
+        Rule::flow => "`flow NAME { … }`",
+        Rule::docs | Rule::doc_line => "a doc comment",
+        Rule::ident => "a name",
+        Rule::tool_name => "a tool name",
+        Rule::state_block => "`state { … }`",
+        Rule::field => "a field `name: type`",
+        Rule::type_name => "a type (int, float, bool, string, list, map, any)",
+        Rule::nullable => "`?`",
+        Rule::node_decl => "`node`",
+        Rule::tool_call => "a tool name",
+        Rule::tool_args => "`(`",
+        Rule::tool_arg | Rule::ident_or_keyword => "an argument `name: value`",
+        Rule::script => "`{`",
+        Rule::timeout_attr => "`timeout DURATION`",
+        Rule::retry_attr => "`retry N`",
+        Rule::loop_decl => "`loop`",
+        Rule::loop_max => "`max N`",
+        Rule::chain | Rule::start_kw => "an edge `a -> b`",
+        Rule::end_kw => "`end`",
+        Rule::when_clause => "`when GUARD`",
+        Rule::on_error => "`on error`",
+        Rule::guard => "a guard expression",
+        Rule::literal => "a value (JSON or a duration)",
+        Rule::object | Rule::pair => "an object",
+        Rule::array => "an array",
+        Rule::string => "a string",
+        Rule::number => "a number",
+        Rule::true_lit | Rule::false_lit => "a boolean",
+        Rule::null_lit => "`null`",
+        Rule::duration | Rule::duration_unit => "a duration (`250ms`, `5s`, `2m`, `1h`)",
+        Rule::integer => "a whole number",
+        _ => return None,
+    })
+}
+
+fn describe_found(text: &str, offset: usize) -> String {
+    let rest = &text[offset..];
+    match rest.chars().next() {
+        None => "end of file".to_owned(),
+        Some('\n' | '\r') => "end of line".to_owned(),
+        Some(_) => format!("`{}`", &rest[..found_width(text, offset)]),
+    }
+}
+
+/// The token at `offset`: a word, a quoted string up to the line's end, or one character.
+fn found_width(text: &str, offset: usize) -> usize {
+    let rest = &text[offset..];
+    let line = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
+    let Some(first) = line.chars().next() else { return 0 };
+    if first == '"' {
+        return line.len();
+    }
+    if first.is_alphanumeric() || first == '_' {
+        return line.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).unwrap_or(line.len());
+    }
+    first.len_utf8()
+}
+
+fn help_for(expected: &str, text: &str, offset: usize, unclosed: bool) -> String {
+    let rest = &text[offset..];
+    if unclosed {
+        return "close every `{`, `(` and `[` you open".to_owned();
+    }
+    if expected.contains("duration") {
+        return "a duration is a whole number and a unit: `250ms`, `5s`, `2m` or `1h`".to_owned();
+    }
+    if rest.starts_with('"') && !rest.lines().next().unwrap_or_default()[1..].contains('"') {
+        return "this string is not closed: end it with `\"` on the same line".to_owned();
+    }
+    if expected.contains("a name") && text[..offset].trim_end().ends_with("->") {
+        return "every `->` needs a target: `a -> b`".to_owned();
+    }
+    if let Some(word) = rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next()
+        && is_keyword(word)
+        && expected.contains("name")
+    {
+        return format!("`{word}` is a reserved word; pick another name");
+    }
+    "statements end at a newline or `;`; see docs/language.md for the syntax".to_owned()
+}
+
+fn is_keyword(word: &str) -> bool {
+    FlowParser::parse(Rule::keyword, word).is_ok_and(|pairs| pairs.as_str() == word)
+}

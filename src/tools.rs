@@ -1,0 +1,196 @@
+//! The tool registry as the compiler sees it: each tool's name, description and argument
+//! schema, so `unknown-tool` and `bad-tool-args` are found before anything runs.
+//! A leaf module: the engine attaches implementations to these names.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::syntax::ast::LiteralValue;
+
+/// The type an argument accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArgType {
+    String,
+    Int,
+    /// Accepts whole numbers too.
+    Float,
+    Bool,
+    /// A duration literal (`250ms`, `5s`, `2m`, `1h`).
+    Duration,
+    List,
+    Map,
+    Any,
+}
+
+impl ArgType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ArgType::String => "string",
+            ArgType::Int => "int",
+            ArgType::Float => "float",
+            ArgType::Bool => "bool",
+            ArgType::Duration => "duration",
+            ArgType::List => "list",
+            ArgType::Map => "map",
+            ArgType::Any => "any",
+        }
+    }
+
+    pub fn accepts(self, value: &LiteralValue) -> bool {
+        use serde_json::Value;
+        match (self, value) {
+            (ArgType::Any, _) | (ArgType::Duration, LiteralValue::Duration(_)) => true,
+            (_, LiteralValue::Duration(_)) | (ArgType::Duration, _) => false,
+            (ty, LiteralValue::Json(json)) => match (ty, json) {
+                (ArgType::String, Value::String(_))
+                | (ArgType::Float, Value::Number(_))
+                | (ArgType::Bool, Value::Bool(_))
+                | (ArgType::List, Value::Array(_))
+                | (ArgType::Map, Value::Object(_)) => true,
+                (ArgType::Int, Value::Number(n)) => n.is_i64() || n.is_u64(),
+                _ => false,
+            },
+        }
+    }
+}
+
+/// The type of a literal as a person would name it, for diagnostics.
+pub fn literal_type_name(value: &LiteralValue) -> &'static str {
+    use serde_json::Value;
+    match value {
+        LiteralValue::Duration(_) => "duration",
+        LiteralValue::Json(Value::Null) => "null",
+        LiteralValue::Json(Value::Bool(_)) => "bool",
+        LiteralValue::Json(Value::Number(n)) if n.is_f64() => "float",
+        LiteralValue::Json(Value::Number(_)) => "int",
+        LiteralValue::Json(Value::String(_)) => "string",
+        LiteralValue::Json(Value::Array(_)) => "list",
+        LiteralValue::Json(Value::Object(_)) => "map",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ArgSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ArgType,
+    pub required: bool,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub args: Vec<ArgSpec>,
+}
+
+impl ToolSpec {
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        ToolSpec { name: name.into(), description: description.into(), args: Vec::new() }
+    }
+
+    /// Adds an argument the call must give.
+    #[must_use]
+    pub fn required(self, name: &str, ty: ArgType, description: &str) -> Self {
+        self.arg(name, ty, true, description)
+    }
+
+    /// Adds an argument the call may leave out.
+    #[must_use]
+    pub fn optional(self, name: &str, ty: ArgType, description: &str) -> Self {
+        self.arg(name, ty, false, description)
+    }
+
+    fn arg(mut self, name: &str, ty: ArgType, required: bool, description: &str) -> Self {
+        self.args.push(ArgSpec { name: name.into(), ty, required, description: description.into() });
+        self
+    }
+
+    pub fn arg_spec(&self, name: &str) -> Option<&ArgSpec> {
+        self.args.iter().find(|arg| arg.name == name)
+    }
+
+    /// `name(a: string, b?: duration)`, as shown in help texts and `flowc tools`.
+    pub fn signature(&self) -> String {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|arg| format!("{}{}: {}", arg.name, if arg.required { "" } else { "?" }, arg.ty.name()))
+            .collect();
+        format!("{}({})", self.name, args.join(", "))
+    }
+}
+
+/// The tools a flow may call, by name.
+#[derive(Clone, Debug, Default)]
+pub struct ToolRegistry {
+    tools: BTreeMap<String, ToolSpec>,
+}
+
+impl ToolRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        ToolRegistry::default()
+    }
+
+    /// The tools every flow can use.
+    pub fn builtin() -> Self {
+        let mut registry = ToolRegistry::new();
+        registry.register(ToolSpec::new("noop", "Does nothing and changes nothing; useful as a placeholder step."));
+        registry.register(
+            ToolSpec::new(
+                "exec",
+                "Runs a command (no shell unless it names one). It gets {\"state\", \"args\", \"node\"} as JSON on stdin and prints a JSON object of changes on stdout.",
+            )
+            .required("cmd", ArgType::String, "the command line, split into words as a shell would")
+            .optional("timeout", ArgType::Duration, "kill the command after this long"),
+        );
+        registry
+    }
+
+    /// Adds a tool, replacing any tool of the same name.
+    pub fn register(&mut self, spec: ToolSpec) {
+        self.tools.insert(spec.name.clone(), spec);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ToolSpec> {
+        self.tools.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &ToolSpec> {
+        self.tools.values()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tools.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_arguments_are_accepted_where_floats_are_expected() {
+        assert!(ArgType::Float.accepts(&LiteralValue::Json(3.into())));
+        assert!(!ArgType::Int.accepts(&LiteralValue::Json(3.5.into())));
+    }
+
+    #[test]
+    fn durations_fit_only_duration_arguments() {
+        let five_seconds = LiteralValue::Duration(std::time::Duration::from_secs(5));
+        assert!(ArgType::Duration.accepts(&five_seconds));
+        assert!(!ArgType::Int.accepts(&five_seconds));
+        assert!(!ArgType::Duration.accepts(&LiteralValue::Json(5.into())));
+    }
+
+    #[test]
+    fn signature_marks_optional_arguments() {
+        let registry = ToolRegistry::builtin();
+        let exec = registry.get("exec").expect("exec is built in");
+        assert_eq!(exec.signature(), "exec(cmd: string, timeout?: duration)");
+    }
+}
