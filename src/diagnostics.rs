@@ -1,9 +1,12 @@
 //! Diagnostics of one file, and the one place they are rendered: `human` (miette's graphical
 //! report), `short` (one line each, for editors) and `json`. Used by the CLI and the tests.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity, SourceCode};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity,
+    SourceCode,
+};
 use serde_json::{Value, json};
 
 use crate::source::SourceFile;
@@ -18,7 +21,10 @@ pub struct FileReport {
 
 impl FileReport {
     pub fn new(source: SourceFile) -> Self {
-        FileReport { source, problems: Vec::new() }
+        FileReport {
+            source,
+            problems: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, problem: impl Diagnostic + Send + Sync + 'static) {
@@ -26,7 +32,10 @@ impl FileReport {
     }
 
     pub fn error_count(&self) -> usize {
-        self.problems.iter().filter(|p| is_error(p.as_ref())).count()
+        self.problems
+            .iter()
+            .filter(|p| is_error(p.as_ref()))
+            .count()
     }
 
     pub fn warning_count(&self) -> usize {
@@ -39,13 +48,24 @@ impl FileReport {
 
     /// miette's graphical report of each problem, one after another.
     pub fn render_human(&self, color: bool, width: usize) -> String {
-        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-        let handler = GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(width)
+            .with_links(false);
         let named = self.source.named_source();
         let mut out = String::new();
         for problem in &self.problems {
-            let with_source = WithSource { inner: problem.as_ref(), source: &named };
-            handler.render_report(&mut out, &with_source).expect("writing to a String cannot fail");
+            let with_source = WithSource {
+                inner: problem.as_ref(),
+                source: &named,
+            };
+            handler
+                .render_report(&mut out, &with_source)
+                .expect("writing to a String cannot fail");
         }
         out
     }
@@ -54,13 +74,17 @@ impl FileReport {
     pub fn render_short(&self) -> String {
         let mut out = String::new();
         for problem in &self.problems {
-            let (line, column) = primary_label(problem.as_ref()).map_or((1, 1), |label| line_column(&self.source.text, label.offset()));
-            out.push_str(&format!(
-                "{}:{line}:{column}: {}[{}]: {problem}\n",
+            let (line, column) = primary_label(problem.as_ref()).map_or((1, 1), |label| {
+                line_column(&self.source.text, label.offset())
+            });
+            writeln!(
+                out,
+                "{}:{line}:{column}: {}[{}]: {problem}",
                 self.source.name,
                 severity_name(problem.as_ref()),
                 code(problem.as_ref()),
-            ));
+            )
+            .expect("writing to a String cannot fail");
         }
         out
     }
@@ -79,7 +103,8 @@ impl FileReport {
                     .flatten()
                     .map(|label| {
                         let (line, column) = line_column(text, label.offset());
-                        let (end_line, end_column) = line_column(text, label.offset() + label.len());
+                        let (end_line, end_column) =
+                            line_column(text, label.offset() + label.len());
                         json!({
                             "message": label.label(),
                             "primary": label.primary(),
@@ -128,7 +153,11 @@ fn code(problem: &dyn Diagnostic) -> String {
 
 fn primary_label(problem: &dyn Diagnostic) -> Option<LabeledSpan> {
     let labels: Vec<LabeledSpan> = problem.labels()?.collect();
-    labels.iter().find(|l| l.primary()).or(labels.first()).cloned()
+    labels
+        .iter()
+        .find(|l| l.primary())
+        .or(labels.first())
+        .cloned()
 }
 
 /// A phase error carries no text; this lends it the file's, for rendering.

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod compile;
 pub mod diagnostics;
 pub mod graph;
+pub mod runtime;
 pub mod sandbox;
 pub mod source;
 pub mod span;
@@ -22,6 +23,7 @@ pub mod tools;
 
 pub use compile::ir::Program;
 pub use diagnostics::FileReport;
+pub use runtime::{Interpreter, RunOptions, RunOutcome, RuntimeError};
 pub use source::SourceFile;
 
 use sandbox::Limits;
@@ -41,12 +43,18 @@ pub fn check(source: &SourceFile, tools: &ToolRegistry) -> Checked {
         Ok(flow) => flow,
         Err(error) => {
             report.push(error);
-            return Checked { program: None, report };
+            return Checked {
+                program: None,
+                report,
+            };
         }
     };
     let compilation = compile::compile(&flow, tools, &Limits::default());
     for diagnostic in compilation.diagnostics {
         report.push(diagnostic);
     }
-    Checked { program: compilation.program, report }
+    Checked {
+        program: compilation.program,
+        report,
+    }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage,
-    BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage, MoreStringPackage, Package,
+    BasicMathPackage, BasicStringPackage, BitFieldPackage, LogicPackage, MoreStringPackage,
+    Package,
 };
 use rhai::{AST, ASTNode, Dynamic, Engine, Expr, ParseErrorType, Scope, Stmt};
 use serde::Serialize;
@@ -30,6 +31,9 @@ pub struct Limits {
     pub max_array_size: usize,
     /// Entries in one object map.
     pub max_map_size: usize,
+    /// Wall-clock milliseconds one script or guard may run (enforced by the engine's
+    /// progress hook at run time).
+    pub max_wall_time_ms: u64,
 }
 
 impl Default for Limits {
@@ -42,6 +46,7 @@ impl Default for Limits {
             max_string_size: 1024 * 1024,
             max_array_size: 100_000,
             max_map_size: 100_000,
+            max_wall_time_ms: 10_000,
         }
     }
 }
@@ -144,7 +149,12 @@ pub fn compile(
                     return Err(CodeError::UnknownNames(unknown));
                 }
                 let names = free_names(&ast, known, engine.strict_variables());
-                return Ok(CompiledCode { text: text.to_owned(), span, names, ast: Arc::new(ast) });
+                return Ok(CompiledCode {
+                    text: text.to_owned(),
+                    span,
+                    names,
+                    ast: Arc::new(ast),
+                });
             }
             Err(error) => {
                 let at = span.point_in(text, error.position());
@@ -155,7 +165,12 @@ pub fn compile(
                         unknown.push((name.clone(), at));
                         scope.push_dynamic(name.clone(), Dynamic::UNIT);
                     }
-                    other => return Err(CodeError::Syntax { reason: describe(other, kind), at }),
+                    other => {
+                        return Err(CodeError::Syntax {
+                            reason: describe(other, kind),
+                            at,
+                        });
+                    }
                 }
             }
         }
@@ -163,9 +178,14 @@ pub fn compile(
 }
 
 fn describe(error: &ParseErrorType, kind: CodeKind) -> String {
-    match (error, kind) {
-        (ParseErrorType::BadInput(_) | ParseErrorType::MissingToken(..), CodeKind::Guard)
-            if error.to_string().contains("Unexpected ';'") =>
+    let what = match kind {
+        CodeKind::Guard => "the expression",
+        CodeKind::Script => "the script",
+    };
+    match error {
+        ParseErrorType::UnexpectedEOF => format!("{what} ends too early"),
+        ParseErrorType::BadInput(_)
+            if kind == CodeKind::Guard && error.to_string().contains("';'") =>
         {
             "a guard is one expression; `;` ends a statement".to_owned()
         }
@@ -212,7 +232,13 @@ mod tests {
     fn compile_guard(text: &str, known: &[&str]) -> Result<CompiledCode, CodeError> {
         let known: Vec<String> = known.iter().map(ToString::to_string).collect();
         let engine = engine(&Limits::default(), !known.is_empty());
-        compile(&engine, CodeKind::Guard, text, Span::new(0, text.len()), &known)
+        compile(
+            &engine,
+            CodeKind::Guard,
+            text,
+            Span::new(0, text.len()),
+            &known,
+        )
     }
 
     #[test]
@@ -224,7 +250,9 @@ mod tests {
     #[test]
     fn every_unknown_name_is_reported_in_one_pass() {
         let error = compile_guard("anomaly_cnt <= treshold && n > 0", &["n", "threshold"]);
-        let Err(CodeError::UnknownNames(names)) = error else { panic!("expected unknown names") };
+        let Err(CodeError::UnknownNames(names)) = error else {
+            panic!("expected unknown names")
+        };
         let names: Vec<_> = names.iter().map(|(n, s)| (n.as_str(), s.start)).collect();
         assert_eq!(names, [("anomaly_cnt", 0), ("treshold", 15)]);
     }
@@ -233,22 +261,40 @@ mod tests {
     fn script_locals_are_not_state_names() {
         let text = "let total = 0; for r in rows { total += r }; sum = total";
         let engine = engine(&Limits::default(), false);
-        let code = compile(&engine, CodeKind::Script, text, Span::new(0, text.len()), &[])
-            .expect("valid script");
+        let code = compile(
+            &engine,
+            CodeKind::Script,
+            text,
+            Span::new(0, text.len()),
+            &[],
+        )
+        .expect("valid script");
         assert_eq!(code.names, ["rows", "sum"]);
     }
 
     #[test]
     fn statements_are_not_guards() {
-        assert!(matches!(compile_guard("let x = 1", &[]), Err(CodeError::Syntax { .. })));
+        assert!(matches!(
+            compile_guard("let x = 1", &[]),
+            Err(CodeError::Syntax { .. })
+        ));
     }
 
     #[test]
     fn eval_and_import_are_refused_at_compile_time() {
         let engine = engine(&Limits::default(), false);
         for text in ["eval(\"1\")", "import \"x\" as y;"] {
-            let result = compile(&engine, CodeKind::Script, text, Span::new(0, text.len()), &[]);
-            assert!(matches!(result, Err(CodeError::Syntax { .. })), "{text} compiled");
+            let result = compile(
+                &engine,
+                CodeKind::Script,
+                text,
+                Span::new(0, text.len()),
+                &[],
+            );
+            assert!(
+                matches!(result, Err(CodeError::Syntax { .. })),
+                "{text} compiled"
+            );
         }
     }
 }

@@ -25,6 +25,7 @@ impl Span {
 
     /// Points at a rhai position inside `text`, the verbatim slice of the file this span
     /// covers. A position rhai could not place labels the whole span.
+    #[must_use]
     pub fn point_in(self, text: &str, pos: rhai::Position) -> Span {
         let (Some(line), Some(column)) = (pos.line(), pos.position()) else {
             return self;

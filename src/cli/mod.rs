@@ -1,1 +1,52 @@
-//! The `flowc` command line.
+//! The `flowc` command line: argument parsing and one module per subcommand. A thin shell:
+//! it reads files, calls the library and prints; exit codes follow the language contract.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod check;
+mod graph;
+mod input;
+mod run;
+mod tools;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes of every subcommand.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// The flow does not compile (or has warnings under `--deny-warnings`).
+    pub const COMPILE: u8 = 1;
+    /// A bad command line or unreadable input.
+    pub const USAGE: u8 = 2;
+    /// The run failed (or was cancelled).
+    pub const RUN_FAILED: u8 = 3;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "flowc", version, about = "Check, draw and run .flow workflows")]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile and validate flows; report every problem found.
+    Check(check::CheckArgs),
+    /// Draw a flow as a Mermaid or Graphviz DOT graph.
+    Graph(graph::GraphArgs),
+    /// List the registered tools with their arguments.
+    Tools(tools::ToolsArgs),
+    /// Run a flow from an initial state; print the final state as JSON.
+    Run(run::RunArgs),
+}
+
+/// Runs one command and returns its exit code.
+pub fn run(args: Args) -> u8 {
+    let registry = crate::tools::ToolRegistry::builtin();
+    match args.command {
+        Command::Check(args) => check::run(&args, &registry),
+        Command::Graph(args) => graph::run(&args, &registry),
+        Command::Tools(args) => tools::run(&args, &registry),
+        Command::Run(args) => run::run(&args, &registry),
+    }
+}

@@ -7,7 +7,9 @@ use crate::compile::error::CompileError;
 use crate::compile::ir::{NodeKind, Policy, RetryPolicy, Schema, SchemaField};
 use crate::compile::suggest::closest;
 use crate::sandbox::{self, CodeError, CodeKind, CompiledCode, Limits};
-use crate::syntax::ast::{Code, FieldType, LiteralValue, NodeAction, NodeDecl, StateBlock, ToolCall};
+use crate::syntax::ast::{
+    Code, FieldType, LiteralValue, NodeAction, NodeDecl, StateBlock, ToolCall,
+};
 use crate::tools::{ToolRegistry, literal_type_name};
 
 /// The state field the engine sets when an `on error` edge is taken.
@@ -33,10 +35,18 @@ impl<'t> Actions<'t> {
             None => Vec::new(),
         };
         let engine = sandbox::engine(limits, schema.is_some());
-        Actions { tools, engine, known }
+        Actions {
+            tools,
+            engine,
+            known,
+        }
     }
 
-    pub(super) fn node_kind(&self, node: &NodeDecl, errors: &mut Vec<CompileError>) -> Option<NodeKind> {
+    pub(super) fn node_kind(
+        &self,
+        node: &NodeDecl,
+        errors: &mut Vec<CompileError>,
+    ) -> Option<NodeKind> {
         let policy = Policy {
             timeout_ms: node.timeout.as_ref().map(|t| millis(t.value)),
             retry: node.retry.as_ref().map(|retry| RetryPolicy {
@@ -48,9 +58,16 @@ impl<'t> Actions<'t> {
             NodeAction::Junction => NodeKind::Junction,
             NodeAction::Tool(call) => {
                 let args = self.tool_args(call, errors)?;
-                NodeKind::Tool { tool: call.name.name.clone(), args, policy }
+                NodeKind::Tool {
+                    tool: call.name.name.clone(),
+                    args,
+                    policy,
+                }
             }
-            NodeAction::Script(code) => NodeKind::Script { code: self.script(code, errors)?, policy },
+            NodeAction::Script(code) => NodeKind::Script {
+                code: self.script(code, errors)?,
+                policy,
+            },
         })
     }
 
@@ -103,7 +120,11 @@ impl<'t> Actions<'t> {
             }
             args.insert(name.clone(), literal_json(&arg.value.value));
         }
-        for missing in spec.args.iter().filter(|a| a.required && !given.contains_key(a.name.as_str())) {
+        for missing in spec
+            .args
+            .iter()
+            .filter(|a| a.required && !given.contains_key(a.name.as_str()))
+        {
             errors.push(CompileError::MissingArg {
                 tool: spec.name.clone(),
                 arg: missing.name.clone(),
@@ -114,7 +135,11 @@ impl<'t> Actions<'t> {
         (errors.len() == before).then_some(args)
     }
 
-    pub(super) fn script(&self, code: &Code, errors: &mut Vec<CompileError>) -> Option<CompiledCode> {
+    pub(super) fn script(
+        &self,
+        code: &Code,
+        errors: &mut Vec<CompileError>,
+    ) -> Option<CompiledCode> {
         self.compile(CodeKind::Script, code, errors)
     }
 
@@ -134,7 +159,10 @@ impl<'t> Actions<'t> {
                 }),
                 Ok(value) => {
                     errors.push(CompileError::GuardSyntax {
-                        reason: format!("a guard must be true or false, this one is always {} `{value}`", value.type_name()),
+                        reason: format!(
+                            "a guard must be true or false, this one is always {} `{value}`",
+                            value.type_name()
+                        ),
                         at: code.span.into(),
                     });
                     return None;
@@ -146,19 +174,33 @@ impl<'t> Actions<'t> {
         Some(compiled)
     }
 
-    fn compile(&self, kind: CodeKind, code: &Code, errors: &mut Vec<CompileError>) -> Option<CompiledCode> {
+    fn compile(
+        &self,
+        kind: CodeKind,
+        code: &Code,
+        errors: &mut Vec<CompileError>,
+    ) -> Option<CompiledCode> {
         match sandbox::compile(&self.engine, kind, &code.text, code.span, &self.known) {
             Ok(compiled) => Some(compiled),
             Err(CodeError::Syntax { reason, at }) => {
                 errors.push(match kind {
-                    CodeKind::Guard => CompileError::GuardSyntax { reason, at: at.into() },
-                    CodeKind::Script => CompileError::ScriptSyntax { reason, at: at.into() },
+                    CodeKind::Guard => CompileError::GuardSyntax {
+                        reason,
+                        at: at.into(),
+                    },
+                    CodeKind::Script => CompileError::ScriptSyntax {
+                        reason,
+                        at: at.into(),
+                    },
                 });
                 None
             }
             Err(CodeError::UnknownNames(names)) => {
                 for (name, at) in names {
-                    let at = crate::span::Span::new(at.start, at.start + name.len().min(code.span.end - at.start));
+                    let at = crate::span::Span::new(
+                        at.start,
+                        at.start + name.len().min(code.span.end - at.start),
+                    );
                     errors.push(CompileError::UnknownField {
                         suggestion: closest(&name, self.known.iter().map(String::as_str)),
                         name,
@@ -189,7 +231,11 @@ pub(super) fn schema(block: &StateBlock, errors: &mut Vec<CompileError>) -> Sche
             } else {
                 errors.push(CompileError::BadDefault {
                     field: field.name.name.clone(),
-                    expected: format!("{}{}", field.ty.value.keyword(), if field.nullable { "?" } else { "" }),
+                    expected: format!(
+                        "{}{}",
+                        field.ty.value.keyword(),
+                        if field.nullable { "?" } else { "" }
+                    ),
                     found: literal_type_name(&literal.value),
                     at: literal.span.into(),
                     ty: field.ty.span.into(),
@@ -212,12 +258,14 @@ pub(super) fn schema(block: &StateBlock, errors: &mut Vec<CompileError>) -> Sche
 fn default_fits(ty: FieldType, nullable: bool, value: &LiteralValue) -> bool {
     use serde_json::Value;
     match value {
-        LiteralValue::Duration(_) => matches!(ty, FieldType::Int | FieldType::Float | FieldType::Any),
+        LiteralValue::Duration(_) => {
+            matches!(ty, FieldType::Int | FieldType::Float | FieldType::Any)
+        }
         LiteralValue::Json(json) => match (ty, json) {
-            (FieldType::Any, _) => true,
-            (_, Value::Null) => nullable,
+            (_, Value::Null) if ty != FieldType::Any => nullable,
             (FieldType::Int, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            (FieldType::Float, Value::Number(_))
+            (FieldType::Any, _)
+            | (FieldType::Float, Value::Number(_))
             | (FieldType::Bool, Value::Bool(_))
             | (FieldType::String, Value::String(_))
             | (FieldType::List, Value::Array(_))

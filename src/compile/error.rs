@@ -28,7 +28,10 @@ pub enum CompileError {
     },
 
     #[error("the flow has two `state` blocks")]
-    #[diagnostic(code("flow::duplicate-state"), help("merge the fields into one `state {{ … }}` block"))]
+    #[diagnostic(
+        code("flow::duplicate-state"),
+        help("merge the fields into one `state {{ … }}` block")
+    )]
     DuplicateState {
         #[label(primary, "second state block")]
         again: SourceSpan,
@@ -47,7 +50,12 @@ pub enum CompileError {
     },
 
     #[error("`start` cannot have a guard or an error edge")]
-    #[diagnostic(code("flow::guarded-start"), help("the run always begins at the start node; branch from there: `start -> route` then `route -> a when …`"))]
+    #[diagnostic(
+        code("flow::guarded-start"),
+        help(
+            "the run always begins at the start node; branch from there: `start -> route` then `route -> a when …`"
+        )
+    )]
     GuardedStart {
         #[label("the run begins here unconditionally")]
         at: SourceSpan,
@@ -123,7 +131,10 @@ pub enum CompileError {
     },
 
     #[error("the flow has more than one `start` edge")]
-    #[diagnostic(code("flow::multiple-starts"), help("a run begins at one node; keep one `start -> …` and route from there with guards"))]
+    #[diagnostic(
+        code("flow::multiple-starts"),
+        help("a run begins at one node; keep one `start -> …` and route from there with guards")
+    )]
     MultipleStarts {
         #[label(primary, "another start")]
         again: SourceSpan,
@@ -132,7 +143,12 @@ pub enum CompileError {
     },
 
     #[error("`{from}` has more than one default edge")]
-    #[diagnostic(code("flow::ambiguous-default"), help("give all but one of these edges a `when` guard (parallel branches are not supported yet)"))]
+    #[diagnostic(
+        code("flow::ambiguous-default"),
+        help(
+            "give all but one of these edges a `when` guard (parallel branches are not supported yet)"
+        )
+    )]
     AmbiguousDefault {
         from: String,
         #[label(primary, "another unguarded edge")]
@@ -142,7 +158,12 @@ pub enum CompileError {
     },
 
     #[error("`{from}` has more than one `on error` edge")]
-    #[diagnostic(code("flow::ambiguous-error-edge"), help("a failure goes one way; keep one `on error` edge and branch after it with guards on `error`"))]
+    #[diagnostic(
+        code("flow::ambiguous-error-edge"),
+        help(
+            "a failure goes one way; keep one `on error` edge and branch after it with guards on `error`"
+        )
+    )]
     AmbiguousErrorEdge {
         from: String,
         #[label(primary, "another error edge")]
@@ -152,7 +173,12 @@ pub enum CompileError {
     },
 
     #[error("invalid guard: {reason}")]
-    #[diagnostic(code("flow::guard-syntax"), help("a guard is one rhai expression over the state's fields, e.g. `count < 3 && status == \"ok\"`"))]
+    #[diagnostic(
+        code("flow::guard-syntax"),
+        help(
+            "a guard is one rhai expression over the state's fields, e.g. `count < 3 && status == \"ok\"`"
+        )
+    )]
     GuardSyntax {
         reason: String,
         #[label("here")]
@@ -160,7 +186,10 @@ pub enum CompileError {
     },
 
     #[error("invalid script: {reason}")]
-    #[diagnostic(code("flow::script-syntax"), help("a script is rhai statements; state fields are variables, `let` makes a local"))]
+    #[diagnostic(
+        code("flow::script-syntax"),
+        help("a script is rhai statements; state fields are variables, `let` makes a local")
+    )]
     ScriptSyntax {
         reason: String,
         #[label("here")]
@@ -177,7 +206,10 @@ pub enum CompileError {
     },
 
     #[error("default of `{field}` must be {expected}, not {found}")]
-    #[diagnostic(code("flow::bad-default"), help("change the default, or the field's type"))]
+    #[diagnostic(
+        code("flow::bad-default"),
+        help("change the default, or the field's type")
+    )]
     BadDefault {
         field: String,
         expected: String,
@@ -189,7 +221,10 @@ pub enum CompileError {
     },
 
     #[error("loop `{name}` has no `max` bound")]
-    #[diagnostic(code("flow::loop-without-max"), help("every loop needs a bound: `loop {name} max 10 {{ … }} until …`"))]
+    #[diagnostic(
+        code("flow::loop-without-max"),
+        help("every loop needs a bound: `loop {name} max 10 {{ … }} until …`")
+    )]
     LoopWithoutMax {
         name: String,
         #[label("add `max N` here")]
@@ -197,7 +232,10 @@ pub enum CompileError {
     },
 
     #[error("loop `{name}` has a bound of 0")]
-    #[diagnostic(code("flow::loop-without-max"), help("a loop runs its body at least once; use `max 1` or more"))]
+    #[diagnostic(
+        code("flow::loop-without-max"),
+        help("a loop runs its body at least once; use `max 1` or more")
+    )]
     LoopMaxZero {
         name: String,
         #[label("must be at least 1")]
@@ -205,7 +243,12 @@ pub enum CompileError {
     },
 
     #[error("edge leaves loop `{loop_name}` from inside its body")]
-    #[diagnostic(code("flow::edge-leaves-loop"), help("a loop is left through its `until` guard; put the outgoing edge on the loop itself: `{loop_name} -> …` (only `on error` edges may leave from inside)"))]
+    #[diagnostic(
+        code("flow::edge-leaves-loop"),
+        help(
+            "a loop is left through its `until` guard; put the outgoing edge on the loop itself: `{loop_name} -> …` (only `on error` edges may leave from inside)"
+        )
+    )]
     EdgeLeavesLoop {
         loop_name: String,
         #[label(primary, "this edge leaves the loop")]
@@ -215,7 +258,10 @@ pub enum CompileError {
     },
 
     #[error("edge enters loop `{loop_name}` past its entry")]
-    #[diagnostic(code("flow::edge-enters-loop"), help("enter a loop through its name: `… -> {loop_name}`"))]
+    #[diagnostic(
+        code("flow::edge-enters-loop"),
+        help("enter a loop through its name: `… -> {loop_name}`")
+    )]
     EdgeEntersLoop {
         loop_name: String,
         #[label(primary, "this edge jumps into the loop's body")]
@@ -225,7 +271,10 @@ pub enum CompileError {
     },
 
     #[error("`{name}` is used in two loops, `{first_loop}` and `{second_loop}`")]
-    #[diagnostic(code("flow::node-in-two-loops"), help("a node belongs to one loop body; declare a second node for the other loop"))]
+    #[diagnostic(
+        code("flow::node-in-two-loops"),
+        help("a node belongs to one loop body; declare a second node for the other loop")
+    )]
     NodeInTwoLoops {
         name: String,
         first_loop: String,
@@ -237,7 +286,12 @@ pub enum CompileError {
     },
 
     #[error("loop `{name}` has no exit: every node in its body has an edge onward")]
-    #[diagnostic(code("flow::loop-exit"), help("an iteration ends at the one body node with no outgoing edge; end a chain in the body there"))]
+    #[diagnostic(
+        code("flow::loop-exit"),
+        help(
+            "an iteration ends at the one body node with no outgoing edge; end a chain in the body there"
+        )
+    )]
     LoopNoExit {
         name: String,
         #[label("the body never finishes an iteration")]
@@ -245,7 +299,12 @@ pub enum CompileError {
     },
 
     #[error("loop `{name}` has {count} exits: {names}")]
-    #[diagnostic(code("flow::loop-exit"), help("an iteration must end at exactly one node; join the branches, e.g. `a -> done` and `b -> done` with `node done`"))]
+    #[diagnostic(
+        code("flow::loop-exit"),
+        help(
+            "an iteration must end at exactly one node; join the branches, e.g. `a -> done` and `b -> done` with `node done`"
+        )
+    )]
     LoopManyExits {
         name: String,
         count: usize,
@@ -254,8 +313,25 @@ pub enum CompileError {
         exits: Vec<SourceSpan>,
     },
 
+    #[error("loop `{name}` cannot begin with `{entry}`, which is not part of its body")]
+    #[diagnostic(
+        code("flow::loop-entry"),
+        help(
+            "a loop's body begins with a node of its own; a loop cannot contain itself, and a node used in another loop or outside belongs there"
+        )
+    )]
+    LoopEntryElsewhere {
+        name: String,
+        entry: String,
+        #[label("the body begins here")]
+        at: SourceSpan,
+    },
+
     #[error("loop `{name}` has an empty body")]
-    #[diagnostic(code("flow::empty-loop"), help("put the steps to repeat inside: `loop {name} max 3 {{ step }} until …`"))]
+    #[diagnostic(
+        code("flow::empty-loop"),
+        help("put the steps to repeat inside: `loop {name} max 3 {{ step }} until …`")
+    )]
     EmptyLoop {
         name: String,
         #[label("nothing to repeat")]
@@ -263,14 +339,22 @@ pub enum CompileError {
     },
 
     #[error("`start` leads to `end` without running any node")]
-    #[diagnostic(code("flow::no-start"), help("point `start` at the first node: `start -> NODE`"))]
+    #[diagnostic(
+        code("flow::no-start"),
+        help("point `start` at the first node: `start -> NODE`")
+    )]
     StartToEnd {
         #[label("nothing runs")]
         at: SourceSpan,
     },
 
     #[error("cycle {path} can never be left")]
-    #[diagnostic(code("flow::inescapable-cycle"), help("give one of these nodes a way out: a guarded edge leaving the cycle, an `on error` edge, or put the cycle in a bounded `loop`"))]
+    #[diagnostic(
+        code("flow::inescapable-cycle"),
+        help(
+            "give one of these nodes a way out: a guarded edge leaving the cycle, an `on error` edge, or put the cycle in a bounded `loop`"
+        )
+    )]
     InescapableCycle {
         path: String,
         #[label(primary, "the cycle starts here")]
@@ -280,7 +364,11 @@ pub enum CompileError {
     },
 
     #[error("`{name}` can never run: no path from `start` reaches it")]
-    #[diagnostic(severity(Warning), code("flow::unreachable-node"), help("add an edge to it from a node that runs, or remove it"))]
+    #[diagnostic(
+        severity(Warning),
+        code("flow::unreachable-node"),
+        help("add an edge to it from a node that runs, or remove it")
+    )]
     UnreachableNode {
         name: String,
         #[label("unreachable")]
@@ -288,7 +376,11 @@ pub enum CompileError {
     },
 
     #[error("`{name}` is declared but never used in an edge")]
-    #[diagnostic(severity(Warning), code("flow::unused-node"), help("connect it (`… -> {name}`) or remove it"))]
+    #[diagnostic(
+        severity(Warning),
+        code("flow::unused-node"),
+        help("connect it (`… -> {name}`) or remove it")
+    )]
     UnusedNode {
         name: String,
         #[label("not used")]
@@ -296,7 +388,13 @@ pub enum CompileError {
     },
 
     #[error("`{from}` has guarded edges but no default edge")]
-    #[diagnostic(severity(Warning), code("flow::missing-default"), help("when no guard holds the run fails with `no-matching-edge`; add an unguarded edge `{from} -> …` as the default"))]
+    #[diagnostic(
+        severity(Warning),
+        code("flow::missing-default"),
+        help(
+            "when no guard holds the run fails with `no-matching-edge`; add an unguarded edge `{from} -> …` as the default"
+        )
+    )]
     MissingDefault {
         from: String,
         #[label("no edge is taken when every guard is false")]
@@ -304,7 +402,11 @@ pub enum CompileError {
     },
 
     #[error("guard is always {value}")]
-    #[diagnostic(severity(Warning), code("flow::constant-guard"), help("a guard that reads no state decides nothing; use a plain edge, or test a field"))]
+    #[diagnostic(
+        severity(Warning),
+        code("flow::constant-guard"),
+        help("a guard that reads no state decides nothing; use a plain edge, or test a field")
+    )]
     ConstantGuard {
         value: bool,
         #[label("reads no state")]

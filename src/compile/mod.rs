@@ -39,34 +39,22 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let resolved = resolve::resolve(flow, &mut errors);
-    let schema = resolved.state.map(|block| actions::schema(block, &mut errors));
+    let schema = resolved
+        .state
+        .map(|block| actions::schema(block, &mut errors));
     let actions = actions::Actions::new(tools, limits, schema.as_ref());
 
     let mut kinds = Vec::with_capacity(resolved.decls.len());
-    let mut untils: Vec<Option<(u64, CompiledCode)>> = Vec::with_capacity(resolved.decls.len());
     for decl in &resolved.decls {
-        match decl {
-            Decl::Node(node) => {
-                kinds.push(actions.node_kind(node, &mut errors));
-                untils.push(None);
-            }
+        kinds.push(match decl {
+            Decl::Node(node) => actions.node_kind(node, &mut errors).map(Compiled::Action),
             Decl::Loop(body) => {
-                let max = match &body.max {
-                    None => {
-                        errors.push(CompileError::LoopWithoutMax { name: body.name.name.clone(), at: body.header.into() });
-                        None
-                    }
-                    Some(max) if max.value == 0 => {
-                        errors.push(CompileError::LoopMaxZero { name: body.name.name.clone(), at: max.span.into() });
-                        None
-                    }
-                    Some(max) => Some(max.value),
-                };
+                let max = loop_bound(body, &mut errors);
                 let until = actions.guard(&body.until, &mut errors, &mut warnings);
-                kinds.push(None);
-                untils.push(max.zip(until));
+                max.zip(until)
+                    .map(|(max, until)| Compiled::Loop(max, until))
             }
-        }
+        });
     }
     let guards: Vec<Option<CompiledCode>> = resolved
         .edges
@@ -76,66 +64,125 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
             _ => None,
         })
         .collect();
-
+    for code in &resolved.orphan_guards {
+        actions.guard(code, &mut errors, &mut warnings);
+    }
     let structure = structure::check(flow, &resolved, &mut errors, &mut warnings);
-    let program = if errors.is_empty() {
-        let entry = structure.entry.expect("no errors means a start");
-        let mut guards = guards;
-        let mut nodes: Vec<Node> = resolved
-            .decls
-            .iter()
-            .zip(kinds)
-            .zip(untils)
-            .enumerate()
-            .map(|(index, ((decl, kind), until))| {
-                let id = NodeId(u32::try_from(index).expect("fewer than 2^32 nodes"));
-                let kind = match decl {
-                    Decl::Node(_) => kind.expect("no errors means every action compiled"),
-                    Decl::Loop(_) => {
-                        let (max, until) = until.expect("no errors means a bound and a guard");
-                        let (entry, exit, body) = structure.loops[&id].clone();
-                        NodeKind::Loop(Loop { max, entry, exit, until, body })
-                    }
-                };
-                let (name, doc) = match decl {
-                    Decl::Node(node) => (&node.name, &node.doc),
-                    Decl::Loop(body) => (&body.name, &body.doc),
-                };
-                Node {
-                    id,
-                    name: name.name.clone(),
-                    doc: doc.clone(),
-                    span: name.span,
-                    kind,
-                    edges: Vec::new(),
-                    parent: resolved.homes[index],
-                }
-            })
-            .collect();
-        for &index in &structure.kept_edges {
-            let edge = &resolved.edges[index];
-            let when = match edge.condition {
-                None => EdgeWhen::Always,
-                Some(EdgeCondition::When(_)) => EdgeWhen::Guard(guards[index].take().expect("no errors means every guard compiled")),
-                Some(EdgeCondition::OnError(_)) => EdgeWhen::OnError,
-            };
-            nodes[edge.from.index()].edges.push(Edge { to: edge.to, when, span: edge.span });
-        }
-        Some(Program {
+
+    let program = errors.is_empty().then(|| {
+        let mut program = Program {
             ir_version: IR_VERSION,
             name: flow.name.name.clone(),
             doc: flow.doc.clone(),
             schema,
-            entry,
-            nodes,
-        })
-    } else {
-        None
-    };
+            entry: structure.entry.expect("no errors means a start"),
+            nodes: nodes(&resolved, &structure, kinds),
+        };
+        add_edges(&mut program, &resolved, &structure, guards);
+        program
+    });
     sort_by_position(&mut errors);
     sort_by_position(&mut warnings);
     errors.extend(warnings);
-    Compilation { program, diagnostics: errors }
+    Compilation {
+        program,
+        diagnostics: errors,
+    }
+}
+
+/// What a declaration compiled to, before the structure checks place it.
+enum Compiled {
+    Action(NodeKind),
+    Loop(u64, CompiledCode),
+}
+
+fn loop_bound(body: &crate::syntax::ast::LoopDecl, errors: &mut Vec<CompileError>) -> Option<u64> {
+    let name = || body.name.name.clone();
+    match &body.max {
+        None => {
+            errors.push(CompileError::LoopWithoutMax {
+                name: name(),
+                at: body.header.into(),
+            });
+            None
+        }
+        Some(max) if max.value == 0 => {
+            errors.push(CompileError::LoopMaxZero {
+                name: name(),
+                at: max.span.into(),
+            });
+            None
+        }
+        Some(max) => Some(max.value),
+    }
+}
+
+/// The IR nodes, in declaration order; called only when there are no errors.
+fn nodes(
+    resolved: &resolve::Resolved<'_>,
+    structure: &structure::Structure,
+    kinds: Vec<Option<Compiled>>,
+) -> Vec<Node> {
+    resolved
+        .decls
+        .iter()
+        .zip(kinds)
+        .enumerate()
+        .map(|(index, (decl, compiled))| {
+            let id = NodeId(u32::try_from(index).expect("fewer than 2^32 nodes"));
+            let kind = match compiled.expect("no errors means every declaration compiled") {
+                Compiled::Action(kind) => kind,
+                Compiled::Loop(max, until) => {
+                    let (entry, exit, body) = structure.loops[&id].clone();
+                    NodeKind::Loop(Loop {
+                        max,
+                        entry,
+                        exit,
+                        until,
+                        body,
+                    })
+                }
+            };
+            let (name, doc) = match decl {
+                Decl::Node(node) => (&node.name, &node.doc),
+                Decl::Loop(body) => (&body.name, &body.doc),
+            };
+            Node {
+                id,
+                name: name.name.clone(),
+                doc: doc.clone(),
+                span: name.span,
+                kind,
+                edges: Vec::new(),
+                parent: resolved.homes[index],
+            }
+        })
+        .collect()
+}
+
+fn add_edges(
+    program: &mut Program,
+    resolved: &resolve::Resolved<'_>,
+    structure: &structure::Structure,
+    mut guards: Vec<Option<CompiledCode>>,
+) {
+    for &index in &structure.kept_edges {
+        let edge = &resolved.edges[index];
+        let when = match edge.condition {
+            None => EdgeWhen::Always,
+            Some(EdgeCondition::When(_)) => EdgeWhen::Guard(
+                guards[index]
+                    .take()
+                    .expect("no errors means every guard compiled"),
+            ),
+            Some(EdgeCondition::OnError(_)) => EdgeWhen::OnError,
+        };
+        program.nodes[edge.from.index()].edges.push(Edge {
+            to: edge.to,
+            when,
+            span: edge.span,
+        });
+    }
 }
 
 /// Orders diagnostics by their primary label (or first label), stably.
@@ -143,7 +190,93 @@ fn sort_by_position(diagnostics: &mut [CompileError]) {
     diagnostics.sort_by_cached_key(|diagnostic| {
         diagnostic.labels().and_then(|labels| {
             let labels: Vec<_> = labels.collect();
-            labels.iter().find(|l| l.primary()).or(labels.first()).map(|l| l.offset())
+            labels
+                .iter()
+                .find(|l| l.primary())
+                .or(labels.first())
+                .map(miette::LabeledSpan::offset)
         })
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceFile;
+
+    fn compile_text(text: &str) -> Compilation {
+        let flow = crate::syntax::parse(&SourceFile::new("t.flow", text)).expect("parses");
+        compile(&flow, &ToolRegistry::builtin(), &Limits::default())
+    }
+
+    fn codes(compilation: &Compilation) -> Vec<String> {
+        compilation
+            .diagnostics
+            .iter()
+            .map(|d| d.code().expect("has a code").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn an_error_edge_may_leave_a_loop_and_counts_as_a_way_out() {
+        let compilation = compile_text(
+            "flow f {\n  state { ok: bool = false }\n  node a { ok = true }\n  node b\n  node h\n  start -> l\n  loop l max 3 { a -> b } until ok\n  b -> h on error\n  a -> h on error\n}",
+        );
+        assert_eq!(codes(&compilation), Vec::<String>::new());
+        let program = compilation.program.expect("compiles");
+        let body = program.find("l").and_then(Node::as_loop).expect("a loop");
+        assert_eq!(
+            (
+                program.node(body.entry).name.as_str(),
+                program.node(body.exit).name.as_str()
+            ),
+            ("a", "b")
+        );
+    }
+
+    #[test]
+    fn a_cycle_with_an_error_edge_out_is_not_inescapable() {
+        let compilation = compile_text(
+            "flow f {\n  node a\n  node b\n  node h\n  start -> a -> b -> a\n  b -> h on error\n}",
+        );
+        assert!(!codes(&compilation).contains(&"flow::inescapable-cycle".to_owned()));
+    }
+
+    #[test]
+    fn a_guarded_way_out_makes_a_cycle_escapable() {
+        let compilation = compile_text(
+            "flow f {\n  state { n: int = 0 }\n  node a { n += 1 }\n  start -> a\n  a -> a when n < 3\n  a -> end\n}",
+        );
+        assert!(
+            compilation.diagnostics.is_empty(),
+            "{:?}",
+            codes(&compilation)
+        );
+    }
+
+    #[test]
+    fn errors_come_before_warnings_each_in_source_order() {
+        let compilation =
+            compile_text("flow f {\n  node unused\n  node a\n  start -> a -> x\n  a -> y\n}");
+        assert_eq!(
+            codes(&compilation),
+            [
+                "flow::undefined-node",
+                "flow::undefined-node",
+                "flow::unused-node"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_schema_any_name_is_allowed_and_recorded() {
+        let compilation = compile_text(
+            "flow f {\n  node a\n  start -> a\n  a -> end when ready && count > 2\n  a -> a\n}",
+        );
+        let program = compilation.program.expect("compiles");
+        let EdgeWhen::Guard(guard) = &program.nodes[0].edges[0].when else {
+            panic!("a guard")
+        };
+        assert_eq!(guard.names, ["count", "ready"]);
+    }
 }

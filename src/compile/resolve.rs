@@ -9,7 +9,8 @@ use crate::compile::ir::{NodeId, Target};
 use crate::compile::suggest::closest;
 use crate::span::Span;
 use crate::syntax::ast::{
-    Chain, EdgeCondition, Endpoint, Flow, Ident, Item, LoopDecl, LoopItem, NodeDecl, StateBlock,
+    Chain, Code, EdgeCondition, Endpoint, Flow, Ident, Item, LoopDecl, LoopItem, NodeDecl,
+    StateBlock,
 };
 
 pub(super) enum Decl<'a> {
@@ -49,10 +50,17 @@ pub(super) struct Resolved<'a> {
     pub(super) state: Option<&'a StateBlock>,
     pub(super) edges: Vec<RawEdge<'a>>,
     pub(super) starts: Vec<StartEdge>,
+    /// Whether any chain begins with `start`, even one whose target is undefined.
+    pub(super) start_written: bool,
+    /// Guards on hops that were not built (an endpoint is undefined): still compiled, so
+    /// their own mistakes are reported in the same pass.
+    pub(super) orphan_guards: Vec<&'a Code>,
     /// The loop each declaration is declared in (loops) or first used in (nodes).
     pub(super) homes: Vec<Option<NodeId>>,
     /// Whether a chain names the declaration at all.
     pub(super) used: Vec<bool>,
+    /// A second declaration of a taken name: reported as a duplicate and otherwise ignored.
+    pub(super) shadowed: Vec<bool>,
     /// For each loop: the first name of its first body item, its entry.
     pub(super) entries: HashMap<NodeId, NodeId>,
 }
@@ -64,6 +72,8 @@ pub(super) fn resolve<'a>(flow: &'a Flow, errors: &mut Vec<CompileError>) -> Res
         state: None,
         edges: Vec::new(),
         starts: Vec::new(),
+        start_written: false,
+        orphan_guards: Vec::new(),
         loop_parents: HashMap::new(),
         mentions: Vec::new(),
         entries: HashMap::new(),
@@ -101,6 +111,8 @@ struct Resolver<'a, 'e> {
     state: Option<&'a StateBlock>,
     edges: Vec<RawEdge<'a>>,
     starts: Vec<StartEdge>,
+    start_written: bool,
+    orphan_guards: Vec<&'a Code>,
     loop_parents: HashMap<NodeId, Option<NodeId>>,
     /// (node, the loop whose body names it, where)
     mentions: Vec<(NodeId, Option<NodeId>, Span)>,
@@ -135,7 +147,9 @@ impl<'a> Resolver<'a, '_> {
     }
 
     fn loop_body(&mut self, body: &'a LoopDecl) {
-        let Some(&id) = self.by_name.get(body.name.name.as_str()) else { return };
+        let Some(&id) = self.by_name.get(body.name.name.as_str()) else {
+            return;
+        };
         if !matches!(self.decls[id.index()], Decl::Loop(decl) if std::ptr::eq(decl, body)) {
             return; // a duplicate name: its body was reported with the duplicate
         }
@@ -177,10 +191,21 @@ impl<'a> Resolver<'a, '_> {
                 }
             })
             .collect();
+        self.start_written |= matches!(chain.endpoints.first(), Some(Endpoint::Start(_)));
         for (hop, pair) in chain.endpoints.windows(2).enumerate() {
             let span = Span::new(pair[0].span().start, pair[1].span().end);
-            let condition = if hop == 0 { chain.condition.as_ref() } else { None };
-            let Some(to) = targets[hop + 1] else { continue };
+            let condition = if hop == 0 {
+                chain.condition.as_ref()
+            } else {
+                None
+            };
+            let from_known = matches!(pair[0], Endpoint::Start(_)) || targets[hop].is_some();
+            let (Some(to), true) = (targets[hop + 1], from_known) else {
+                if let Some(EdgeCondition::When(code)) = condition {
+                    self.orphan_guards.push(code);
+                }
+                continue;
+            };
             match (&pair[0], targets[hop]) {
                 (Endpoint::Start(_), _) => self.starts.push(StartEdge {
                     to,
@@ -225,6 +250,12 @@ impl<'a> Resolver<'a, '_> {
         for (&id, &parent) in &self.loop_parents {
             homes[id.index()] = parent;
         }
+        let shadowed: Vec<bool> = self
+            .decls
+            .iter()
+            .enumerate()
+            .map(|(index, decl)| self.by_name[decl.name().name.as_str()].index() != index)
+            .collect();
         let is_within = |inner: Option<NodeId>, outer: Option<NodeId>| {
             let mut at = inner;
             loop {
@@ -243,12 +274,15 @@ impl<'a> Resolver<'a, '_> {
                 continue;
             }
             let current = homes[id.index()];
-            if current.is_none() || is_within(scope, current) {
+            let (Some(first_loop), Some(second_loop)) = (current, scope) else {
+                homes[id.index()] = scope;
+                home_at[id.index()] = Some(span);
+                continue;
+            };
+            if is_within(scope, current) {
                 homes[id.index()] = scope;
                 home_at[id.index()] = Some(span);
             } else if !is_within(current, scope) {
-                let first_loop = current.expect("checked above");
-                let second_loop = scope.expect("checked above");
                 self.errors.push(CompileError::NodeInTwoLoops {
                     name: self.decls[id.index()].name().name.clone(),
                     first_loop: self.decls[first_loop.index()].name().name.clone(),
@@ -263,8 +297,11 @@ impl<'a> Resolver<'a, '_> {
             state: self.state,
             edges: self.edges,
             starts: self.starts,
+            start_written: self.start_written,
+            orphan_guards: self.orphan_guards,
             homes,
             used,
+            shadowed,
             entries: self.entries,
         }
     }

@@ -7,7 +7,7 @@ use crate::compile::error::CompileError;
 use crate::compile::ir::{NodeId, Target};
 use crate::compile::resolve::{Decl, RawEdge, Resolved};
 use crate::span::Span;
-use crate::syntax::ast::{EdgeCondition, Flow};
+use crate::syntax::ast::{EdgeCondition, Endpoint, Flow, LoopDecl, LoopItem};
 
 /// The kind of an edge, without its compiled guard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,7 +52,11 @@ pub(super) fn check(
     if let Some(Target::Node(entry)) = entry {
         checker.reachability(entry, &out, &loops, warnings);
     }
-    Structure { entry, loops, kept_edges }
+    Structure {
+        entry,
+        loops,
+        kept_edges,
+    }
 }
 
 /// Outgoing edges per node: (target, kind, hop span).
@@ -107,21 +111,35 @@ impl Checker<'_, '_> {
     fn start(&self, flow: &Flow, errors: &mut Vec<CompileError>) -> Option<Target> {
         let starts = &self.resolved.starts;
         let Some(first) = starts.first() else {
+            if self.resolved.start_written {
+                return None; // its target is undefined, and reported as such
+            }
             errors.push(CompileError::NoStart {
-                first_node: self.resolved.decls.first().map(|decl| decl.name().name.clone()),
+                first_node: self
+                    .resolved
+                    .decls
+                    .first()
+                    .map(|decl| decl.name().name.clone()),
                 at: flow.name.span.into(),
             });
             return None;
         };
         for again in &starts[1..] {
-            errors.push(CompileError::MultipleStarts { again: again.span.into(), first: first.span.into() });
+            errors.push(CompileError::MultipleStarts {
+                again: again.span.into(),
+                first: first.span.into(),
+            });
         }
         for start in starts {
             if start.guarded {
-                errors.push(CompileError::GuardedStart { at: start.span.into() });
+                errors.push(CompileError::GuardedStart {
+                    at: start.span.into(),
+                });
             }
             if start.to == Target::End {
-                errors.push(CompileError::StartToEnd { at: start.span.into() });
+                errors.push(CompileError::StartToEnd {
+                    at: start.span.into(),
+                });
             }
             let home = self.home(start.to).or(start.scope);
             if home.is_some() {
@@ -175,7 +193,12 @@ impl Checker<'_, '_> {
         out
     }
 
-    fn defaults(&self, kept: &[usize], errors: &mut Vec<CompileError>, warnings: &mut Vec<CompileError>) {
+    fn defaults(
+        &self,
+        kept: &[usize],
+        errors: &mut Vec<CompileError>,
+        warnings: &mut Vec<CompileError>,
+    ) {
         let count = self.resolved.decls.len();
         let mut first_default: Vec<Option<Span>> = vec![None; count];
         let mut first_error: Vec<Option<Span>> = vec![None; count];
@@ -214,11 +237,18 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn loops(&self, out: &Adjacency, errors: &mut Vec<CompileError>) -> HashMap<NodeId, (NodeId, NodeId, Vec<NodeId>)> {
+    fn loops(
+        &self,
+        out: &Adjacency,
+        errors: &mut Vec<CompileError>,
+    ) -> HashMap<NodeId, (NodeId, NodeId, Vec<NodeId>)> {
         let mut bodies: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
         for (index, home) in self.resolved.homes.iter().enumerate() {
             if let Some(home) = home {
-                bodies.entry(*home).or_default().push(NodeId(u32::try_from(index).expect("fewer than 2^32 nodes")));
+                bodies
+                    .entry(*home)
+                    .or_default()
+                    .push(NodeId(u32::try_from(index).expect("fewer than 2^32 nodes")));
             }
         }
         let mut loops = HashMap::new();
@@ -226,27 +256,55 @@ impl Checker<'_, '_> {
             let Decl::Loop(body) = decl else { continue };
             let id = NodeId(u32::try_from(index).expect("fewer than 2^32 nodes"));
             let members = bodies.remove(&id).unwrap_or_default();
-            let (Some(&entry), false) = (self.resolved.entries.get(&id), members.is_empty()) else {
-                if body.body.is_empty() {
-                    errors.push(CompileError::EmptyLoop { name: body.name.name.clone(), at: body.body_span.into() });
+            let entry = self.resolved.entries.get(&id).copied();
+            if body.body.is_empty() {
+                errors.push(CompileError::EmptyLoop {
+                    name: body.name.name.clone(),
+                    at: body.body_span.into(),
+                });
+                continue;
+            }
+            let Some(entry) = entry.filter(|entry| members.contains(entry)) else {
+                // An undefined entry is reported where it is named; anything else here is a
+                // loop or node that belongs elsewhere.
+                if let Some(entry) = entry {
+                    errors.push(CompileError::LoopEntryElsewhere {
+                        name: body.name.name.clone(),
+                        entry: self.name(entry).to_owned(),
+                        at: first_item_span(body).into(),
+                    });
                 }
                 continue;
             };
             let exits: Vec<NodeId> = members
                 .iter()
                 .copied()
-                .filter(|member| out[member.index()].iter().all(|(_, kind, _)| *kind == EdgeKind::OnError))
+                .filter(|member| {
+                    out[member.index()]
+                        .iter()
+                        .all(|(_, kind, _)| *kind == EdgeKind::OnError)
+                })
                 .collect();
             match exits.as_slice() {
                 [exit] => {
                     loops.insert(id, (entry, *exit, members));
                 }
-                [] => errors.push(CompileError::LoopNoExit { name: body.name.name.clone(), at: body.header.into() }),
+                [] => errors.push(CompileError::LoopNoExit {
+                    name: body.name.name.clone(),
+                    at: body.header.into(),
+                }),
                 several => errors.push(CompileError::LoopManyExits {
                     name: body.name.name.clone(),
                     count: several.len(),
-                    names: several.iter().map(|id| format!("`{}`", self.name(*id))).collect::<Vec<_>>().join(", "),
-                    exits: several.iter().map(|id| self.first_mention(*id, body.span).into()).collect(),
+                    names: several
+                        .iter()
+                        .map(|id| format!("`{}`", self.name(*id)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    exits: several
+                        .iter()
+                        .map(|id| self.first_mention(*id, body.span).into())
+                        .collect(),
                 }),
             }
         }
@@ -259,19 +317,31 @@ impl Checker<'_, '_> {
             .edges
             .iter()
             .flat_map(|edge| {
-                let from = Span::new(edge.span.start, edge.span.start + self.name(edge.from).len());
+                let from = Span::new(
+                    edge.span.start,
+                    edge.span.start + self.name(edge.from).len(),
+                );
                 [(edge.from, from), (edge.to_node(), edge.to_span)]
             })
-            .find(|(node, span)| *node == id && within.start <= span.start && span.end <= within.end)
+            .find(|(node, span)| {
+                *node == id && within.start <= span.start && span.end <= within.end
+            })
             .map_or_else(|| self.name_span(id), |(_, span)| span)
     }
 
     /// Strongly connected components over plain and guarded edges within one scope; one that
     /// has no edge out of it (an error edge counts) can never be left.
-    fn cycles(&self, out: &Adjacency, loops: &HashMap<NodeId, (NodeId, NodeId, Vec<NodeId>)>, errors: &mut Vec<CompileError>) {
+    fn cycles(
+        &self,
+        out: &Adjacency,
+        loops: &HashMap<NodeId, (NodeId, NodeId, Vec<NodeId>)>,
+        errors: &mut Vec<CompileError>,
+    ) {
         for component in strongly_connected(out) {
             let is_cycle = component.len() > 1
-                || out[component[0].index()].iter().any(|(to, kind, _)| *to == Target::Node(component[0]) && *kind != EdgeKind::OnError);
+                || out[component[0].index()].iter().any(|(to, kind, _)| {
+                    *to == Target::Node(component[0]) && *kind != EdgeKind::OnError
+                });
             if !is_cycle {
                 continue;
             }
@@ -296,7 +366,10 @@ impl Checker<'_, '_> {
             errors.push(CompileError::InescapableCycle {
                 path: path.join(" -> "),
                 at: self.name_span(members[0]).into(),
-                rest: members[1..].iter().map(|id| self.name_span(*id).into()).collect(),
+                rest: members[1..]
+                    .iter()
+                    .map(|id| self.name_span(*id).into())
+                    .collect(),
             });
         }
     }
@@ -313,9 +386,19 @@ impl Checker<'_, '_> {
         let mut stack = vec![entry];
         seen[entry.index()] = true;
         while let Some(id) = stack.pop() {
-            let loop_entry = loops.get(&id).map(|(entry, _, _)| Target::Node(*entry))
-                .or_else(|| self.resolved.entries.get(&id).map(|entry| Target::Node(*entry)));
-            let next = out[id.index()].iter().map(|(to, _, _)| *to).chain(loop_entry);
+            let loop_entry = loops
+                .get(&id)
+                .map(|(entry, _, _)| Target::Node(*entry))
+                .or_else(|| {
+                    self.resolved
+                        .entries
+                        .get(&id)
+                        .map(|entry| Target::Node(*entry))
+                });
+            let next = out[id.index()]
+                .iter()
+                .map(|(to, _, _)| *to)
+                .chain(loop_entry);
             for to in next {
                 if let Target::Node(to) = to
                     && !seen[to.index()]
@@ -327,13 +410,32 @@ impl Checker<'_, '_> {
         }
         for index in 0..count {
             let id = NodeId(u32::try_from(index).expect("fewer than 2^32 nodes"));
-            let inside_unseen_loop = self.resolved.homes[index].is_some_and(|home| !seen[home.index()]);
+            let inside_unseen_loop =
+                self.resolved.homes[index].is_some_and(|home| !seen[home.index()]);
+            if self.resolved.shadowed[index] {
+                continue;
+            }
             if !self.resolved.used[index] && self.resolved.homes[index].is_none() {
-                warnings.push(CompileError::UnusedNode { name: self.name(id).to_owned(), at: self.name_span(id).into() });
+                warnings.push(CompileError::UnusedNode {
+                    name: self.name(id).to_owned(),
+                    at: self.name_span(id).into(),
+                });
             } else if !seen[index] && !inside_unseen_loop {
-                warnings.push(CompileError::UnreachableNode { name: self.name(id).to_owned(), at: self.name_span(id).into() });
+                warnings.push(CompileError::UnreachableNode {
+                    name: self.name(id).to_owned(),
+                    at: self.name_span(id).into(),
+                });
             }
         }
+    }
+}
+
+/// Where a loop body's first item is named: its entry.
+fn first_item_span(body: &LoopDecl) -> Span {
+    match body.body.first() {
+        Some(LoopItem::Loop(inner)) => inner.name.span,
+        Some(LoopItem::Chain(chain)) => chain.endpoints.first().map_or(chain.span, Endpoint::span),
+        None => body.body_span,
     }
 }
 
@@ -359,10 +461,12 @@ fn strongly_connected(out: &Adjacency) -> Vec<Vec<NodeId>> {
     let mut components = Vec::new();
     let mut next_index = 0;
     let successors = |node: usize| {
-        out[node].iter().filter_map(|(to, kind, _)| match (to, kind) {
-            (Target::Node(to), EdgeKind::Default | EdgeKind::Guarded) => Some(to.index()),
-            _ => None,
-        })
+        out[node]
+            .iter()
+            .filter_map(|(to, kind, _)| match (to, kind) {
+                (Target::Node(to), EdgeKind::Default | EdgeKind::Guarded) => Some(to.index()),
+                _ => None,
+            })
     };
     for root in 0..count {
         if index[root] != UNSEEN {
@@ -399,7 +503,9 @@ fn strongly_connected(out: &Adjacency) -> Vec<Vec<NodeId>> {
                 loop {
                     let member = stack.pop().expect("the root is on the stack");
                     on_stack[member] = false;
-                    component.push(NodeId(u32::try_from(member).expect("fewer than 2^32 nodes")));
+                    component.push(NodeId(
+                        u32::try_from(member).expect("fewer than 2^32 nodes"),
+                    ));
                     if member == node {
                         break;
                     }
@@ -418,7 +524,11 @@ mod tests {
     fn graph(edges: &[(usize, usize)], nodes: usize) -> Adjacency {
         let mut out = vec![Vec::new(); nodes];
         for &(from, to) in edges {
-            out[from].push((Target::Node(NodeId(u32::try_from(to).unwrap())), EdgeKind::Default, Span::default()));
+            out[from].push((
+                Target::Node(NodeId(u32::try_from(to).unwrap())),
+                EdgeKind::Default,
+                Span::default(),
+            ));
         }
         out
     }

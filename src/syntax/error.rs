@@ -12,11 +12,16 @@ pub enum SyntaxError {
         expected: String,
         found: String,
         help: String,
-        #[label("expected {expected} here")]
+        #[label("here")]
         at: SourceSpan,
-        #[label("this `{opener}` is never closed")]
-        unclosed: Option<SourceSpan>,
+    },
+
+    #[error("`{opener}` is never closed")]
+    #[diagnostic(code("flow::syntax"), help("add the matching `{}` where this block, list or call ends", closer(*opener)))]
+    Unclosed {
         opener: char,
+        #[label("opened here, never closed")]
+        at: SourceSpan,
     },
 
     #[error("the file is empty")]
@@ -39,7 +44,10 @@ pub enum SyntaxError {
     },
 
     #[error("brackets are nested more than {limit} deep")]
-    #[diagnostic(code("flow::syntax"), help("flatten the structure; flows are not meant to nest this deep"))]
+    #[diagnostic(
+        code("flow::syntax"),
+        help("flatten the structure; flows are not meant to nest this deep")
+    )]
     TooDeep {
         limit: usize,
         #[label("nesting limit reached here")]
@@ -47,10 +55,21 @@ pub enum SyntaxError {
     },
 
     #[error("invalid string literal: {reason}")]
-    #[diagnostic(code("flow::syntax"), help("strings use JSON escapes: \\n, \\\", \\\\, \\u00e9"))]
+    #[diagnostic(
+        code("flow::syntax"),
+        help("strings use JSON escapes: \\n, \\\", \\\\, \\u00e9")
+    )]
     BadString {
         reason: String,
         #[label("here")]
         at: SourceSpan,
     },
+}
+
+fn closer(opener: char) -> char {
+    match opener {
+        '(' => ')',
+        '[' => ']',
+        _ => '}',
+    }
 }

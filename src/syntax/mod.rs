@@ -14,3 +14,157 @@ use crate::source::SourceFile;
 pub fn parse(source: &SourceFile) -> Result<ast::Flow, SyntaxError> {
     parser::parse_file(&source.text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ast::{EdgeCondition, Endpoint, Item, LiteralValue, LoopItem, NodeAction};
+    use super::*;
+
+    fn parse_text(text: &str) -> ast::Flow {
+        parse(&SourceFile::new("test.flow", text)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn chains(flow: &ast::Flow) -> Vec<&ast::Chain> {
+        flow.items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Chain(chain) => Some(chain),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn guard_text_is_a_verbatim_slice_with_its_span() {
+        let text = "flow f {\n  a -> b when s == \"x; }\" && c(1, ')') // note\n}";
+        let flow = parse_text(text);
+        let Some(EdgeCondition::When(guard)) = &chains(&flow)[0].condition else {
+            panic!()
+        };
+        assert_eq!(guard.text, "s == \"x; }\" && c(1, ')')");
+        assert_eq!(&text[guard.span.start..guard.span.end], guard.text);
+    }
+
+    #[test]
+    fn guards_wrap_inside_brackets_and_stop_at_a_closing_brace() {
+        let flow = parse_text(
+            "flow f {\n  a -> b when (x >\n    1)\n  loop l max 2 { c -> d when y } until `${z}` != \"}\"\n}",
+        );
+        let Some(EdgeCondition::When(guard)) = &chains(&flow)[0].condition else {
+            panic!()
+        };
+        assert_eq!(guard.text, "(x >\n    1)");
+        let Item::Loop(body) = &flow.items[1] else {
+            panic!()
+        };
+        assert_eq!(body.until.text, "`${z}` != \"}\"");
+        let LoopItem::Chain(inner) = &body.body[0] else {
+            panic!()
+        };
+        let Some(EdgeCondition::When(guard)) = &inner.condition else {
+            panic!()
+        };
+        assert_eq!(guard.text, "y");
+    }
+
+    #[test]
+    fn a_chain_guard_belongs_to_its_first_hop() {
+        let flow = parse_text("flow f { detect -> fix -> verify when bad }");
+        let chain = chains(&flow)[0];
+        assert_eq!(chain.endpoints.len(), 3);
+        assert!(matches!(chain.condition, Some(EdgeCondition::When(_))));
+    }
+
+    #[test]
+    fn doc_comments_attach_to_the_next_declaration() {
+        let flow = parse_text(
+            "/// The flow.\nflow f {\n  /// First line.\n  /// Second line.\n  node a = noop\n  //// not a doc\n  node b\n}",
+        );
+        assert_eq!(flow.doc.as_deref(), Some("The flow."));
+        let docs: Vec<_> = flow
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Node(node) => node.doc.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(docs, [Some("First line.\nSecond line.".to_owned()), None]);
+    }
+
+    #[test]
+    fn scripts_keep_braces_strings_and_comments_inside() {
+        let flow = parse_text(
+            "flow f {\n  node s {\n    let m = #{ a: \"}\" }; // }\n    x = `${m.a}`;\n  }\n}",
+        );
+        let Item::Node(node) = &flow.items[0] else {
+            panic!()
+        };
+        let NodeAction::Script(code) = &node.action else {
+            panic!()
+        };
+        assert!(
+            code.text.contains("let m = #{ a: \"}\" }; // }"),
+            "{}",
+            code.text
+        );
+        assert!(
+            code.text.trim_end().ends_with("x = `${m.a}`;"),
+            "{}",
+            code.text
+        );
+    }
+
+    #[test]
+    fn attributes_and_literals_are_parsed() {
+        let flow = parse_text(
+            "flow f {\n  node a = exec(cmd: \"run\\n\", timeout: 250ms, opts: {depth: 2, \"tags\": [1, 2.5, null]}) retry 3 backoff 2s timeout 1m\n  start -> a; a -> end on error\n}",
+        );
+        let Item::Node(node) = &flow.items[0] else {
+            panic!()
+        };
+        let NodeAction::Tool(call) = &node.action else {
+            panic!()
+        };
+        assert_eq!(call.name.name, "exec");
+        assert_eq!(call.args[0].value.value, LiteralValue::Json("run\n".into()));
+        assert_eq!(
+            call.args[1].value.value,
+            LiteralValue::Duration(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(
+            call.args[2].value.value,
+            LiteralValue::Json(serde_json::json!({"depth": 2, "tags": [1, 2.5, null]}))
+        );
+        assert_eq!(node.timeout.as_ref().map(|t| t.value.as_secs()), Some(60));
+        let retry = node.retry.as_ref().expect("retry");
+        assert_eq!(
+            (
+                retry.attempts.value,
+                retry.backoff.as_ref().map(|b| b.value.as_secs())
+            ),
+            (3, Some(2))
+        );
+        let chains = chains(&flow);
+        assert_eq!(chains.len(), 2);
+        assert!(matches!(chains[1].endpoints[1], Endpoint::End(_)));
+        assert!(matches!(
+            chains[1].condition,
+            Some(EdgeCondition::OnError(_))
+        ));
+    }
+
+    #[test]
+    fn state_fields_fit_on_one_line() {
+        let flow = parse_text("flow f { state { n: int = 0, s: string?; m: map = {} } }");
+        let Item::State(block) = &flow.items[0] else {
+            panic!()
+        };
+        let names: Vec<_> = block
+            .fields
+            .iter()
+            .map(|f| (f.name.name.as_str(), f.nullable))
+            .collect();
+        assert_eq!(names, [("n", false), ("s", true), ("m", false)]);
+    }
+}

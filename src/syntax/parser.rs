@@ -15,19 +15,31 @@ use crate::syntax::ast::{
 use crate::syntax::error::SyntaxError;
 use crate::syntax::scan;
 
+/// Larger bounds are surely typos; a run is bounded by `max_steps` long before anyway.
+const MAX_LOOP_BOUND: u64 = 1_000_000_000;
+const MAX_RETRIES: u64 = 1_000;
+
 #[derive(pest_derive::Parser)]
 #[grammar = "grammar/flow.pest"]
 struct FlowParser;
 
 pub(crate) fn parse_file(text: &str) -> Result<Flow, SyntaxError> {
     if text.trim().is_empty() {
-        return Err(SyntaxError::Empty { at: Span::new(0, text.len()).into() });
+        return Err(SyntaxError::Empty {
+            at: Span::new(0, text.len()).into(),
+        });
     }
     let brackets = scan::brackets(text)?;
+    // Record what was tried at the furthest position, for errors that name the missing
+    // `{` or `until`. Set once and never cleared, so concurrent parses agree.
+    pest::set_error_detail(true);
     let mut pairs = FlowParser::parse(Rule::file, text)
         .map_err(|error| syntax_error(text, &error, &brackets))?;
     let file = pairs.next().expect("grammar: parse(file) yields the file");
-    let flow = file.into_inner().next().expect("grammar: file holds one flow");
+    let flow = file
+        .into_inner()
+        .next()
+        .expect("grammar: file holds one flow");
     build_flow(flow, text)
 }
 
@@ -35,6 +47,7 @@ fn build_flow(pair: Pair<'_, Rule>, text: &str) -> Result<Flow, SyntaxError> {
     let span = pair.as_span().into();
     let mut inner = pair.into_inner().peekable();
     let doc = take_docs(&mut inner);
+    next(&mut inner, "`flow` keyword");
     let name = build_ident(&next(&mut inner, "flow name"));
     let mut items = Vec::new();
     // Doc comments arrive as their own pair, before the declaration they describe.
@@ -53,10 +66,15 @@ fn build_flow(pair: Pair<'_, Rule>, text: &str) -> Result<Flow, SyntaxError> {
             rule => unreachable!("grammar: unexpected {rule:?} in a flow"),
         });
     }
-    Ok(Flow { name, doc, items, span })
+    Ok(Flow {
+        name,
+        doc,
+        items,
+        span,
+    })
 }
 
-fn take_docs<'i>(inner: &mut std::iter::Peekable<pest::iterators::Pairs<'i, Rule>>) -> Option<String> {
+fn take_docs(inner: &mut std::iter::Peekable<pest::iterators::Pairs<'_, Rule>>) -> Option<String> {
     if inner.peek().map(Pair::as_rule) == Some(Rule::docs) {
         inner.next().map(build_docs)
     } else {
@@ -75,12 +93,18 @@ fn build_docs(pair: Pair<'_, Rule>) -> String {
 }
 
 fn build_ident(pair: &Pair<'_, Rule>) -> Ident {
-    Ident { name: pair.as_str().to_owned(), span: pair.as_span().into() }
+    Ident {
+        name: pair.as_str().to_owned(),
+        span: pair.as_span().into(),
+    }
 }
 
 fn build_state_block(pair: Pair<'_, Rule>) -> Result<StateBlock, SyntaxError> {
     let span = pair.as_span().into();
-    let fields = pair.into_inner().map(build_field).collect::<Result<_, _>>()?;
+    let fields = pair
+        .into_inner()
+        .map(build_field)
+        .collect::<Result<_, _>>()?;
     Ok(StateBlock { fields, span })
 }
 
@@ -102,7 +126,13 @@ fn build_field(pair: Pair<'_, Rule>) -> Result<Field, SyntaxError> {
             rule => unreachable!("grammar: unexpected {rule:?} in a field"),
         }
     }
-    Ok(Field { name, ty, nullable, default, span })
+    Ok(Field {
+        name,
+        ty,
+        nullable,
+        default,
+        span,
+    })
 }
 
 fn build_node_decl(pair: Pair<'_, Rule>, doc: Option<String>) -> Result<NodeDecl, SyntaxError> {
@@ -153,7 +183,10 @@ fn build_code(pair: &Pair<'_, Rule>) -> Code {
     // Trailing blanks are not part of the code: labels should end where the code does.
     let text = pair.as_str().trim_end();
     let start = pair.as_span().start();
-    Code { text: text.to_owned(), span: Span::new(start, start + text.len()) }
+    Code {
+        text: text.to_owned(),
+        span: Span::new(start, start + text.len()),
+    }
 }
 
 fn build_timeout_attr(pair: Pair<'_, Rule>) -> Result<Spanned<Duration>, SyntaxError> {
@@ -165,13 +198,17 @@ fn build_retry_attr(pair: Pair<'_, Rule>) -> Result<Retry, SyntaxError> {
     let mut inner = pair.into_inner();
     let count = next(&mut inner, "retry count");
     let attempts = Spanned::new(
-        parse_integer(&count, "a retry count", u64::from(u32::MAX))?
+        parse_integer(&count, "a retry count", MAX_RETRIES)?
             .try_into()
-            .expect("bounded by u32::MAX above"),
+            .expect("bounded by MAX_RETRIES above"),
         count.as_span().into(),
     );
     let backoff = inner.next().map(|d| build_duration(&d)).transpose()?;
-    Ok(Retry { attempts, backoff, span })
+    Ok(Retry {
+        attempts,
+        backoff,
+        span,
+    })
 }
 
 fn build_loop_decl(
@@ -185,7 +222,7 @@ fn build_loop_decl(
     let mut max = None;
     if inner.peek().map(Pair::as_rule) == Some(Rule::loop_max) {
         let count = next(&mut next(&mut inner, "loop max").into_inner(), "loop bound");
-        let value = parse_integer(&count, "a loop bound", u64::MAX)?;
+        let value = parse_integer(&count, "a loop bound", MAX_LOOP_BOUND)?;
         max = Some(Spanned::new(value, count.as_span().into()));
     }
     let mut body = Vec::new();
@@ -195,26 +232,44 @@ fn build_loop_decl(
         match part.as_rule() {
             Rule::docs => pending_doc = Some(build_docs(part)),
             Rule::loop_decl => {
-                body.push(LoopItem::Loop(build_loop_decl(part, pending_doc.take(), text)?));
+                body.push(LoopItem::Loop(build_loop_decl(
+                    part,
+                    pending_doc.take(),
+                    text,
+                )?));
             }
             Rule::chain => {
                 pending_doc = None;
                 body.push(LoopItem::Chain(build_chain(part)));
             }
+            Rule::until_kw => {}
             Rule::guard => until = Some(build_code(&part)),
             rule => unreachable!("grammar: unexpected {rule:?} in a loop"),
         }
     }
     let until = until.expect("grammar: a loop ends with `until GUARD`");
     let (header, body_span) = loop_braces(text, span, &name, &until);
-    Ok(LoopDecl { name, doc, max, body, until, header, body_span, span })
+    Ok(LoopDecl {
+        name,
+        doc,
+        max,
+        body,
+        until,
+        header,
+        body_span,
+        span,
+    })
 }
 
 /// The header runs from `loop` to the body's `{`; the body from `{` to the `}` before
 /// `until`. pest does not hand out the braces, so they are found in the loop's own text.
 fn loop_braces(text: &str, span: Span, name: &Ident, until: &Code) -> (Span, Span) {
-    let open = text[name.span.end..span.end].find('{').map_or(name.span.end, |i| name.span.end + i);
-    let close = text[open..until.span.start].rfind('}').map_or(until.span.start, |i| open + i + 1);
+    let open = text[name.span.end..span.end]
+        .find('{')
+        .map_or(name.span.end, |i| name.span.end + i);
+    let close = text[open..until.span.start]
+        .rfind('}')
+        .map_or(until.span.start, |i| open + i + 1);
     (Span::new(span.start, open), Span::new(open, close))
 }
 
@@ -237,7 +292,11 @@ fn build_chain(pair: Pair<'_, Rule>) -> Chain {
             rule => unreachable!("grammar: unexpected {rule:?} in a chain"),
         }
     }
-    Chain { endpoints, condition, span }
+    Chain {
+        endpoints,
+        condition,
+        span,
+    }
 }
 
 fn build_literal(pair: Pair<'_, Rule>) -> Result<Literal, SyntaxError> {
@@ -268,7 +327,11 @@ fn build_json(pair: Pair<'_, Rule>) -> Result<serde_json::Value, SyntaxError> {
             }
             Value::Object(map)
         }
-        Rule::array => Value::Array(pair.into_inner().map(build_json).collect::<Result<_, _>>()?),
+        Rule::array => Value::Array(
+            pair.into_inner()
+                .map(build_json)
+                .collect::<Result<_, _>>()?,
+        ),
         Rule::string => Value::String(build_string(&pair)?),
         Rule::number => build_number(&pair)?,
         Rule::true_lit => Value::Bool(true),
@@ -279,9 +342,19 @@ fn build_json(pair: Pair<'_, Rule>) -> Result<serde_json::Value, SyntaxError> {
 }
 
 fn build_string(pair: &Pair<'_, Rule>) -> Result<String, SyntaxError> {
-    serde_json::from_str(pair.as_str()).map_err(|error| SyntaxError::BadString {
-        reason: error.to_string().split(" at line").next().unwrap_or_default().to_owned(),
-        at: Span::from(pair.as_span()).into(),
+    serde_json::from_str(pair.as_str()).map_err(|error| {
+        // serde_json counts 1-based columns in bytes on the literal's single line.
+        let start = pair.as_span().start() + error.column().saturating_sub(2);
+        let end = (start + 2).min(pair.as_span().end());
+        SyntaxError::BadString {
+            reason: error
+                .to_string()
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            at: Span::new(start.min(end), end).into(),
+        }
     })
 }
 
@@ -295,13 +368,20 @@ fn build_number(pair: &Pair<'_, Rule>) -> Result<serde_json::Value, SyntaxError>
     if let Ok(int) = text.parse::<i64>() {
         return Ok(int.into());
     }
+    if let Ok(unsigned) = text.parse::<u64>() {
+        return Ok(unsigned.into());
+    }
     let float: f64 = text.parse().map_err(|_| too_large())?;
-    serde_json::Number::from_f64(float).map(serde_json::Value::Number).ok_or_else(too_large)
+    serde_json::Number::from_f64(float)
+        .map(serde_json::Value::Number)
+        .ok_or_else(too_large)
 }
 
 fn build_duration(pair: &Pair<'_, Rule>) -> Result<Spanned<Duration>, SyntaxError> {
     let text = pair.as_str();
-    let digits_end = text.find(|c: char| !c.is_ascii_digit()).expect("grammar: a unit follows");
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .expect("grammar: a unit follows");
     let (digits, unit) = text.split_at(digits_end);
     let millis_per_unit: u64 = match unit {
         "ms" => 1,
@@ -316,54 +396,149 @@ fn build_duration(pair: &Pair<'_, Rule>) -> Result<Spanned<Duration>, SyntaxErro
         at: Span::from(pair.as_span()).into(),
     };
     let count: u64 = digits.parse().map_err(|_| too_large())?;
-    let millis = count.checked_mul(millis_per_unit).filter(|ms| *ms <= 36_000_000_000).ok_or_else(too_large)?;
-    Ok(Spanned::new(Duration::from_millis(millis), pair.as_span().into()))
+    let millis = count
+        .checked_mul(millis_per_unit)
+        .filter(|ms| *ms <= 36_000_000_000)
+        .ok_or_else(too_large)?;
+    Ok(Spanned::new(
+        Duration::from_millis(millis),
+        pair.as_span().into(),
+    ))
 }
 
-fn parse_integer(pair: &Pair<'_, Rule>, what: &'static str, limit: u64) -> Result<u64, SyntaxError> {
-    pair.as_str().parse::<u64>().ok().filter(|n| *n <= limit).ok_or(SyntaxError::NumberTooLarge {
-        what,
-        limit: limit.to_string(),
-        at: Span::from(pair.as_span()).into(),
-    })
+fn parse_integer(
+    pair: &Pair<'_, Rule>,
+    what: &'static str,
+    limit: u64,
+) -> Result<u64, SyntaxError> {
+    pair.as_str()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n <= limit)
+        .ok_or(SyntaxError::NumberTooLarge {
+            what,
+            limit: (limit + 1).to_string(),
+            at: Span::from(pair.as_span()).into(),
+        })
 }
 
 fn next<'i>(pairs: &mut impl Iterator<Item = Pair<'i, Rule>>, what: &str) -> Pair<'i, Rule> {
-    pairs.next().unwrap_or_else(|| panic!("grammar guarantees a {what} here"))
+    pairs
+        .next()
+        .unwrap_or_else(|| panic!("grammar guarantees a {what} here"))
 }
 
 // ---------------------------------------------------------------------------------------
 // pest errors to diagnostics
 
-fn syntax_error(text: &str, error: &pest::error::Error<Rule>, brackets: &scan::Brackets) -> SyntaxError {
+fn syntax_error(
+    text: &str,
+    error: &pest::error::Error<Rule>,
+    brackets: &scan::Brackets,
+) -> SyntaxError {
+    let (mut offset, mut expected) = positives(error);
+    // With error detail on, pest also records the literal tokens it tried (`{`, `until`, `"`)
+    // at the furthest position reached. That position is better, unless it is inside a word
+    // (`30s|ec`), where the rule that failed as a whole says more. (pest does not export
+    // these types, so they are only used, never named.)
+    if let Some(attempts) = error.parse_attempts()
+        && attempts.max_position > offset
+        && !inside_word(text, attempts.max_position)
+    {
+        let rules: Vec<Rule> = attempts
+            .call_stacks()
+            .iter()
+            .filter_map(|stack| stack.deepest.get_rule().or(stack.parent.as_ref()).copied())
+            .collect();
+        let tokens: Vec<String> = attempts
+            .expected_tokens()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        offset = attempts.max_position;
+        expected = describe_expected(&rules, &tokens);
+        // After a reserved word where a name should be, the word is the mistake.
+        let word_start = text[..offset]
+            .trim_end_matches(|c: char| c.is_alphanumeric() || c == '_')
+            .len();
+        if expected == "a name" && is_keyword(&text[word_start..offset]) {
+            offset = word_start;
+        }
+    }
+    // A bracket left open makes pest fail at the end of the file, or at the bracket itself
+    // when it backtracks: then the bracket is the mistake. (Elsewhere, e.g. after an
+    // unterminated string, pest knows better.)
+    let at_end = offset >= text.trim_end().len();
+    let unclosed = if at_end {
+        brackets.unclosed.last()
+    } else {
+        brackets.unclosed.iter().find(|(at, _)| *at == offset)
+    };
+    if let Some(&(at, opener)) = unclosed {
+        return SyntaxError::Unclosed {
+            opener,
+            at: Span::new(at, at + 1).into(),
+        };
+    }
+    SyntaxError::Unexpected {
+        help: help_for(&expected, text, offset),
+        found: describe_found(text, offset),
+        expected,
+        at: Span::new(offset, offset + found_width(text, offset)).into(),
+    }
+}
+
+/// The position and the rules pest names in its error.
+fn positives(error: &pest::error::Error<Rule>) -> (usize, String) {
     let offset = match error.location {
         InputLocation::Pos(pos) => pos,
         InputLocation::Span((start, _)) => start,
     };
     let expected = match &error.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            describe_expected(positives, &[])
+        }
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
-    let found = describe_found(text, offset);
-    let width = found_width(text, offset);
-    let unclosed = if offset >= text.trim_end().len() { brackets.first_unclosed } else { None };
-    SyntaxError::Unexpected {
-        help: help_for(&expected, text, offset, unclosed.is_some()),
-        expected,
-        found,
-        at: Span::new(offset, offset + width).into(),
-        unclosed: unclosed.map(|(at, _)| Span::new(at, at + 1).into()),
-        opener: unclosed.map_or('{', |(_, c)| c),
-    }
+    (offset, expected)
 }
 
-fn describe_expected(rules: &[Rule]) -> String {
-    let mut names: Vec<&str> = rules.iter().filter_map(|rule| rule_name(*rule)).collect();
+fn inside_word(text: &str, offset: usize) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    text[..offset].chars().next_back().is_some_and(is_word)
+        && text[offset..].chars().next().is_some_and(is_word)
+}
+
+fn describe_expected(rules: &[Rule], tokens: &[String]) -> String {
+    let mut names: Vec<String> = rules
+        .iter()
+        .filter_map(|rule| rule_name(*rule))
+        .map(str::to_owned)
+        .collect();
+    for token in tokens {
+        // Layout, comment openers and the pieces of names are noise here.
+        let is_noise = token
+            .trim_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
+            .is_empty()
+            || token.starts_with("//")
+            || token.starts_with("/*")
+            || token == "_"
+            || token.contains("..")
+            || token == "BUILTIN_RULE";
+        let is_literal = !is_noise;
+        if is_literal
+            && !names
+                .iter()
+                .any(|name| name.starts_with(&format!("`{token}")))
+        {
+            names.push(format!("`{token}`"));
+        }
+    }
     names.sort_unstable();
     names.dedup();
     match names.as_slice() {
         [] => "something else".to_owned(),
-        [one] => (*one).to_owned(),
+        [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
@@ -372,16 +547,16 @@ fn describe_expected(rules: &[Rule]) -> String {
 fn rule_name(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
-        Rule::flow => "`flow NAME { … }`",
+        Rule::flow | Rule::flow_kw => "`flow NAME { … }`",
+        Rule::until_kw => "`until GUARD`",
         Rule::docs | Rule::doc_line => "a doc comment",
         Rule::ident => "a name",
-        Rule::tool_name => "a tool name",
+        Rule::tool_name | Rule::tool_call => "a tool name",
         Rule::state_block => "`state { … }`",
         Rule::field => "a field `name: type`",
         Rule::type_name => "a type (int, float, bool, string, list, map, any)",
         Rule::nullable => "`?`",
         Rule::node_decl => "`node`",
-        Rule::tool_call => "a tool name",
         Rule::tool_args => "`(`",
         Rule::tool_arg | Rule::ident_or_keyword => "an argument `name: value`",
         Rule::script => "`{`",
@@ -420,31 +595,47 @@ fn describe_found(text: &str, offset: usize) -> String {
 fn found_width(text: &str, offset: usize) -> usize {
     let rest = &text[offset..];
     let line = &rest[..rest.find(['\n', '\r']).unwrap_or(rest.len())];
-    let Some(first) = line.chars().next() else { return 0 };
+    let Some(first) = line.chars().next() else {
+        return 0;
+    };
     if first == '"' {
         return line.len();
     }
     if first.is_alphanumeric() || first == '_' {
-        return line.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).unwrap_or(line.len());
+        return line
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(line.len());
     }
     first.len_utf8()
 }
 
-fn help_for(expected: &str, text: &str, offset: usize, unclosed: bool) -> String {
+fn help_for(expected: &str, text: &str, offset: usize) -> String {
     let rest = &text[offset..];
-    if unclosed {
-        return "close every `{`, `(` and `[` you open".to_owned();
+    let line = rest.lines().next().unwrap_or_default();
+    let open_string = line.starts_with('"') && !line[1..].replace("\\\"", "").contains('"');
+    if open_string || expected.starts_with("`\"`") {
+        return "this string is not closed: end it with `\"` on the same line".to_owned();
     }
     if expected.contains("duration") {
         return "a duration is a whole number and a unit: `250ms`, `5s`, `2m` or `1h`".to_owned();
     }
-    if rest.starts_with('"') && !rest.lines().next().unwrap_or_default()[1..].contains('"') {
-        return "this string is not closed: end it with `\"` on the same line".to_owned();
+    if expected.contains("`until GUARD`") {
+        return "a loop ends with its guard, on the line of the closing brace: `} until done`"
+            .to_owned();
+    }
+    if expected.starts_with("`flow NAME") {
+        return "a flow file holds one `flow NAME { … }`".to_owned();
+    }
+    if expected.contains("a type") {
+        return "a field is `name: type`, `name: type?` (nullable) or `name: type = default`"
+            .to_owned();
     }
     if expected.contains("a name") && text[..offset].trim_end().ends_with("->") {
         return "every `->` needs a target: `a -> b`".to_owned();
     }
-    if let Some(word) = rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next()
+    if let Some(word) = rest
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
         && is_keyword(word)
         && expected.contains("name")
     {

@@ -9,8 +9,9 @@ use crate::syntax::error::SyntaxError;
 pub(crate) const MAX_NESTING: usize = 64;
 
 pub(crate) struct Brackets {
-    /// Byte offset and character of the outermost bracket that is never closed.
-    pub(crate) first_unclosed: Option<(usize, char)>,
+    /// Byte offset and character of each bracket left open at the end of the file,
+    /// outermost first.
+    pub(crate) unclosed: Vec<(usize, char)>,
 }
 
 pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
@@ -23,10 +24,16 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_until(bytes, i + 2, b"*/") + 1,
             b'"' => i = skip_quoted(bytes, i, b'"'),
             b'`' => i = skip_quoted(bytes, i, b'`'),
+            // A rhai character literal: `'{'` or `'\''`.
+            b'\'' if bytes.get(i + 2) == Some(&b'\'') && bytes.get(i + 1) != Some(&b'\\') => i += 2,
+            b'\'' if bytes.get(i + 1) == Some(&b'\\') && bytes.get(i + 3) == Some(&b'\'') => i += 3,
             b @ (b'(' | b'[' | b'{') => {
                 open.push((i, b));
                 if open.len() > MAX_NESTING {
-                    return Err(SyntaxError::TooDeep { limit: MAX_NESTING, at: Span::new(i, i + 1).into() });
+                    return Err(SyntaxError::TooDeep {
+                        limit: MAX_NESTING,
+                        at: Span::new(i, i + 1).into(),
+                    });
                 }
             }
             b')' | b']' | b'}' => {
@@ -36,7 +43,9 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
         }
         i += 1;
     }
-    Ok(Brackets { first_unclosed: open.first().map(|&(at, b)| (at, char::from(b))) })
+    Ok(Brackets {
+        unclosed: open.iter().map(|&(at, b)| (at, char::from(b))).collect(),
+    })
 }
 
 /// The index of the last byte of `end` after `from`, or the end of the text.
@@ -68,14 +77,15 @@ mod tests {
 
     #[test]
     fn brackets_in_strings_and_comments_do_not_count() {
-        let scan = brackets("flow a { x -> y when s == \"{\" // (\n }").expect("within limits");
-        assert_eq!(scan.first_unclosed, None);
+        let scan = brackets("flow a { x -> y when s == \"{\" || c == '(' // (\n }")
+            .expect("within limits");
+        assert_eq!(scan.unclosed, []);
     }
 
     #[test]
-    fn first_unclosed_bracket_is_found() {
-        let scan = brackets("flow a {\n node b { x }\n").expect("within limits");
-        assert_eq!(scan.first_unclosed, Some((7, '{')));
+    fn unclosed_brackets_are_found() {
+        let scan = brackets("flow a {\n node b { x\n").expect("within limits");
+        assert_eq!(scan.unclosed, [(7, '{'), (17, '{')]);
     }
 
     #[test]

@@ -1,8 +1,14 @@
-//! The tool registry as the compiler sees it: each tool's name, description and argument
-//! schema, so `unknown-tool` and `bad-tool-args` are found before anything runs.
-//! A leaf module: the engine attaches implementations to these names.
+//! The tool registry: each tool's name, description and argument schema (so the compiler
+//! finds `unknown-tool` and `bad-tool-args` before anything runs) and its implementation
+//! (which the engine calls). Embedders register their own tools here.
+
+mod call;
+mod exec;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub use call::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure};
 
 use serde::Serialize;
 
@@ -89,7 +95,11 @@ pub struct ToolSpec {
 
 impl ToolSpec {
     pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
-        ToolSpec { name: name.into(), description: description.into(), args: Vec::new() }
+        ToolSpec {
+            name: name.into(),
+            description: description.into(),
+            args: Vec::new(),
+        }
     }
 
     /// Adds an argument the call must give.
@@ -105,7 +115,12 @@ impl ToolSpec {
     }
 
     fn arg(mut self, name: &str, ty: ArgType, required: bool, description: &str) -> Self {
-        self.args.push(ArgSpec { name: name.into(), ty, required, description: description.into() });
+        self.args.push(ArgSpec {
+            name: name.into(),
+            ty,
+            required,
+            description: description.into(),
+        });
         self
     }
 
@@ -118,16 +133,38 @@ impl ToolSpec {
         let args: Vec<String> = self
             .args
             .iter()
-            .map(|arg| format!("{}{}: {}", arg.name, if arg.required { "" } else { "?" }, arg.ty.name()))
+            .map(|arg| {
+                format!(
+                    "{}{}: {}",
+                    arg.name,
+                    if arg.required { "" } else { "?" },
+                    arg.ty.name()
+                )
+            })
             .collect();
         format!("{}({})", self.name, args.join(", "))
+    }
+}
+
+/// A registered tool: what the compiler checks, and what the engine calls.
+#[derive(Clone)]
+pub struct RegisteredTool {
+    pub spec: ToolSpec,
+    pub implementation: Arc<dyn Tool>,
+}
+
+impl std::fmt::Debug for RegisteredTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredTool")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
     }
 }
 
 /// The tools a flow may call, by name.
 #[derive(Clone, Debug, Default)]
 pub struct ToolRegistry {
-    tools: BTreeMap<String, ToolSpec>,
+    tools: BTreeMap<String, RegisteredTool>,
 }
 
 impl ToolRegistry {
@@ -139,7 +176,13 @@ impl ToolRegistry {
     /// The tools every flow can use.
     pub fn builtin() -> Self {
         let mut registry = ToolRegistry::new();
-        registry.register(ToolSpec::new("noop", "Does nothing and changes nothing; useful as a placeholder step."));
+        registry.register(
+            ToolSpec::new(
+                "noop",
+                "Does nothing and changes nothing; useful as a placeholder step.",
+            ),
+            call::Noop,
+        );
         registry.register(
             ToolSpec::new(
                 "exec",
@@ -147,21 +190,34 @@ impl ToolRegistry {
             )
             .required("cmd", ArgType::String, "the command line, split into words as a shell would")
             .optional("timeout", ArgType::Duration, "kill the command after this long"),
+            exec::Exec,
         );
         registry
     }
 
     /// Adds a tool, replacing any tool of the same name.
-    pub fn register(&mut self, spec: ToolSpec) {
-        self.tools.insert(spec.name.clone(), spec);
+    pub fn register(&mut self, spec: ToolSpec, implementation: impl Tool + 'static) {
+        let implementation = Arc::new(implementation);
+        self.tools.insert(
+            spec.name.clone(),
+            RegisteredTool {
+                spec,
+                implementation,
+            },
+        );
     }
 
     pub fn get(&self, name: &str) -> Option<&ToolSpec> {
-        self.tools.get(name)
+        self.tools.get(name).map(|tool| &tool.spec)
+    }
+
+    /// The implementation the engine calls for `name`.
+    pub fn implementation(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.get(name).map(|tool| &tool.implementation)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &ToolSpec> {
-        self.tools.values()
+        self.tools.values().map(|tool| &tool.spec)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -1,0 +1,103 @@
+//! Engine throughput: a counter flow (`node inc { n += 1 }`, `inc -> inc when n < N`),
+//! reported as steps per second (criterion's elements/s), with the log off, with the log
+//! streaming to a file, and with a large untouched `payload` field (per-step cost must not
+//! grow with state the step does not touch). `cargo bench --bench run`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::io::BufWriter;
+use std::sync::Arc;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use flowc::runtime::{Interpreter, JsonLines, NoEvents, RunOptions};
+use flowc::tools::{CancelToken, ToolRegistry};
+use flowc::{SourceFile, check};
+use serde_json::{Map, Value, json};
+
+const STEPS: u64 = 20_000;
+
+const COUNTER: &str = "flow counter {\n    state { n: int = 0, limit: int }\n    node inc { n += 1 }\n    start -> inc\n    inc -> inc when n < limit\n    inc -> end\n}\n";
+
+const TOOL_COUNTER: &str = "flow counter {\n    state { n: int = 0, limit: int }\n    node inc { n += 1 }\n    node touch = noop\n    start -> inc\n    inc -> touch\n    touch -> inc when n < limit\n    touch -> end\n}\n";
+
+fn interpreter(text: &str) -> Interpreter {
+    let tools = ToolRegistry::builtin();
+    let checked = check(&SourceFile::new("counter.flow", text), &tools);
+    let program = checked.program.expect("the benchmark flow compiles");
+    let options = RunOptions { max_steps: u64::MAX, ..RunOptions::default() };
+    Interpreter::new(Arc::new(program), tools, options)
+}
+
+fn input(steps: u64, payload: bool) -> Map<String, Value> {
+    let mut input = Map::new();
+    input.insert("limit".into(), json!(steps));
+    if payload {
+        let items: Vec<Value> = (0..10_000).map(|i| json!({ "id": i, "name": format!("item {i}"), "tags": ["a", "b"] })).collect();
+        input.insert("payload".into(), Value::Array(items));
+    }
+    input
+}
+
+fn bench_counter(c: &mut Criterion) {
+    let mut group = c.benchmark_group("counter");
+    group.throughput(Throughput::Elements(STEPS));
+    group.sample_size(20);
+    let cancel = CancelToken::new();
+    let counter = interpreter(COUNTER);
+
+    group.bench_function("log off", |b| {
+        b.iter(|| black_box(counter.run(input(STEPS, false), &mut NoEvents, &cancel).unwrap()));
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trace.jsonl");
+    group.bench_function("log to file", |b| {
+        b.iter(|| {
+            let file = std::fs::File::create(&path).unwrap();
+            let mut log = JsonLines::new(BufWriter::new(file));
+            let outcome = counter.run(input(STEPS, false), &mut log, &cancel).unwrap();
+            log.finish().unwrap();
+            black_box(outcome)
+        });
+    });
+
+    // The payload is converted once per run (in and out); that cost is not per step, so it
+    // is measured apart and the per-run fixed cost is left out of the comparison: each
+    // iteration reuses a prepared input.
+    let with_payload = input(STEPS, true);
+    group.bench_function("log off, 10k-object payload", |b| {
+        b.iter_batched(
+            || with_payload.clone(),
+            |input| black_box(counter.run(input, &mut NoEvents, &cancel).unwrap()),
+            criterion::BatchSize::LargeInput,
+        );
+    });
+    group.bench_function("log to file, 10k-object payload", |b| {
+        b.iter_batched(
+            || with_payload.clone(),
+            |input| {
+                let file = std::fs::File::create(&path).unwrap();
+                let mut log = JsonLines::new(BufWriter::new(file));
+                let outcome = counter.run(input, &mut log, &cancel).unwrap();
+                log.finish().unwrap();
+                black_box(outcome)
+            },
+            criterion::BatchSize::LargeInput,
+        );
+    });
+
+    // A tool node (`noop`) every other step: tools get the state as JSON.
+    let tool_counter = interpreter(TOOL_COUNTER);
+    group.throughput(Throughput::Elements(STEPS * 2));
+    group.bench_function("script + noop tool, 10k-object payload", |b| {
+        b.iter_batched(
+            || with_payload.clone(),
+            |input| black_box(tool_counter.run(input, &mut NoEvents, &cancel).unwrap()),
+            criterion::BatchSize::LargeInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_counter);
+criterion_main!(benches);

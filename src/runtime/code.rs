@@ -1,0 +1,583 @@
+//! Guards and scripts against the sandbox engine. One engine per run, built by
+//! `sandbox::engine`, with the run's hooks: `print`/`debug` into the step's output, a
+//! progress hook for cancellation and wall-clock limits, and strict comparisons.
+//!
+//! A step pushes only the state slots its code names into one reused `Scope`: a guard
+//! borrows the values (moved out of the state as constants, moved back after: no copy, and
+//! a guard cannot change the state), a script gets copies of the values it names and writes
+//! back the ones that changed.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, Scope, Shared};
+
+use crate::runtime::state::State;
+use crate::sandbox::{self, CompiledCode, Limits};
+use crate::span::Span;
+use crate::tools::CancelToken;
+
+/// Print lines kept per step; the rest are counted.
+const MAX_OUTPUT_LINES: usize = 1000;
+
+/// Which time limit ended an evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// The sandbox's `max_wall_time` for one evaluation.
+    Wall = 1,
+    /// The node's `timeout`.
+    Node = 2,
+    /// The run's `--timeout`.
+    Run = 3,
+}
+
+/// Why a guard or script did not produce a value.
+#[derive(Debug)]
+pub(crate) enum CodeFailure {
+    Cancelled,
+    Deadline(Deadline),
+    /// A sandbox limit: its setting's name and value.
+    Limit {
+        limit: &'static str,
+        value: String,
+        at: Span,
+    },
+    Error {
+        reason: String,
+        at: Span,
+    },
+}
+
+impl CodeFailure {
+    /// The reason in one line, and help where a fix is known.
+    pub(crate) fn describe(&self, limits: &Limits) -> (String, String) {
+        match self {
+            CodeFailure::Limit { limit, value, .. } => (
+                format!("exceeded the sandbox limit `{limit}` ({value})"),
+                format!(
+                    "the code must stay within `{limit}`; raise the limit in the engine's settings if the work is expected"
+                ),
+            ),
+            CodeFailure::Deadline(Deadline::Wall) => (
+                format!(
+                    "exceeded the sandbox limit `max_wall_time` ({})",
+                    humantime::format_duration(Duration::from_millis(limits.max_wall_time_ms))
+                ),
+                "the code must finish within `max_wall_time`; look for a loop that does not end"
+                    .to_owned(),
+            ),
+            CodeFailure::Error { reason, .. } => (reason.clone(), String::new()),
+            CodeFailure::Deadline(_) | CodeFailure::Cancelled => (String::new(), String::new()),
+        }
+    }
+
+    pub(crate) fn at(&self) -> Option<Span> {
+        match self {
+            CodeFailure::Limit { at, .. } | CodeFailure::Error { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+}
+
+/// What the progress hook reads: set before each evaluation.
+struct Control {
+    cancel: CancelToken,
+    base: Instant,
+    /// Nanoseconds after `base`; `u64::MAX` for none.
+    deadline: AtomicU64,
+    reason: AtomicU8,
+}
+
+/// Lines printed by `print` and `debug` during the current step.
+#[derive(Default)]
+struct Output {
+    lines: Vec<String>,
+    dropped: usize,
+}
+
+/// The engine of one run, its scope and hooks.
+pub(crate) struct Sandbox {
+    engine: Engine,
+    scope: Scope<'static>,
+    control: Arc<Control>,
+    output: Arc<Mutex<Output>>,
+    limits: Limits,
+    /// Slots pushed for the current evaluation, in scope order.
+    pushed: Vec<usize>,
+    /// Values taken back from the scope after a script.
+    values: Vec<Dynamic>,
+}
+
+impl Sandbox {
+    pub(crate) fn new(limits: &Limits, cancel: &CancelToken) -> Self {
+        let mut engine = sandbox::engine(limits, false);
+        strict_comparisons(&mut engine);
+        let control = Arc::new(Control {
+            cancel: cancel.clone(),
+            base: Instant::now(),
+            deadline: AtomicU64::new(u64::MAX),
+            reason: AtomicU8::new(0),
+        });
+        let hook = Arc::clone(&control);
+        engine.on_progress(move |operations| {
+            if operations % 256 != 1 {
+                return None;
+            }
+            if hook.cancel.is_cancelled() {
+                return Some(Dynamic::from_int(0));
+            }
+            let deadline = hook.deadline.load(Ordering::Relaxed);
+            let now = u64::try_from(hook.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            (deadline != u64::MAX && now >= deadline).then(|| Dynamic::from_int(1))
+        });
+        let output = Arc::new(Mutex::new(Output::default()));
+        let printed = Arc::clone(&output);
+        engine.on_print(move |text| push_line(&printed, text.to_owned()));
+        let debugged = Arc::clone(&output);
+        engine.on_debug(move |text, _, _| push_line(&debugged, format!("[debug] {text}")));
+        Sandbox {
+            engine,
+            scope: Scope::new(),
+            control,
+            output,
+            limits: limits.clone(),
+            pushed: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The lines printed since the last call.
+    pub(crate) fn take_output(&self) -> Vec<String> {
+        let mut output = self
+            .output
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines = std::mem::take(&mut output.lines);
+        if output.dropped > 0 {
+            lines.push(format!("… {} more lines not kept", output.dropped));
+            output.dropped = 0;
+        }
+        lines
+    }
+
+    /// Arms the progress hook with the earliest of the wall-time limit, the node's deadline
+    /// and the run's.
+    fn arm(&self, node: Option<Instant>, run: Option<Instant>) {
+        let wall = Instant::now() + Duration::from_millis(self.limits.max_wall_time_ms);
+        let mut earliest = (wall, Deadline::Wall);
+        for (deadline, kind) in [(node, Deadline::Node), (run, Deadline::Run)] {
+            if let Some(deadline) = deadline
+                && deadline < earliest.0
+            {
+                earliest = (deadline, kind);
+            }
+        }
+        let nanos = earliest
+            .0
+            .saturating_duration_since(self.control.base)
+            .as_nanos();
+        self.control
+            .deadline
+            .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.control
+            .reason
+            .store(earliest.1 as u8, Ordering::Relaxed);
+    }
+
+    /// Evaluates a guard against the state. The values it reads are lent as constants.
+    pub(crate) fn guard(
+        &mut self,
+        code: &CompiledCode,
+        slots: &[usize],
+        state: &mut State,
+        run_deadline: Option<Instant>,
+    ) -> Result<bool, CodeFailure> {
+        self.arm(None, run_deadline);
+        // Strict: the overloads that refuse mismatched comparisons win over rhai's fallback.
+        self.engine.set_fast_operators(false);
+        self.scope.clear();
+        self.pushed.clear();
+        for &slot in slots {
+            if let Some(value) = state.lend(slot) {
+                self.scope
+                    .push_constant_dynamic(state.identifier(slot).clone(), value);
+                self.pushed.push(slot);
+            }
+        }
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &code.ast);
+        for &slot in self.pushed.iter().rev() {
+            let value = self
+                .scope
+                .remove::<Dynamic>(state.name(slot))
+                .unwrap_or_default();
+            state.restore(slot, value);
+        }
+        let value = result.map_err(|error| self.failure(*error, code))?;
+        value.as_bool().map_err(|_| CodeFailure::Error {
+            reason: format!(
+                "a guard must be true or false, this one gave {} `{}`",
+                type_name(&value),
+                show(&value)
+            ),
+            at: code.span,
+        })
+    }
+
+    /// Runs a script. Writes back the names it changed and merges a returned object map;
+    /// the slots set are appended to `changes`. On failure the state is unchanged.
+    pub(crate) fn script(
+        &mut self,
+        code: &CompiledCode,
+        slots: &[usize],
+        state: &mut State,
+        deadlines: (Option<Instant>, Option<Instant>),
+        changes: &mut Vec<usize>,
+    ) -> Result<(), CodeFailure> {
+        self.arm(deadlines.0, deadlines.1);
+        // Scripts keep rhai's own rules (a mismatched comparison is false).
+        self.engine.set_fast_operators(true);
+        self.scope.clear();
+        for &slot in slots {
+            let value = state.get(slot).cloned().unwrap_or_default();
+            self.scope
+                .push_dynamic(state.identifier(slot).clone(), value);
+        }
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &code.ast);
+        let value = result.map_err(|error| self.failure(*error, code))?;
+        // rhai checks sizes as values are built, but not a map growing by `m[key] = v`:
+        // what enters the state is checked here.
+        if let Some((limit, value)) = self.oversized(&value) {
+            return Err(CodeFailure::Limit {
+                limit,
+                value,
+                at: code.span,
+            });
+        }
+        for index in 0..slots.len() {
+            let (_, _, written) = self
+                .scope
+                .iter_raw()
+                .nth(index)
+                .expect("the state's names are in the scope");
+            if let Some((limit, value)) = self.oversized(written) {
+                return Err(CodeFailure::Limit {
+                    limit,
+                    value,
+                    at: code.span,
+                });
+            }
+        }
+        // Locals go; the state's names stay, in the order they were pushed.
+        self.scope.rewind(slots.len());
+        self.values.clear();
+        for &slot in slots.iter().rev() {
+            self.values.push(
+                self.scope
+                    .remove::<Dynamic>(state.name(slot))
+                    .unwrap_or_default(),
+            );
+        }
+        for (&slot, new) in slots.iter().zip(self.values.drain(..).rev()) {
+            let differs = match state.get(slot) {
+                Some(old) => !same(old, &new),
+                None => !new.is_unit(),
+            };
+            if differs {
+                state.set(slot, new);
+                changes.push(slot);
+            }
+        }
+        if value.is_map() {
+            let map = value.cast::<Map>();
+            for (name, value) in map {
+                let slot = state.slot(&name);
+                state.set(slot, value);
+                if !changes.contains(&slot) {
+                    changes.push(slot);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The first limit a value (or a value inside it) breaks.
+    fn oversized(&self, value: &Dynamic) -> Option<(&'static str, String)> {
+        let limits = &self.limits;
+        if let Ok(text) = value.as_immutable_string_ref() {
+            return (limits.max_string_size > 0 && text.len() > limits.max_string_size).then(
+                || {
+                    (
+                        "max_string_size",
+                        format!("{} bytes", limits.max_string_size),
+                    )
+                },
+            );
+        }
+        if let Ok(array) = value.as_array_ref() {
+            if limits.max_array_size > 0 && array.len() > limits.max_array_size {
+                return Some((
+                    "max_array_size",
+                    format!("{} elements", limits.max_array_size),
+                ));
+            }
+            return array.iter().find_map(|item| self.oversized(item));
+        }
+        if let Ok(map) = value.as_map_ref() {
+            if limits.max_map_size > 0 && map.len() > limits.max_map_size {
+                return Some(("max_map_size", format!("{} entries", limits.max_map_size)));
+            }
+            return map.values().find_map(|item| self.oversized(item));
+        }
+        None
+    }
+
+    fn failure(&self, mut error: EvalAltResult, code: &CompiledCode) -> CodeFailure {
+        // An error inside a script-defined function: the innermost one says what happened.
+        while let EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = error {
+            error = *inner;
+        }
+        let position = error.take_position();
+        let at = code.span.point_in(&code.text, position);
+        let limits = &self.limits;
+        match error {
+            EvalAltResult::ErrorTerminated(token, _) => {
+                if token.as_int() == Ok(0) {
+                    CodeFailure::Cancelled
+                } else {
+                    CodeFailure::Deadline(match self.control.reason.load(Ordering::Relaxed) {
+                        2 => Deadline::Node,
+                        3 => Deadline::Run,
+                        _ => Deadline::Wall,
+                    })
+                }
+            }
+            EvalAltResult::ErrorTooManyOperations(_) => CodeFailure::Limit {
+                limit: "max_operations",
+                value: format!("{} operations", limits.max_operations),
+                at,
+            },
+            EvalAltResult::ErrorStackOverflow(_) => CodeFailure::Limit {
+                limit: "max_call_levels",
+                value: format!("{} nested calls", limits.max_call_levels),
+                at,
+            },
+            EvalAltResult::ErrorDataTooLarge(what, _) => {
+                let (limit, value) = if what.contains("string") {
+                    (
+                        "max_string_size",
+                        format!("{} bytes", limits.max_string_size),
+                    )
+                } else if what.contains("map") {
+                    ("max_map_size", format!("{} entries", limits.max_map_size))
+                } else {
+                    (
+                        "max_array_size",
+                        format!("{} elements", limits.max_array_size),
+                    )
+                };
+                CodeFailure::Limit { limit, value, at }
+            }
+            EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => CodeFailure::Error {
+                reason: value.to_string(),
+                at,
+            },
+            other => CodeFailure::Error {
+                reason: other.to_string(),
+                at,
+            },
+        }
+    }
+}
+
+fn push_line(output: &Mutex<Output>, line: String) {
+    let mut output = output
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if output.lines.len() < MAX_OUTPUT_LINES {
+        output.lines.push(line);
+    } else {
+        output.dropped += 1;
+    }
+}
+
+/// Structural equality of two values (the write-back only stores what changed).
+pub(crate) fn same(a: &Dynamic, b: &Dynamic) -> bool {
+    if a.type_id() != b.type_id() {
+        return false;
+    }
+    if a.is_unit() {
+        return true;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
+        return x == y;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_float(), b.as_float()) {
+        return x.to_bits() == y.to_bits();
+    }
+    if let (Ok(x), Ok(y)) = (a.as_bool(), b.as_bool()) {
+        return x == y;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_char(), b.as_char()) {
+        return x == y;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_immutable_string_ref(), b.as_immutable_string_ref()) {
+        return *x == *y;
+    }
+    if let (Ok(x), Ok(y)) = (a.as_array_ref(), b.as_array_ref()) {
+        return x.len() == y.len() && x.iter().zip(y.iter()).all(|(x, y)| same(x, y));
+    }
+    if let (Ok(x), Ok(y)) = (a.as_map_ref(), b.as_map_ref()) {
+        return x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)));
+    }
+    if let (Ok(x), Ok(y)) = (a.as_blob_ref(), b.as_blob_ref()) {
+        return *x == *y;
+    }
+    false
+}
+
+/// A value as JSON, shortened for a diagnostic or a step line.
+pub(crate) fn show(value: &Dynamic) -> String {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| value.to_string());
+    shorten(text, 60)
+}
+
+pub(crate) fn shorten(text: String, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut short: String = text.chars().take(max - 1).collect();
+    short.push('…');
+    short
+}
+
+/// The flow's name for a value's type.
+pub(crate) fn type_name(value: &Dynamic) -> &'static str {
+    match value.type_name() {
+        "()" => "null",
+        "i64" => "int",
+        "f64" => "float",
+        "bool" => "bool",
+        "char" => "char",
+        "string" => "string",
+        "array" => "list",
+        "map" => "map",
+        other => other,
+    }
+}
+
+/// `a = 1, b = "x"`: the values of the names a guard reads.
+pub(crate) fn values_of(state: &State, slots: &[usize]) -> String {
+    let parts: Vec<String> = slots
+        .iter()
+        .map(|&slot| match state.get(slot) {
+            Some(value) => format!("{} = {}", state.name(slot), show(value)),
+            None => format!("{} is not set", state.name(slot)),
+        })
+        .collect();
+    if parts.is_empty() {
+        "it reads no state".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Makes comparisons of mismatched types errors in guards: rhai's built-in fallback quietly
+/// answers `false` (`"x" > 3`). These operator overloads win over that fallback only when
+/// fast operators are off, which is how guards are evaluated; scripts run with fast operators
+/// and keep rhai's rules. Ints and floats compare with each other, strings with chars, and
+/// any value may be tested for equality with `()` (null).
+fn strict_comparisons(engine: &mut Engine) {
+    static MODULE: OnceLock<Shared<Module>> = OnceLock::new();
+    let module = MODULE.get_or_init(|| {
+        let mut module = Module::new();
+        refuse_row::<rhai::INT>(&mut module);
+        refuse_row::<rhai::FLOAT>(&mut module);
+        refuse_row::<bool>(&mut module);
+        refuse_row::<ImmutableString>(&mut module);
+        refuse_row::<char>(&mut module);
+        refuse_row::<()>(&mut module);
+        refuse_row::<Array>(&mut module);
+        refuse_row::<Map>(&mut module);
+        module.into()
+    });
+    engine.register_global_module(Shared::clone(module));
+}
+
+const ORDERING: [&str; 4] = ["<", "<=", ">", ">="];
+const EQUALITY: [&str; 2] = ["==", "!="];
+
+fn refuse_row<A: rhai::Variant + Clone>(module: &mut Module) {
+    refuse::<A, rhai::INT>(module);
+    refuse::<A, rhai::FLOAT>(module);
+    refuse::<A, bool>(module);
+    refuse::<A, ImmutableString>(module);
+    refuse::<A, char>(module);
+    refuse::<A, ()>(module);
+    refuse::<A, Array>(module);
+    refuse::<A, Map>(module);
+}
+
+/// The family a type compares within.
+fn family(name: &str) -> &str {
+    match name {
+        "i64" | "f64" => "number",
+        "string" | "char" | "ImmutableString" => "text",
+        other => other,
+    }
+}
+
+fn flow_type(rust: &'static str) -> &'static str {
+    match rust {
+        "i64" => "int",
+        "f64" => "float",
+        "()" => "null",
+        "ImmutableString" | "string" => "string",
+        "array" | "Vec<Dynamic>" => "list",
+        other if other.contains("Map") || other == "map" => "map",
+        other => other,
+    }
+}
+
+fn refuse<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(module: &mut Module) {
+    let (a, b) = (short_type::<A>(), short_type::<B>());
+    let same_family = family(a) == family(b);
+    let unit = a == "()" || b == "()";
+    let mut operators: Vec<&'static str> = Vec::new();
+    if !same_family || (a == "()" && b == "()") {
+        operators.extend(ORDERING);
+    }
+    if !same_family && !unit {
+        operators.extend(EQUALITY);
+    }
+    let (a, b) = (flow_type(a), flow_type(b));
+    for operator in operators {
+        module.set_native_fn(
+            operator,
+            move |_: A, _: B| -> Result<bool, Box<EvalAltResult>> {
+                Err(format!("cannot compare {a} with {b} using `{operator}`").into())
+            },
+        );
+    }
+}
+
+fn short_type<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    if full.ends_with("ImmutableString") {
+        "string"
+    } else if full.contains("Vec<") {
+        "array"
+    } else if full.contains("Map") {
+        "map"
+    } else {
+        full
+    }
+}

@@ -1,0 +1,305 @@
+//! The execution log: what the engine reports as it runs (`run_started`, one `step` per
+//! node, `run_finished`), and a JSON-Lines writer that streams each record to any `Write`
+//! as it happens. The format is documented in `docs/engine.md` and kept stable.
+//!
+//! Records borrow from the run (node names, the state's values), so emitting one costs
+//! nothing until a sink serializes it; a step's `changes` holds only the keys it set.
+
+use std::io::{self, Write};
+use std::time::{Duration, SystemTime};
+
+use rhai::Dynamic;
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::runtime::state::State;
+
+/// One record of the execution log. Serializes as one JSON object tagged by `"event"`.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event<'a> {
+    RunStarted(RunStarted<'a>),
+    Step(Step<'a>),
+    RunFinished(RunFinished<'a>),
+}
+
+/// The first record, once the initial state is valid.
+#[derive(Debug, Serialize)]
+pub struct RunStarted<'a> {
+    /// 0 for this record; each later record adds one.
+    pub seq: u64,
+    pub flow: &'a str,
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: SystemTime,
+    /// The initial state, defaults filled.
+    pub state: StateView<'a>,
+}
+
+/// A node that finished (or failed).
+#[derive(Debug, Serialize)]
+pub struct Step<'a> {
+    /// The step number, from 1.
+    pub seq: u64,
+    pub node: &'a str,
+    /// The tool's name, `script` or `junction`.
+    pub tool: &'a str,
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: SystemTime,
+    #[serde(rename = "duration_us", serialize_with = "micros")]
+    pub duration: Duration,
+    /// The keys the node set, with their new values.
+    pub changes: Changes<'a>,
+    /// The edge taken; absent when the run fails at this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeTaken<'a>>,
+    /// The innermost loop the node is in, and which iteration (from 1).
+    #[serde(rename = "loop", skip_serializing_if = "Option::is_none")]
+    pub in_loop: Option<LoopPosition<'a>>,
+    /// Lines from `print` and `debug`.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub output: &'a [String],
+    /// Why the node failed (also when an `on error` edge handled it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorRecord<'a>>,
+    /// Attempts made, when the node was retried.
+    #[serde(skip_serializing_if = "is_one")]
+    pub attempts: u32,
+}
+
+/// The edge a step took.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct EdgeTaken<'a> {
+    /// The next node or loop, or `end`.
+    pub to: &'a str,
+    /// The guard's text; `null` for a default edge, an error edge or a loop's repeat.
+    pub guard: Option<&'a str>,
+    /// Set when the node failed and its `on error` edge was taken.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub on_error: bool,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LoopPosition<'a> {
+    pub name: &'a str,
+    pub iteration: u64,
+    /// On the step of the loop's exit node: the value of the `until` guard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ErrorRecord<'a> {
+    /// The diagnostic code without `flow::` (`tool-failed`).
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+/// How the run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Ok,
+    Failed,
+    Cancelled,
+}
+
+/// The last record.
+#[derive(Debug, Serialize)]
+pub struct RunFinished<'a> {
+    pub seq: u64,
+    pub status: RunStatus,
+    /// Steps run.
+    pub steps: u64,
+    #[serde(rename = "duration_us", serialize_with = "micros")]
+    pub duration: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<FinishedError<'a>>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FinishedError<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<&'a str>,
+}
+
+/// The keys a step set, with their current values.
+#[derive(Clone, Copy)]
+pub struct Changes<'a> {
+    pub(crate) state: &'a State,
+    pub(crate) slots: &'a [usize],
+}
+
+impl<'a> Changes<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a Dynamic)> + 'a {
+        let state = self.state;
+        self.slots
+            .iter()
+            .filter_map(move |&slot| Some((state.name(slot), state.get(slot)?)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The changes as a JSON object.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), crate::runtime::state::to_json(v)))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Changes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Changes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.slots.len()))?;
+        for (name, value) in self.iter() {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The whole state, in output order.
+#[derive(Clone, Copy)]
+pub struct StateView<'a> {
+    pub(crate) state: &'a State,
+}
+
+impl<'a> StateView<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a Dynamic)> + 'a {
+        self.state.iter()
+    }
+
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.state.to_json()
+    }
+}
+
+impl std::fmt::Debug for StateView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for StateView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.iter() {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+fn rfc3339<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&humantime::format_rfc3339_micros(*time))
+}
+
+fn micros<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    u64::try_from(duration.as_micros())
+        .unwrap_or(u64::MAX)
+        .serialize(serializer)
+}
+
+/// Receives the log records of a run, as they happen.
+pub trait EventSink {
+    /// Whether to build `step` records at all (timing and change lists cost a little).
+    fn enabled(&self) -> bool {
+        true
+    }
+    fn event(&mut self, event: &Event<'_>);
+}
+
+/// Discards every record; the run skips building them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn event(&mut self, _event: &Event<'_>) {}
+}
+
+impl<F: FnMut(&Event<'_>)> EventSink for F {
+    fn event(&mut self, event: &Event<'_>) {
+        self(event);
+    }
+}
+
+/// Sends every record to both sinks.
+pub struct Tee<'a>(pub &'a mut dyn EventSink, pub &'a mut dyn EventSink);
+
+impl EventSink for Tee<'_> {
+    fn enabled(&self) -> bool {
+        self.0.enabled() || self.1.enabled()
+    }
+    fn event(&mut self, event: &Event<'_>) {
+        if self.0.enabled() {
+            self.0.event(event);
+        }
+        if self.1.enabled() {
+            self.1.event(event);
+        }
+    }
+}
+
+/// Writes each record as one line of JSON, as it comes; nothing is kept in memory. Wrap a
+/// file in a `BufWriter`; the writer is flushed after `run_finished`. The first write error
+/// is kept (see [`JsonLines::finish`]) and later records are dropped.
+#[derive(Debug)]
+pub struct JsonLines<W: Write> {
+    out: W,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> JsonLines<W> {
+    pub fn new(out: W) -> Self {
+        JsonLines { out, error: None }
+    }
+
+    /// Flushes, and returns the writer or the first error.
+    pub fn finish(mut self) -> io::Result<W> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn write(&mut self, event: &Event<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, event)?;
+        self.out.write_all(b"\n")?;
+        if matches!(event, Event::RunFinished(_)) {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> EventSink for JsonLines<W> {
+    fn event(&mut self, event: &Event<'_>) {
+        if self.error.is_none()
+            && let Err(error) = self.write(event)
+        {
+            self.error = Some(error);
+        }
+    }
+}

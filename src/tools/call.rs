@@ -1,0 +1,84 @@
+//! What a tool implementation receives and returns, and how a run is cancelled from outside.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+/// A tool the engine can call. Implementations must return promptly once `call.cancel` is
+/// cancelled or `call.deadline` has passed.
+pub trait Tool: Send + Sync {
+    fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure>;
+}
+
+/// One invocation of a tool by a node.
+#[derive(Debug)]
+pub struct ToolCall<'a> {
+    /// The node's name.
+    pub node: &'a str,
+    /// The node's arguments (durations as whole milliseconds).
+    pub args: &'a Map<String, Value>,
+    /// The run's state when the node starts.
+    pub state: &'a Map<String, Value>,
+    /// Set when the run is cancelled.
+    pub cancel: &'a CancelToken,
+    /// When the node's `timeout` (or the run's) expires.
+    pub deadline: Option<Instant>,
+    /// The flow file's folder: where commands run.
+    pub workdir: &'a Path,
+}
+
+/// Why a tool call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolFailure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl ToolFailure {
+    pub fn failed(message: impl Into<String>) -> Self {
+        ToolFailure {
+            kind: FailureKind::Failed,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The tool ran and failed (`tool-failed`).
+    Failed,
+    /// The deadline passed (`timeout`).
+    TimedOut,
+    /// The run was cancelled (`cancelled`).
+    Cancelled,
+}
+
+/// A shared flag: cancelling it asks the run, and the tool or script it is in, to stop.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        CancelToken::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The `noop` tool: changes nothing.
+pub(crate) struct Noop;
+
+impl Tool for Noop {
+    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        Ok(Map::new())
+    }
+}

@@ -1,0 +1,258 @@
+//! The `flowc` binary as a user runs it: exit codes, output formats, unreadable input.
+
+use std::path::Path;
+use std::process::Command;
+
+use assert_cmd::prelude::*;
+
+fn flowc() -> Command {
+    let mut command = Command::cargo_bin("flowc").unwrap();
+    command.env_remove("NO_COLOR").env("COLUMNS", "80");
+    command
+}
+
+fn write(dir: &Path, name: &str, text: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const CLEAN: &str = "flow ok {\n    node a = noop\n    start -> a\n}\n";
+const WARNS: &str = "flow warns {\n    node a = noop\n    node b = noop\n    start -> a\n}\n";
+const BROKEN: &str = "flow broken {\n    node a = noop\n    start -> a -> b\n}\n";
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let output = flowc().current_dir(dir).args(args).output().unwrap();
+    Output {
+        code: output.status.code().unwrap(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+#[test]
+fn clean_file_exits_0_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ok.flow", CLEAN.as_bytes());
+    let out = run(dir.path(), &["check", "ok.flow"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "checked 1 file: no problems\n");
+}
+
+#[test]
+fn errors_exit_1_and_every_format_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "broken.flow", BROKEN.as_bytes());
+    let human = run(dir.path(), &["check", "broken.flow", "--color", "never"]);
+    assert_eq!(human.code, 1);
+    insta::assert_snapshot!("human", human.stderr);
+
+    let short = run(dir.path(), &["check", "broken.flow", "--format", "short"]);
+    assert_eq!(short.code, 1);
+    assert_eq!(
+        short.stdout,
+        "broken.flow:3:19: error[flow::undefined-node]: `b` is not declared\n"
+    );
+
+    let json = run(dir.path(), &["check", "broken.flow", "--format", "json"]);
+    assert_eq!(json.code, 1);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    insta::assert_json_snapshot!("json", document);
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "warns.flow", WARNS.as_bytes());
+    let allowed = run(dir.path(), &["check", "warns.flow", "--format", "short"]);
+    assert_eq!(allowed.code, 0);
+    assert!(
+        allowed.stdout.contains("warning[flow::unused-node]"),
+        "{}",
+        allowed.stdout
+    );
+    let denied = run(
+        dir.path(),
+        &[
+            "check",
+            "warns.flow",
+            "--format",
+            "short",
+            "--deny-warnings",
+        ],
+    );
+    assert_eq!(denied.code, 1);
+}
+
+#[test]
+fn several_files_are_checked_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ok.flow", CLEAN.as_bytes());
+    write(dir.path(), "broken.flow", BROKEN.as_bytes());
+    write(dir.path(), "warns.flow", WARNS.as_bytes());
+    let out = run(
+        dir.path(),
+        &[
+            "check",
+            "ok.flow",
+            "broken.flow",
+            "warns.flow",
+            "--format",
+            "short",
+        ],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout.lines().count(), 2, "{}", out.stdout);
+    let json = run(
+        dir.path(),
+        &[
+            "check",
+            "ok.flow",
+            "broken.flow",
+            "warns.flow",
+            "--format",
+            "json",
+        ],
+    );
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(document["files"].as_array().unwrap().len(), 3);
+    assert_eq!(document["errors"], 1);
+    assert_eq!(document["warnings"], 1);
+}
+
+#[test]
+fn a_missing_file_exits_2_and_the_others_are_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "broken.flow", BROKEN.as_bytes());
+    let out = run(
+        dir.path(),
+        &["check", "nowhere.flow", "broken.flow", "--format", "short"],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stdout
+            .starts_with("nowhere.flow:1:1: error[flow::unreadable]: cannot read `nowhere.flow`"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("broken.flow:3:19: error[flow::undefined-node]"),
+        "{}",
+        out.stdout
+    );
+    let human = run(dir.path(), &["check", "nowhere.flow"]);
+    assert_eq!(human.code, 2);
+    assert!(
+        human
+            .stderr
+            .starts_with("error: cannot read `nowhere.flow`:"),
+        "{}",
+        human.stderr
+    );
+}
+
+#[test]
+fn a_non_utf8_file_exits_2_naming_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "latin1.flow", b"flow caf\xe9 {\n}\n");
+    let out = run(dir.path(), &["check", "latin1.flow", "--format", "json"]);
+    assert_eq!(out.code, 2);
+    let document: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        document["files"][0]["error"],
+        "`latin1.flow` is not valid UTF-8 (first invalid byte at offset 8)"
+    );
+}
+
+#[test]
+fn an_empty_file_is_a_syntax_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "empty.flow", b"");
+    let out = run(dir.path(), &["check", "empty.flow", "--format", "short"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stdout,
+        "empty.flow:1:1: error[flow::syntax]: the file is empty\n"
+    );
+}
+
+#[test]
+fn bad_command_lines_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(dir.path(), &["check"]).code, 2);
+    assert_eq!(
+        run(dir.path(), &["check", "a.flow", "--format", "xml"]).code,
+        2
+    );
+    assert_eq!(run(dir.path(), &["frobnicate"]).code, 2);
+    write(dir.path(), "ok.flow", CLEAN.as_bytes());
+    write(dir.path(), "ok2.flow", CLEAN.as_bytes());
+    assert_eq!(
+        run(dir.path(), &["check", "ok.flow", "ok2.flow", "--emit-ir"]).code,
+        2
+    );
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "broken.flow", BROKEN.as_bytes());
+    let coloured = run(dir.path(), &["check", "broken.flow", "--color", "always"]);
+    assert!(coloured.stderr.contains('\u{1b}'), "expected ANSI colour");
+    let piped = run(dir.path(), &["check", "broken.flow"]);
+    assert!(
+        !piped.stderr.contains('\u{1b}'),
+        "no colour when stderr is not a terminal"
+    );
+    let output = flowc()
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["check", "broken.flow", "--color", "always"])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8(output.stderr).unwrap().contains('\u{1b}'),
+        "NO_COLOR must win"
+    );
+}
+
+#[test]
+fn emit_ir_prints_the_program_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ok.flow", CLEAN.as_bytes());
+    let out = run(dir.path(), &["check", "ok.flow", "--emit-ir"]);
+    assert_eq!(out.code, 0);
+    let ir: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(ir["ir_version"], 1);
+    assert_eq!(ir["nodes"][0]["name"], "a");
+    assert_eq!(ir["entry"], serde_json::json!({ "node": 0 }));
+}
+
+#[test]
+fn tools_lists_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["tools"]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.contains("exec(cmd: string, timeout?: duration)"),
+        "{}",
+        out.stdout
+    );
+    let json = run(dir.path(), &["tools", "--json"]);
+    let tools: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "noop")
+    );
+}

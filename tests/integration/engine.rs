@@ -1,0 +1,1186 @@
+//! The engine's semantics, one test per rule of the language contract (sections 4 to 8),
+//! plus the sandbox's limits, cancellation and embedding.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use flowc::runtime::{Event, Interpreter, JsonLines, RunOptions, RunOutcome, RuntimeError};
+use flowc::sandbox::Limits;
+use flowc::tools::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
+use flowc::{FileReport, SourceFile};
+use miette::Diagnostic;
+use serde_json::{Map, Value, json};
+
+struct Run {
+    result: Result<RunOutcome, RuntimeError>,
+    trace: Vec<Value>,
+    source: SourceFile,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn state(&self) -> &Map<String, Value> {
+        match &self.result {
+            Ok(outcome) => &outcome.state,
+            Err(error) => panic!("the run failed: {}", render(&self.source, error)),
+        }
+    }
+
+    fn error(&self) -> &RuntimeError {
+        match &self.result {
+            Ok(outcome) => panic!("the run succeeded: {:?}", outcome.state),
+            Err(error) => error,
+        }
+    }
+
+    fn code(&self) -> String {
+        self.error()
+            .code()
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    }
+
+    fn rendered(&self) -> String {
+        render(&self.source, self.error())
+    }
+
+    fn steps(&self) -> Vec<&Value> {
+        self.trace.iter().filter(|e| e["event"] == "step").collect()
+    }
+
+    /// The nodes run, in order.
+    fn path(&self) -> Vec<String> {
+        self.steps()
+            .iter()
+            .map(|s| s["node"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn render(source: &SourceFile, error: &RuntimeError) -> String {
+    let mut report = FileReport::new(source.clone());
+    report.push(error.clone());
+    report.render_human(false, 80)
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn run_with(
+    text: &str,
+    input: Value,
+    tools: ToolRegistry,
+    options: RunOptions,
+    cancel: &CancelToken,
+) -> Run {
+    let source = SourceFile::new("test.flow", text);
+    let checked = flowc::check(&source, &tools);
+    let Some(program) = checked.program else {
+        panic!(
+            "the flow must compile:\n{}",
+            checked.report.render_human(false, 100)
+        );
+    };
+    let interpreter = Interpreter::new(Arc::new(program), tools, options);
+    let mut log = JsonLines::new(Vec::new());
+    let started = Instant::now();
+    let result = interpreter.run(object(input), &mut log, cancel);
+    let elapsed = started.elapsed();
+    let bytes = log.finish().unwrap();
+    let trace = String::from_utf8(bytes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    Run {
+        result,
+        trace,
+        source,
+        elapsed,
+    }
+}
+
+fn run(text: &str, input: Value) -> Run {
+    run_with(
+        text,
+        input,
+        test_tools(),
+        RunOptions::default(),
+        &CancelToken::new(),
+    )
+}
+
+/// Fails its first `failures` calls, then sets `calls`.
+struct Flaky {
+    failures: u32,
+    calls: Arc<AtomicU32>,
+}
+
+impl Tool for Flaky {
+    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call <= self.failures {
+            return Err(ToolFailure::failed(format!("attempt {call} failed")));
+        }
+        Ok(object(json!({ "calls": call })))
+    }
+}
+
+/// Waits until cancelled or past its deadline, as a well-behaved slow tool does.
+struct Slow;
+
+impl Tool for Slow {
+    fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        loop {
+            if call.cancel.is_cancelled() {
+                return Err(ToolFailure {
+                    kind: FailureKind::Cancelled,
+                    message: "cancelled".into(),
+                });
+            }
+            if call.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(ToolFailure {
+                    kind: FailureKind::TimedOut,
+                    message: "too slow".into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+fn test_tools() -> ToolRegistry {
+    let mut tools = ToolRegistry::builtin();
+    tools.register(
+        ToolSpec::new("test.fail", "Always fails."),
+        Flaky {
+            failures: u32::MAX,
+            calls: Arc::default(),
+        },
+    );
+    tools.register(ToolSpec::new("test.slow", "Waits for its deadline."), Slow);
+    tools
+}
+
+fn flaky_tools(failures: u32) -> (ToolRegistry, Arc<AtomicU32>) {
+    let mut tools = test_tools();
+    let calls = Arc::new(AtomicU32::new(0));
+    tools.register(
+        ToolSpec::new("test.flaky", "Fails, then works."),
+        Flaky {
+            failures,
+            calls: Arc::clone(&calls),
+        },
+    );
+    (tools, calls)
+}
+
+// ---- 4.3 edges --------------------------------------------------------------------------
+
+#[test]
+fn the_first_true_guard_in_source_order_wins() {
+    let run = run(
+        "flow f {\n  state { n: int, took: string = \"\" }\n  node a\n  node b { took = \"b\" }\n  node c { took = \"c\" }\n  node d { took = \"d\" }\n  start -> a\n  a -> b when n > 10\n  a -> c when n > 1\n  a -> d when n > 0\n  a -> d\n}\n",
+        json!({ "n": 5 }),
+    );
+    assert_eq!(run.state()["took"], "c");
+    assert_eq!(run.path(), ["a", "c"]);
+    assert_eq!(
+        run.steps()[0]["edge"],
+        json!({ "to": "c", "guard": "n > 1" })
+    );
+}
+
+#[test]
+fn the_default_edge_is_taken_when_no_guard_holds_wherever_it_is_written() {
+    let text = "flow f {\n  state { n: int, took: string = \"\" }\n  node a\n  node b { took = \"b\" }\n  node c { took = \"c\" }\n  start -> a\n  a -> c\n  a -> b when n > 10\n}\n";
+    assert_eq!(run(text, json!({ "n": 1 })).state()["took"], "c");
+    assert_eq!(run(text, json!({ "n": 11 })).state()["took"], "b");
+    let step = &run(text, json!({ "n": 1 })).trace[1];
+    assert_eq!(step["edge"], json!({ "to": "c", "guard": null }));
+}
+
+#[test]
+fn without_a_default_edge_the_run_fails_listing_each_guard_and_its_values() {
+    let run = run(
+        "flow f {\n  state { n: int, limit: int = 3 }\n  node a\n  node b\n  start -> a\n  a -> b when n > limit\n  a -> b when n == 100\n}\n",
+        json!({ "n": 2 }),
+    );
+    assert_eq!(run.code(), "flow::no-matching-edge");
+    let rendered = run.rendered();
+    assert!(rendered.contains("false: limit = 3, n = 2"), "{rendered}");
+    assert!(rendered.contains("false: n = 2"), "{rendered}");
+}
+
+#[test]
+fn a_node_without_outgoing_edges_finishes_the_run() {
+    let run = run("flow f {\n  node a { x = 1 }\n  start -> a\n}\n", json!({}));
+    assert_eq!(run.state()["x"], 1);
+    assert_eq!(
+        run.steps()[0]["edge"],
+        json!({ "to": "end", "guard": null })
+    );
+}
+
+#[test]
+fn junctions_route_only_and_count_as_steps() {
+    let run = run(
+        "flow f {\n  node a\n  node b\n  start -> a -> b -> end\n}\n",
+        json!({ "keep": true }),
+    );
+    assert_eq!(run.state(), &object(json!({ "keep": true })));
+    assert_eq!(run.steps().len(), 2);
+    assert_eq!(run.steps()[0]["tool"], "junction");
+}
+
+// ---- 4.4 loops --------------------------------------------------------------------------
+
+const COUNTING: &str = "flow f {\n  state { n: int = 0, stop: int }\n  node inc { n += 1 }\n  node done\n  start -> again\n  loop again max 5 {\n    inc\n  } until n >= stop\n  again -> done\n}\n";
+
+#[test]
+fn a_loop_runs_its_body_then_checks_until_do_until_style() {
+    // The guard already holds on entry, yet the body runs once.
+    let run = run(COUNTING, json!({ "stop": 0 }));
+    assert_eq!(run.state()["n"], 1);
+    let run = run_with(
+        COUNTING,
+        json!({ "stop": 3 }),
+        test_tools(),
+        RunOptions::default(),
+        &CancelToken::new(),
+    );
+    assert_eq!(run.state()["n"], 3);
+    assert_eq!(run.path(), ["inc", "inc", "inc", "done"]);
+    let loops: Vec<&Value> = run.steps().iter().take(3).map(|s| &s["loop"]).collect();
+    assert_eq!(
+        loops,
+        [
+            &json!({ "name": "again", "iteration": 1, "until": false }),
+            &json!({ "name": "again", "iteration": 2, "until": false }),
+            &json!({ "name": "again", "iteration": 3, "until": true }),
+        ]
+    );
+    assert_eq!(run.steps()[2]["edge"]["to"], "done");
+}
+
+#[test]
+fn a_loop_may_use_every_one_of_its_iterations() {
+    assert_eq!(run(COUNTING, json!({ "stop": 5 })).state()["n"], 5);
+}
+
+#[test]
+fn a_loop_that_reaches_max_with_until_false_is_exhausted() {
+    let run = run(COUNTING, json!({ "stop": 6 }));
+    assert_eq!(run.code(), "flow::loop-exhausted");
+    assert_eq!(run.steps().len(), 5);
+    let rendered = run.rendered();
+    assert!(
+        rendered.contains("still false: n = 5, stop = 6"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("ran 5 times"), "{rendered}");
+}
+
+#[test]
+fn nested_loops_reset_the_inner_counter_on_each_outer_iteration() {
+    let text = "flow f {\n  state { i: int = 0, j: int = 0, total: int = 0 }\n  node outer_step { i += 1; j = 0 }\n  node inner_step { j += 1; total += 1 }\n  start -> outer\n  loop outer max 3 {\n    outer_step -> inner\n    loop inner max 4 {\n      inner_step\n    } until j >= 4\n  } until i >= 3\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.state()["total"], 12);
+    // The inner loop's `max 4` is used fully three times: its counter starts over.
+    let inner: Vec<u64> = run
+        .steps()
+        .iter()
+        .filter(|s| s["node"] == "inner_step")
+        .map(|s| s["loop"]["iteration"].as_u64().unwrap())
+        .collect();
+    assert_eq!(inner, [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]);
+    // Leaving the inner loop at its last exit also finishes the outer iteration.
+    let last = run.steps().last().copied().unwrap();
+    assert_eq!(last["edge"]["to"], "end");
+}
+
+#[test]
+fn a_loop_with_a_multi_node_body_repeats_from_its_entry() {
+    let text = "flow f {\n  state { log: list = [] }\n  node a { log.push(\"a\") }\n  node b { log.push(\"b\") }\n  start -> twice\n  loop twice max 2 {\n    a -> b\n  } until log.len() >= 4\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.state()["log"], json!(["a", "b", "a", "b"]));
+}
+
+#[test]
+fn a_loop_leaves_along_its_guarded_edges() {
+    let text = "flow f {\n  state { n: int = 0 }\n  node inc { n += 1 }\n  node big\n  node small\n  start -> l\n  loop l max 3 {\n    inc\n  } until n >= 2\n  l -> big when n > 1\n  l -> small\n}\n";
+    assert_eq!(run(text, json!({})).path(), ["inc", "inc", "big"]);
+}
+
+// ---- on error, retry, timeouts ----------------------------------------------------------
+
+#[test]
+fn an_error_edge_is_taken_with_the_error_in_the_state() {
+    let run = run(
+        "flow f {\n  node fetch = test.fail\n  node recover { handled = error.code }\n  start -> fetch -> end\n  fetch -> recover on error\n}\n",
+        json!({}),
+    );
+    let state = run.state();
+    assert_eq!(
+        state["error"],
+        json!({ "node": "fetch", "message": "attempt 1 failed", "code": "tool-failed" })
+    );
+    assert_eq!(state["handled"], "tool-failed");
+    let step = run.steps()[0];
+    assert_eq!(
+        step["edge"],
+        json!({ "to": "recover", "guard": null, "on_error": true })
+    );
+    assert_eq!(step["error"]["code"], "tool-failed");
+}
+
+#[test]
+fn without_an_error_edge_a_failing_node_fails_the_run() {
+    let run = run(
+        "flow f {\n  node fetch = test.fail\n  start -> fetch\n}\n",
+        json!({}),
+    );
+    assert_eq!(run.code(), "flow::tool-failed");
+    assert!(run.rendered().contains("attempt 1 failed"));
+}
+
+#[test]
+fn an_error_edge_may_leave_a_loop() {
+    let text = "flow f {\n  state { n: int = 0 }\n  node inc { n += 1 }\n  node boom = test.fail\n  node out\n  start -> l\n  loop l max 5 {\n    inc -> boom\n  } until n > 9\n  boom -> out on error\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.path(), ["inc", "boom", "out"]);
+}
+
+#[test]
+fn retry_makes_n_more_attempts_with_exponential_backoff() {
+    let (tools, calls) = flaky_tools(2);
+    let text = "flow f {\n  node fetch = test.flaky retry 3 backoff 10ms\n  start -> fetch\n}\n";
+    let run = run_with(
+        text,
+        json!({}),
+        tools,
+        RunOptions::default(),
+        &CancelToken::new(),
+    );
+    assert_eq!(run.state()["calls"], 3);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(run.steps()[0]["attempts"], 3);
+    // Waits of 10ms then 20ms.
+    assert!(
+        run.elapsed >= Duration::from_millis(30),
+        "{:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn retries_that_all_fail_end_in_the_error_edge() {
+    let (tools, calls) = flaky_tools(10);
+    let text = "flow f {\n  node fetch = test.flaky retry 2\n  node recover\n  start -> fetch\n  fetch -> recover on error\n}\n";
+    let run = run_with(
+        text,
+        json!({}),
+        tools,
+        RunOptions::default(),
+        &CancelToken::new(),
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(run.state()["error"]["message"], "attempt 3 failed");
+}
+
+#[test]
+fn a_node_timeout_stops_a_slow_tool() {
+    let run = run(
+        "flow f {\n  node wait = test.slow timeout 20ms\n  start -> wait\n}\n",
+        json!({}),
+    );
+    assert_eq!(run.code(), "flow::timeout");
+    assert!(run.elapsed < Duration::from_secs(2));
+    assert!(
+        run.rendered().contains("timed out after 20ms"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn a_node_timeout_stops_a_looping_script_and_can_be_handled() {
+    let text = "flow f {\n  node spin { loop {} } timeout 30ms\n  node after\n  start -> spin\n  spin -> after on error\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.state()["error"]["code"], "timeout");
+    assert_eq!(run.path(), ["spin", "after"]);
+}
+
+#[test]
+fn the_run_timeout_ends_the_run() {
+    let options = RunOptions {
+        timeout: Some(Duration::from_millis(30)),
+        ..RunOptions::default()
+    };
+    let text = "flow f {\n  node wait = test.slow\n  node after\n  start -> wait\n  wait -> after on error\n}\n";
+    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
+    // The run's own limit is not the node's failure: no error edge.
+    assert_eq!(run.code(), "flow::timeout");
+    assert!(
+        run.rendered().contains("the run timed out after 30ms"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn max_steps_bounds_a_plain_cycle() {
+    let text = "flow f {\n  state { n: int = 0 }\n  node inc { n += 1 }\n  start -> inc\n  inc -> inc when n < 1000000\n  inc -> end\n}\n";
+    let options = RunOptions {
+        max_steps: 50,
+        ..RunOptions::default()
+    };
+    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
+    assert_eq!(run.code(), "flow::max-steps");
+    assert_eq!(run.steps().len(), 50);
+    let finished = run.trace.last().unwrap();
+    assert_eq!(finished["event"], "run_finished");
+    assert_eq!(finished["status"], "failed");
+    assert_eq!(finished["steps"], 50);
+}
+
+#[test]
+fn the_default_step_limit_is_ten_thousand() {
+    assert_eq!(RunOptions::default().max_steps, 10_000);
+}
+
+// ---- 6 scripts --------------------------------------------------------------------------
+
+#[test]
+fn script_assignments_write_back_and_a_returned_map_merges() {
+    let text = "flow f {\n  node s {\n    let local = 40;\n    n = local + 2;\n    print(`n is ${n}`);\n    debug(\"dbg\");\n    #{ added: true, n: n + 1 }\n  }\n  start -> s\n}\n";
+    let run = run(text, json!({ "n": 0, "untouched": [1, 2] }));
+    assert_eq!(
+        run.state(),
+        &object(json!({ "n": 43, "untouched": [1, 2], "added": true }))
+    );
+    let step = run.steps()[0];
+    assert_eq!(step["changes"], json!({ "n": 43, "added": true }));
+    assert_eq!(step["output"], json!(["n is 42", "[debug] \"dbg\""]));
+    assert!(!run.state().contains_key("local"));
+}
+
+#[test]
+fn a_script_that_fails_changes_nothing() {
+    let text = "flow f {\n  node s { n = 5; throw \"nope\" }\n  node recover\n  start -> s\n  s -> recover on error\n}\n";
+    let run = run(text, json!({ "n": 1 }));
+    assert_eq!(run.state()["n"], 1);
+    assert_eq!(
+        run.state()["error"],
+        json!({ "node": "s", "message": "nope", "code": "script-error" })
+    );
+}
+
+#[test]
+fn a_script_error_points_into_the_script() {
+    let run = run(
+        "flow f {\n  node s { n = 1 / 0 }\n  start -> s\n}\n",
+        json!({ "n": 1 }),
+    );
+    assert_eq!(run.code(), "flow::script-error");
+    assert!(
+        run.rendered().contains("Division by zero"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn unchanged_values_are_not_reported_as_changes() {
+    let run = run(
+        "flow f {\n  node s { a = a; b = 2 }\n  start -> s\n}\n",
+        json!({ "a": [1], "b": 1 }),
+    );
+    assert_eq!(run.steps()[0]["changes"], json!({ "b": 2 }));
+}
+
+// ---- 4.1 the schema ---------------------------------------------------------------------
+
+const SCHEMA: &str = "flow f {\n  state {\n    name: string\n    retries: int = 3\n    ratio: float = 1\n    tags: list = []\n    note: string?\n  }\n  node a\n  start -> a\n}\n";
+
+#[test]
+fn defaults_fill_missing_fields_and_extra_fields_are_carried() {
+    let run = run(
+        SCHEMA,
+        json!({ "extra": { "x": 1 }, "name": "n", "ratio": 2 }),
+    );
+    assert_eq!(
+        serde_json::to_string(run.state()).unwrap(),
+        r#"{"name":"n","retries":3,"ratio":2.0,"tags":[],"note":null,"extra":{"x":1}}"#
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_invalid_state_naming_field_and_types() {
+    let run = run(SCHEMA, json!({ "name": "n", "retries": "three" }));
+    assert_eq!(run.code(), "flow::invalid-state");
+    let rendered = run.rendered();
+    assert!(
+        rendered.contains("state field `retries` must be int, but the initial state has string"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("`\"three\"`"), "{rendered}");
+    assert!(
+        rendered.contains("retries: int = 3"),
+        "it points at the declaration: {rendered}"
+    );
+    assert_eq!(run.trace.len(), 1, "only run_finished: {:?}", run.trace);
+}
+
+#[test]
+fn a_missing_field_without_default_is_invalid_state() {
+    let run = run(SCHEMA, json!({}));
+    assert_eq!(run.code(), "flow::invalid-state");
+    assert!(
+        run.rendered()
+            .contains("`name` has no value and no default")
+    );
+}
+
+#[test]
+fn null_is_only_accepted_by_nullable_fields() {
+    assert_eq!(
+        run(SCHEMA, json!({ "name": "n", "note": null })).state()["note"],
+        Value::Null
+    );
+    assert_eq!(
+        run(SCHEMA, json!({ "name": null })).code(),
+        "flow::invalid-state"
+    );
+}
+
+// ---- 5 strict guards --------------------------------------------------------------------
+
+fn guard(expr: &str, input: Value) -> Run {
+    let text = format!(
+        "flow f {{\n  node a\n  node yes\n  node no\n  start -> a\n  a -> yes when {expr}\n  a -> no\n}}\n"
+    );
+    run(&text, input)
+}
+
+#[test]
+fn comparing_mismatched_types_in_a_guard_is_an_error() {
+    for (expr, input) in [
+        ("s > 3", json!({ "s": "x" })),
+        ("n < 1", json!({ "n": null })),
+        ("s == 3", json!({ "s": "3" })),
+        ("l > 1", json!({ "l": [1] })),
+        ("b < 1.5", json!({ "b": true })),
+    ] {
+        let run = guard(expr, input);
+        assert_eq!(run.code(), "flow::guard-error", "{expr}");
+        assert!(
+            run.rendered().contains("cannot compare"),
+            "{expr}: {}",
+            run.rendered()
+        );
+    }
+}
+
+#[test]
+fn same_type_and_int_float_comparisons_still_work() {
+    for (expr, input, expected) in [
+        ("n < 3", json!({ "n": 2 }), "yes"),
+        ("n >= 3", json!({ "n": 2 }), "no"),
+        ("n < 2.5", json!({ "n": 2 }), "yes"),
+        ("x > 1", json!({ "x": 1.5 }), "yes"),
+        ("s == \"a\"", json!({ "s": "a" }), "yes"),
+        ("s < \"b\"", json!({ "s": "a" }), "yes"),
+        ("b == true", json!({ "b": true }), "yes"),
+        ("v == ()", json!({ "v": null }), "yes"),
+        ("v != ()", json!({ "v": 3 }), "yes"),
+        ("l == [1, 2]", json!({ "l": [1, 2] }), "yes"),
+        (
+            "l.len() > 1 && l.contains(2)",
+            json!({ "l": [1, 2] }),
+            "yes",
+        ),
+        ("m.k == 1", json!({ "m": { "k": 1 } }), "yes"),
+    ] {
+        let run = guard(expr, input);
+        assert_eq!(run.path()[1], expected, "{expr}");
+    }
+}
+
+#[test]
+fn a_guard_must_give_a_bool() {
+    let run = guard("n + 1", json!({ "n": 1 }));
+    assert_eq!(run.code(), "flow::guard-error");
+    assert!(
+        run.rendered().contains("must be true or false"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn a_guard_reading_an_unset_name_is_an_error() {
+    let run = guard("missing > 1", json!({}));
+    assert_eq!(run.code(), "flow::guard-error");
+    assert!(
+        run.rendered().contains("missing is not set"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn a_guard_cannot_change_the_state() {
+    let run = guard("l.pop() == 1", json!({ "l": [1] }));
+    assert_eq!(run.code(), "flow::guard-error");
+    // Pure methods on the same value are fine, and the value is intact afterwards.
+    let run = guard("l.len() == 1", json!({ "l": [1] }));
+    assert_eq!(run.state()["l"], json!([1]));
+}
+
+// ---- 7 the sandbox ----------------------------------------------------------------------
+
+fn limited(text: &str, limits: Limits) -> Run {
+    let options = RunOptions {
+        limits,
+        ..RunOptions::default()
+    };
+    run_with(
+        text,
+        json!({ "n": 0 }),
+        test_tools(),
+        options,
+        &CancelToken::new(),
+    )
+}
+
+fn script(body: &str) -> String {
+    format!("flow f {{\n  node s {{ {body} }}\n  start -> s\n}}\n")
+}
+
+#[test]
+fn an_endless_script_loop_hits_the_operations_limit() {
+    let run = limited(
+        &script("loop { n += 1 }"),
+        Limits {
+            max_operations: 10_000,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(run.code(), "flow::script-error");
+    assert!(
+        run.rendered()
+            .contains("`max_operations` (10000 operations)"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn deep_recursion_hits_the_call_depth_limit() {
+    let run = limited(
+        &script("fn down(x) { down(x + 1) } down(0)"),
+        Limits::default(),
+    );
+    assert_eq!(run.code(), "flow::script-error");
+    assert!(
+        run.rendered().contains("`max_call_levels`"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn a_guard_doing_too_much_work_hits_the_operations_limit() {
+    let text = "flow f {\n  node a\n  start -> a\n  a -> end when n + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 > 0\n  a -> end\n}\n";
+    let run = limited(
+        text,
+        Limits {
+            max_operations: 20,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(run.code(), "flow::guard-error");
+    assert!(
+        run.rendered().contains("`max_operations`"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn strings_arrays_and_maps_are_size_limited() {
+    let limits = Limits {
+        max_string_size: 100,
+        max_array_size: 100,
+        max_map_size: 100,
+        ..Limits::default()
+    };
+    for (body, limit) in [
+        ("let s = \"x\"; loop { s += s }", "max_string_size"),
+        ("let a = []; loop { a.push(1) }", "max_array_size"),
+        (
+            "let m = #{}; let i = 0; loop { let one = #{}; one[`k${i}`] = i; m.mixin(one); i += 1 }",
+            "max_map_size",
+        ),
+        // rhai does not check a map growing by index assignment; the write-back does.
+        (
+            "let m = #{}; for i in 0..200 { m[`k${i}`] = i }; n = m",
+            "max_map_size",
+        ),
+        (
+            "let m = #{}; for i in 0..200 { m[`k${i}`] = i }; #{ big: m }",
+            "max_map_size",
+        ),
+    ] {
+        let run = limited(&script(body), limits.clone());
+        assert_eq!(run.code(), "flow::script-error", "{body}");
+        assert!(
+            run.rendered().contains(&format!("`{limit}`")),
+            "{body}: {}",
+            run.rendered()
+        );
+    }
+}
+
+#[test]
+fn a_script_running_too_long_hits_the_wall_time_limit() {
+    let limits = Limits {
+        max_wall_time_ms: 30,
+        max_operations: u64::MAX / 2,
+        ..Limits::default()
+    };
+    let run = limited(&script("loop { n += 1 }"), limits);
+    assert_eq!(run.code(), "flow::script-error");
+    assert!(
+        run.rendered().contains("`max_wall_time` (30ms)"),
+        "{}",
+        run.rendered()
+    );
+    assert!(run.elapsed < Duration::from_secs(2));
+}
+
+#[test]
+fn scripts_cannot_reach_files_processes_or_the_network() {
+    for body in [
+        "n = open(\"/etc/passwd\")",
+        "n = read_file(\"/etc/passwd\")",
+        "n = system(\"ls\")",
+        "n = exec(\"ls\")",
+        "n = http_get(\"http://example.com\")",
+        "n = timestamp()",
+        "sleep(1)",
+    ] {
+        let run = run(&script(body), json!({ "n": 0 }));
+        assert_eq!(run.code(), "flow::script-error", "{body}");
+        assert!(
+            run.rendered().contains("Function not found"),
+            "{body}: {}",
+            run.rendered()
+        );
+    }
+}
+
+#[test]
+fn eval_and_import_do_not_compile() {
+    for body in ["eval(\"1\")", "import \"std\" as s;"] {
+        let source = SourceFile::new("t.flow", script(body));
+        let checked = flowc::check(&source, &ToolRegistry::builtin());
+        assert!(checked.program.is_none(), "{body} compiled");
+    }
+}
+
+// ---- cancellation and embedding ---------------------------------------------------------
+
+#[test]
+fn cancelling_from_another_thread_stops_a_running_script() {
+    let cancel = CancelToken::new();
+    let remote = cancel.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        remote.cancel();
+    });
+    let limits = Limits {
+        max_operations: u64::MAX / 2,
+        ..Limits::default()
+    };
+    let options = RunOptions {
+        limits,
+        ..RunOptions::default()
+    };
+    let run = run_with(
+        &script("loop { n += 1 }"),
+        json!({ "n": 0 }),
+        test_tools(),
+        options,
+        &cancel,
+    );
+    canceller.join().unwrap();
+    assert_eq!(run.code(), "flow::cancelled");
+    assert!(run.elapsed < Duration::from_secs(2));
+    assert_eq!(run.trace.last().unwrap()["status"], "cancelled");
+}
+
+#[test]
+fn cancelling_stops_a_tool_and_a_backoff() {
+    for text in [
+        "flow f {\n  node wait = test.slow\n  start -> wait\n}\n",
+        "flow f {\n  node fetch = test.fail retry 5 backoff 10s\n  start -> fetch\n}\n",
+    ] {
+        let cancel = CancelToken::new();
+        let remote = cancel.clone();
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            remote.cancel();
+        });
+        let run = run_with(
+            text,
+            json!({}),
+            test_tools(),
+            RunOptions::default(),
+            &cancel,
+        );
+        canceller.join().unwrap();
+        assert_eq!(run.code(), "flow::cancelled", "{text}");
+        assert!(run.elapsed < Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn a_cancelled_token_stops_the_run_before_the_first_step() {
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let run = run_with(
+        "flow f {\n  node a\n  start -> a\n}\n",
+        json!({}),
+        test_tools(),
+        RunOptions::default(),
+        &cancel,
+    );
+    assert_eq!(run.code(), "flow::cancelled");
+    assert!(run.steps().is_empty());
+}
+
+#[test]
+fn an_embedder_registers_its_own_tool_and_receives_events() {
+    struct Greet;
+    impl Tool for Greet {
+        fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+            let name = call.state["name"].as_str().unwrap_or("nobody");
+            let punctuation = call.args["punctuation"].as_str().unwrap_or(".");
+            Ok(object(
+                json!({ "greeting": format!("hello, {name}{punctuation}") }),
+            ))
+        }
+    }
+    let mut tools = ToolRegistry::builtin();
+    tools.register(
+        ToolSpec::new("app.greet", "Greets `name`.").required(
+            "punctuation",
+            flowc::tools::ArgType::String,
+            "how to end",
+        ),
+        Greet,
+    );
+    let text = "flow f {\n  state { name: string }\n  node hi = app.greet(punctuation: \"!\")\n  start -> hi -> end\n}\n";
+    let checked = flowc::check(&SourceFile::new("f.flow", text), &tools);
+    let interpreter = Interpreter::new(
+        Arc::new(checked.program.unwrap()),
+        tools,
+        RunOptions::default(),
+    );
+    let mut seen = Vec::new();
+    let mut sink = |event: &Event<'_>| {
+        if let Event::Step(step) = event {
+            seen.push((step.node.to_owned(), step.changes.to_json()));
+        }
+    };
+    let outcome = interpreter
+        .run(
+            object(json!({ "name": "Ada" })),
+            &mut sink,
+            &CancelToken::new(),
+        )
+        .unwrap();
+    assert_eq!(outcome.state["greeting"], "hello, Ada!");
+    assert_eq!(
+        seen,
+        [(
+            "hi".to_owned(),
+            object(json!({ "greeting": "hello, Ada!" }))
+        )]
+    );
+}
+
+#[test]
+fn the_interpreter_is_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Interpreter>();
+    let text = "flow f {\n  state { n: int = 0 }\n  node inc { n += 1 }\n  start -> inc\n  inc -> inc when n < 100\n  inc -> end\n}\n";
+    let checked = flowc::check(&SourceFile::new("f.flow", text), &ToolRegistry::builtin());
+    let interpreter = Arc::new(Interpreter::new(
+        Arc::new(checked.program.unwrap()),
+        ToolRegistry::builtin(),
+        RunOptions::default(),
+    ));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let interpreter = Arc::clone(&interpreter);
+            std::thread::spawn(move || {
+                interpreter
+                    .run(
+                        Map::new(),
+                        &mut flowc::runtime::NoEvents,
+                        &CancelToken::new(),
+                    )
+                    .unwrap()
+                    .state["n"]
+                    .clone()
+            })
+        })
+        .collect();
+    for handle in handles {
+        assert_eq!(handle.join().unwrap(), 100);
+    }
+}
+
+#[test]
+fn the_trace_starts_and_finishes_the_run() {
+    let run = run(
+        "flow f {\n  node a { x = 1 }\n  start -> a\n}\n",
+        json!({ "y": 2 }),
+    );
+    let first = &run.trace[0];
+    assert_eq!(first["event"], "run_started");
+    assert_eq!(first["seq"], 0);
+    assert_eq!(first["flow"], "f");
+    assert_eq!(first["state"], json!({ "y": 2 }));
+    assert!(first["started_at"].as_str().unwrap().ends_with('Z'));
+    let step = &run.trace[1];
+    assert_eq!(step["seq"], 1);
+    assert!(step["duration_us"].is_u64());
+    let last = &run.trace[2];
+    assert_eq!(last["event"], "run_finished");
+    assert_eq!(last["seq"], 2);
+    assert_eq!(last["status"], "ok");
+    assert_eq!(last["steps"], 1);
+}
+
+// ---- `flowc run` ------------------------------------------------------------------------
+
+mod cli_run {
+    use std::io::Write;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use assert_cmd::prelude::*;
+    use serde_json::{Value, json};
+
+    const COUNTER: &str = "flow counter {\n    state { n: int = 0, limit: int = 3 }\n    node inc { n += 1; print(`n=${n}`) }\n    start -> inc\n    inc -> inc when n < limit\n    inc -> end\n}\n";
+
+    struct Output {
+        code: i32,
+        stdout: String,
+        stderr: String,
+    }
+
+    fn flowc(dir: &Path) -> Command {
+        let mut command = Command::cargo_bin("flowc").unwrap();
+        command
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "80");
+        command
+    }
+
+    fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+        let mut child = flowc(dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn prints_the_final_state_on_stdout_and_a_line_per_step_on_stderr() {
+        let dir = dir_with(&[
+            ("c.flow", COUNTER),
+            ("init.json", r#"{"limit": 2, "keep": "me"}"#),
+        ]);
+        let out = run(
+            dir.path(),
+            &[
+                "run",
+                "c.flow",
+                "--state",
+                "init.json",
+                "--set",
+                "tag=\"x\"",
+            ],
+            "",
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let state: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            state,
+            json!({ "n": 2, "limit": 2, "keep": "me", "tag": "x" })
+        );
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert!(lines[0].starts_with("   1 inc (script, "), "{}", out.stderr);
+        assert!(
+            lines[0].ends_with(" n=1 -> inc when n < limit"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(lines[1], "     | n=1");
+        assert!(lines[2].ends_with(" n=2 -> end"), "{}", out.stderr);
+        assert!(
+            lines[4].starts_with("finished: 2 steps in "),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[test]
+    fn reads_the_state_from_stdin_and_is_quiet_when_asked() {
+        let dir = dir_with(&[("c.flow", COUNTER)]);
+        let out = run(
+            dir.path(),
+            &["run", "c.flow", "--state", "-", "--quiet"],
+            r#"{"limit": 1}"#,
+        );
+        assert_eq!(out.code, 0);
+        assert_eq!(out.stderr, "");
+        assert_eq!(serde_json::from_str::<Value>(&out.stdout).unwrap()["n"], 1);
+    }
+
+    #[test]
+    fn writes_the_trace_as_json_lines() {
+        let dir = dir_with(&[("c.flow", COUNTER)]);
+        let out = run(
+            dir.path(),
+            &["run", "c.flow", "--trace", "trace.jsonl", "-q"],
+            "",
+        );
+        assert_eq!(out.code, 0);
+        let trace = std::fs::read_to_string(dir.path().join("trace.jsonl")).unwrap();
+        let events: Vec<Value> = trace
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["run_started", "step", "step", "step", "run_finished"]
+        );
+        assert_eq!(events[3]["changes"], json!({ "n": 3 }));
+        assert_eq!(events[3]["output"], json!(["n=3"]));
+    }
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        let dir = dir_with(&[
+            ("c.flow", COUNTER),
+            ("broken.flow", "flow b {\n  start -> nowhere\n}\n"),
+            ("bad.json", "{ not json"),
+            ("list.json", "[1]"),
+        ]);
+        let cases: [(&[&str], i32); 9] = [
+            (&["run", "c.flow"], 0),
+            (&["run", "broken.flow"], 1),
+            (&["run", "missing.flow"], 2),
+            (&["run", "c.flow", "--state", "missing.json"], 2),
+            (&["run", "c.flow", "--state", "bad.json"], 2),
+            (&["run", "c.flow", "--state", "list.json"], 2),
+            (&["run", "c.flow", "--set", "limit=abc"], 2),
+            (&["run", "c.flow", "--set", "limit=\"many\""], 3),
+            (
+                &["run", "c.flow", "--set", "limit=100", "--max-steps", "10"],
+                3,
+            ),
+        ];
+        for (args, code) in cases {
+            let out = run(dir.path(), args, "");
+            assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+            if code != 0 {
+                assert_eq!(out.stdout, "", "{args:?}");
+            }
+        }
+        let out = run(
+            dir.path(),
+            &["run", "c.flow", "--set", "limit=\"many\""],
+            "",
+        );
+        assert!(out.stderr.contains("flow::invalid-state"), "{}", out.stderr);
+    }
+
+    #[test]
+    fn the_run_timeout_is_a_duration() {
+        let dir = dir_with(&[(
+            "spin.flow",
+            "flow s {\n  node w = exec(cmd: \"sleep 5\")\n  start -> w\n}\n",
+        )]);
+        let started = Instant::now();
+        let out = run(dir.path(), &["run", "spin.flow", "--timeout", "100ms"], "");
+        assert_eq!(out.code, 3);
+        assert!(out.stderr.contains("flow::timeout"), "{}", out.stderr);
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn ctrl_c_cancels_the_run_and_kills_its_children() {
+        let dir = dir_with(&[(
+            "spin.flow",
+            "flow s {\n  node w = exec(cmd: \"sleep 5\")\n  start -> w\n}\n",
+        )]);
+        let child = flowc(dir.path())
+            .args(["run", "spin.flow"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let output = child.wait_with_output().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(output.status.code(), Some(3));
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("flow::cancelled"), "{stderr}");
+    }
+}

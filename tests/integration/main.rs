@@ -1,0 +1,12 @@
+//! The one integration test binary (one link on a 2-core machine).
+// Helpers shared by tests panic on broken fixtures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod engine;
+mod example_runs;
+mod examples;
+mod exec;
+mod graph;
+mod runtime_ui;
+mod ui;
