@@ -14,7 +14,9 @@ use flowc::tools::{CancelToken, ToolRegistry};
 use flowc::{SourceFile, check};
 use serde_json::{Map, Value, json};
 
-const STEPS: u64 = 20_000;
+const STEPS: u64 = 100_000;
+/// The flow with a tool node is slower per step; fewer steps keep the bench short.
+const TOOL_STEPS: u64 = 10_000;
 
 const COUNTER: &str = "flow counter {\n    state { n: int = 0, limit: int }\n    node inc { n += 1 }\n    start -> inc\n    inc -> inc when n < limit\n    inc -> end\n}\n";
 
@@ -24,7 +26,10 @@ fn interpreter(text: &str) -> Interpreter {
     let tools = ToolRegistry::builtin();
     let checked = check(&SourceFile::new("counter.flow", text), &tools);
     let program = checked.program.expect("the benchmark flow compiles");
-    let options = RunOptions { max_steps: u64::MAX, ..RunOptions::default() };
+    let options = RunOptions {
+        max_steps: u64::MAX,
+        ..RunOptions::default()
+    };
     Interpreter::new(Arc::new(program), tools, options)
 }
 
@@ -32,7 +37,9 @@ fn input(steps: u64, payload: bool) -> Map<String, Value> {
     let mut input = Map::new();
     input.insert("limit".into(), json!(steps));
     if payload {
-        let items: Vec<Value> = (0..10_000).map(|i| json!({ "id": i, "name": format!("item {i}"), "tags": ["a", "b"] })).collect();
+        let items: Vec<Value> = (0..10_000)
+            .map(|i| json!({ "id": i, "name": format!("item {i}"), "tags": ["a", "b"] }))
+            .collect();
         input.insert("payload".into(), Value::Array(items));
     }
     input
@@ -41,12 +48,18 @@ fn input(steps: u64, payload: bool) -> Map<String, Value> {
 fn bench_counter(c: &mut Criterion) {
     let mut group = c.benchmark_group("counter");
     group.throughput(Throughput::Elements(STEPS));
-    group.sample_size(20);
+    group.sample_size(10);
     let cancel = CancelToken::new();
     let counter = interpreter(COUNTER);
 
     group.bench_function("log off", |b| {
-        b.iter(|| black_box(counter.run(input(STEPS, false), &mut NoEvents, &cancel).unwrap()));
+        b.iter(|| {
+            black_box(
+                counter
+                    .run(input(STEPS, false), &mut NoEvents, &cancel)
+                    .unwrap(),
+            )
+        });
     });
 
     let dir = tempfile::tempdir().unwrap();
@@ -88,10 +101,12 @@ fn bench_counter(c: &mut Criterion) {
 
     // A tool node (`noop`) every other step: tools get the state as JSON.
     let tool_counter = interpreter(TOOL_COUNTER);
-    group.throughput(Throughput::Elements(STEPS * 2));
+    group.throughput(Throughput::Elements(TOOL_STEPS * 2));
+    let mut tool_input = input(TOOL_STEPS, true);
+    tool_input.insert("limit".into(), json!(TOOL_STEPS));
     group.bench_function("script + noop tool, 10k-object payload", |b| {
         b.iter_batched(
-            || with_payload.clone(),
+            || tool_input.clone(),
             |input| black_box(tool_counter.run(input, &mut NoEvents, &cancel).unwrap()),
             criterion::BatchSize::LargeInput,
         );
@@ -99,5 +114,16 @@ fn bench_counter(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_counter);
+/// The fixed cost of a run: validating the input, building the run's rhai engine, one step.
+fn bench_one_step(c: &mut Criterion) {
+    let one = interpreter(
+        "flow one {\n    state { n: int = 0 }\n    node inc { n += 1 }\n    start -> inc\n}\n",
+    );
+    let cancel = CancelToken::new();
+    c.bench_function("one-step run", |b| {
+        b.iter(|| black_box(one.run(Map::new(), &mut NoEvents, &cancel).unwrap()));
+    });
+}
+
+criterion_group!(benches, bench_counter, bench_one_step);
 criterion_main!(benches);

@@ -59,13 +59,23 @@ impl FileReport {
         let named = self.source.named_source();
         let mut out = String::new();
         for problem in &self.problems {
+            // A label too far right on its line would make miette panic (see
+            // `MAX_SNIPPET_COLUMN`): such a problem is shown with `file:line:col` instead.
+            let fits = labels_fit_snippet(problem.as_ref(), &self.source.text);
             let with_source = WithSource {
                 inner: problem.as_ref(),
-                source: &named,
+                source: fits.then_some(&named),
             };
             handler
                 .render_report(&mut out, &with_source)
                 .expect("writing to a String cannot fail");
+            if !fits {
+                let (line, column) = primary_label(problem.as_ref()).map_or((1, 1), |label| {
+                    line_column(&self.source.text, label.offset())
+                });
+                writeln!(out, "  at {}:{line}:{column}", self.source.name)
+                    .expect("writing to a String cannot fail");
+            }
         }
         out
     }
@@ -160,10 +170,28 @@ fn primary_label(problem: &dyn Diagnostic) -> Option<LabeledSpan> {
         .cloned()
 }
 
+/// miette pads up to a label's column with a format width, which Rust caps at `u16::MAX`: a
+/// label further right on its line panics. A byte is at most 4 columns (a tab), so labels
+/// within this many bytes of their line's start are safe to show in a snippet.
+const MAX_SNIPPET_COLUMN: usize = 16_000;
+
+fn labels_fit_snippet(problem: &dyn Diagnostic, text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let fits = |at: usize| {
+        let at = at.min(bytes.len());
+        at <= MAX_SNIPPET_COLUMN || bytes[at - MAX_SNIPPET_COLUMN..at].contains(&b'\n')
+    };
+    problem
+        .labels()
+        .into_iter()
+        .flatten()
+        .all(|label| fits(label.offset()) && fits(label.offset() + label.len()))
+}
+
 /// A phase error carries no text; this lends it the file's, for rendering.
 struct WithSource<'a> {
     inner: &'a (dyn Diagnostic + Send + Sync),
-    source: &'a NamedSource<std::sync::Arc<str>>,
+    source: Option<&'a NamedSource<std::sync::Arc<str>>>,
 }
 
 impl fmt::Debug for WithSource<'_> {
@@ -194,7 +222,7 @@ impl Diagnostic for WithSource<'_> {
         self.inner.url()
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self.source)
+        self.source.map(|source| source as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         self.inner.labels()

@@ -55,7 +55,7 @@ pub(super) fn run(args: &CheckArgs, registry: &ToolRegistry) -> u8 {
                     Format::Json => documents
                         .push(json!({ "path": path.display().to_string(), "error": message })),
                     Format::Short => {
-                        println!("{}:1:1: error[flow::unreadable]: {message}", path.display())
+                        println!("{}:1:1: error[flow::unreadable]: {message}", path.display());
                     }
                     Format::Human => eprintln!("error: {message}"),
                 }

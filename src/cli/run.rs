@@ -264,7 +264,7 @@ fn step_line(step: &Step<'_>, color: bool) -> String {
         let _ = write!(line, " [{} #{}]", position.name, position.iteration);
     }
     for (name, value) in step.changes.iter() {
-        let _ = write!(line, " {name}={}", crate::runtime::show_value(value, 40));
+        let _ = write!(line, " {name}={}", crate::runtime::show_value(&value, 40));
     }
     if let Some(error) = &step.error {
         let _ = write!(

@@ -191,7 +191,9 @@ impl<'a> Resolver<'a, '_> {
                 }
             })
             .collect();
-        self.start_written |= matches!(chain.endpoints.first(), Some(Endpoint::Start(_)));
+        // A lone `start` is no start edge: it must not hide the `no-start` error.
+        self.start_written |= matches!(chain.endpoints.first(), Some(Endpoint::Start(_)))
+            && chain.endpoints.len() > 1;
         for (hop, pair) in chain.endpoints.windows(2).enumerate() {
             let span = Span::new(pair[0].span().start, pair[1].span().end);
             let condition = if hop == 0 {

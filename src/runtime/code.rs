@@ -1,6 +1,7 @@
-//! Guards and scripts against the sandbox engine. One engine per run, built by
-//! `sandbox::engine`, with the run's hooks: `print`/`debug` into the step's output, a
-//! progress hook for cancellation and wall-clock limits, and strict comparisons.
+//! Guards and scripts against the sandbox engine. One engine per run (reused by later runs),
+//! built by `sandbox::engine`, with the run's hooks: `print`/`debug` into the step's output,
+//! a progress hook for cancellation and wall-clock limits, and strict comparisons for guards
+//! (`strict.rs`).
 //!
 //! A step pushes only the state slots its code names into one reused `Scope`: a guard
 //! borrows the values (moved out of the state as constants, moved back after: no copy, and
@@ -8,10 +9,10 @@
 //! back the ones that changed.
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, Scope, Shared};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::runtime::state::State;
 use crate::sandbox::{self, CompiledCode, Limits};
@@ -20,6 +21,10 @@ use crate::tools::CancelToken;
 
 /// Print lines kept per step; the rest are counted.
 const MAX_OUTPUT_LINES: usize = 1000;
+
+/// How deeply lists and maps a script writes into the state may nest (as `serde_json`'s
+/// parser allows for JSON input).
+pub(crate) const MAX_VALUE_DEPTH: usize = 128;
 
 /// Which time limit ended an evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +87,8 @@ impl CodeFailure {
 
 /// What the progress hook reads: set before each evaluation.
 struct Control {
-    cancel: CancelToken,
+    /// The current run's token (an engine is reused by later runs of one interpreter).
+    cancel: Mutex<CancelToken>,
     base: Instant,
     /// Nanoseconds after `base`; `u64::MAX` for none.
     deadline: AtomicU64,
@@ -96,7 +102,8 @@ struct Output {
     dropped: usize,
 }
 
-/// The engine of one run, its scope and hooks.
+/// The engine of one run, its scope and hooks. Reused by the next run of the same
+/// interpreter (see [`Sandbox::begin`]): building an engine is most of a short run's cost.
 pub(crate) struct Sandbox {
     engine: Engine,
     scope: Scope<'static>,
@@ -109,12 +116,20 @@ pub(crate) struct Sandbox {
     values: Vec<Dynamic>,
 }
 
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Sandbox {
     pub(crate) fn new(limits: &Limits, cancel: &CancelToken) -> Self {
         let mut engine = sandbox::engine(limits, false);
-        strict_comparisons(&mut engine);
+        crate::runtime::strict::register(&mut engine);
         let control = Arc::new(Control {
-            cancel: cancel.clone(),
+            cancel: Mutex::new(cancel.clone()),
             base: Instant::now(),
             deadline: AtomicU64::new(u64::MAX),
             reason: AtomicU8::new(0),
@@ -124,7 +139,7 @@ impl Sandbox {
             if operations % 256 != 1 {
                 return None;
             }
-            if hook.cancel.is_cancelled() {
+            if lock(&hook.cancel).is_cancelled() {
                 return Some(Dynamic::from_int(0));
             }
             let deadline = hook.deadline.load(Ordering::Relaxed);
@@ -145,6 +160,13 @@ impl Sandbox {
             pushed: Vec::new(),
             values: Vec::new(),
         }
+    }
+
+    /// Prepares a reused sandbox for a new run.
+    pub(crate) fn begin(&mut self, cancel: &CancelToken) {
+        *lock(&self.control.cancel) = cancel.clone();
+        *lock(&self.output) = Output::default();
+        self.scope.clear();
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -168,15 +190,19 @@ impl Sandbox {
     /// Arms the progress hook with the earliest of the wall-time limit, the node's deadline
     /// and the run's.
     fn arm(&self, node: Option<Instant>, run: Option<Instant>) {
-        let wall = Instant::now() + Duration::from_millis(self.limits.max_wall_time_ms);
-        let mut earliest = (wall, Deadline::Wall);
+        let wall = Instant::now().checked_add(Duration::from_millis(self.limits.max_wall_time_ms));
+        let mut earliest: Option<(Instant, Deadline)> = wall.map(|wall| (wall, Deadline::Wall));
         for (deadline, kind) in [(node, Deadline::Node), (run, Deadline::Run)] {
             if let Some(deadline) = deadline
-                && deadline < earliest.0
+                && earliest.is_none_or(|(current, _)| deadline < current)
             {
-                earliest = (deadline, kind);
+                earliest = Some((deadline, kind));
             }
         }
+        let Some(earliest) = earliest else {
+            self.control.deadline.store(u64::MAX, Ordering::Relaxed);
+            return;
+        };
         let nanos = earliest
             .0
             .saturating_duration_since(self.control.base)
@@ -297,11 +323,13 @@ impl Sandbox {
             }
         }
         if value.is_map() {
+            // Map keys are unique: only the names written back above can repeat.
+            let written = changes.len();
             let map = value.cast::<Map>();
             for (name, value) in map {
                 let slot = state.slot(&name);
                 state.set(slot, value);
-                if !changes.contains(&slot) {
+                if !changes[..written].contains(&slot) {
                     changes.push(slot);
                 }
             }
@@ -309,9 +337,21 @@ impl Sandbox {
         Ok(())
     }
 
-    /// The first limit a value (or a value inside it) breaks.
+    /// The first limit a value (or a value inside it) breaks. Nesting is bounded too
+    /// ([`MAX_VALUE_DEPTH`]), so that what enters the state can be compared, serialized and
+    /// dropped without deep recursion.
     fn oversized(&self, value: &Dynamic) -> Option<(&'static str, String)> {
+        self.oversized_at(value, 0)
+    }
+
+    fn oversized_at(&self, value: &Dynamic, depth: usize) -> Option<(&'static str, String)> {
         let limits = &self.limits;
+        if depth > MAX_VALUE_DEPTH {
+            return Some((
+                "max_value_depth",
+                format!("{MAX_VALUE_DEPTH} levels of nested lists and maps"),
+            ));
+        }
         if let Ok(text) = value.as_immutable_string_ref() {
             return (limits.max_string_size > 0 && text.len() > limits.max_string_size).then(
                 || {
@@ -329,13 +369,17 @@ impl Sandbox {
                     format!("{} elements", limits.max_array_size),
                 ));
             }
-            return array.iter().find_map(|item| self.oversized(item));
+            return array
+                .iter()
+                .find_map(|item| self.oversized_at(item, depth + 1));
         }
         if let Ok(map) = value.as_map_ref() {
             if limits.max_map_size > 0 && map.len() > limits.max_map_size {
                 return Some(("max_map_size", format!("{} entries", limits.max_map_size)));
             }
-            return map.values().find_map(|item| self.oversized(item));
+            return map
+                .values()
+                .find_map(|item| self.oversized_at(item, depth + 1));
         }
         None
     }
@@ -396,6 +440,12 @@ impl Sandbox {
             },
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn push_line(output: &Mutex<Output>, line: String) {
@@ -490,94 +540,76 @@ pub(crate) fn values_of(state: &State, slots: &[usize]) -> String {
     }
 }
 
-/// Makes comparisons of mismatched types errors in guards: rhai's built-in fallback quietly
-/// answers `false` (`"x" > 3`). These operator overloads win over that fallback only when
-/// fast operators are off, which is how guards are evaluated; scripts run with fast operators
-/// and keep rhai's rules. Ints and floats compare with each other, strings with chars, and
-/// any value may be tested for equality with `()` (null).
-fn strict_comparisons(engine: &mut Engine) {
-    static MODULE: OnceLock<Shared<Module>> = OnceLock::new();
-    let module = MODULE.get_or_init(|| {
-        let mut module = Module::new();
-        refuse_row::<rhai::INT>(&mut module);
-        refuse_row::<rhai::FLOAT>(&mut module);
-        refuse_row::<bool>(&mut module);
-        refuse_row::<ImmutableString>(&mut module);
-        refuse_row::<char>(&mut module);
-        refuse_row::<()>(&mut module);
-        refuse_row::<Array>(&mut module);
-        refuse_row::<Map>(&mut module);
-        module.into()
-    });
-    engine.register_global_module(Shared::clone(module));
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::state::Slots;
+    use crate::sandbox::CodeKind;
 
-const ORDERING: [&str; 4] = ["<", "<=", ">", ">="];
-const EQUALITY: [&str; 2] = ["==", "!="];
-
-fn refuse_row<A: rhai::Variant + Clone>(module: &mut Module) {
-    refuse::<A, rhai::INT>(module);
-    refuse::<A, rhai::FLOAT>(module);
-    refuse::<A, bool>(module);
-    refuse::<A, ImmutableString>(module);
-    refuse::<A, char>(module);
-    refuse::<A, ()>(module);
-    refuse::<A, Array>(module);
-    refuse::<A, Map>(module);
-}
-
-/// The family a type compares within.
-fn family(name: &str) -> &str {
-    match name {
-        "i64" | "f64" => "number",
-        "string" | "char" | "ImmutableString" => "text",
-        other => other,
+    fn eval_guard(text: &str) -> Result<bool, String> {
+        let limits = Limits::default();
+        let engine = sandbox::engine(&limits, false);
+        let code = sandbox::compile(
+            &engine,
+            CodeKind::Guard,
+            text,
+            Span::new(0, text.len()),
+            &[],
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        let mut sandbox = Sandbox::new(&limits, &CancelToken::new());
+        let mut state = State::from_input(&Slots::default(), 0, None, serde_json::Map::new())
+            .map_err(|e| e.to_string())?;
+        sandbox
+            .guard(&code, &[], &mut state, None)
+            .map_err(|failure| format!("{failure:?}"))
     }
-}
 
-fn flow_type(rust: &'static str) -> &'static str {
-    match rust {
-        "i64" => "int",
-        "f64" => "float",
-        "()" => "null",
-        "ImmutableString" | "string" => "string",
-        "array" | "Vec<Dynamic>" => "list",
-        other if other.contains("Map") || other == "map" => "map",
-        other => other,
+    #[test]
+    fn mismatched_comparisons_are_errors_in_guards() {
+        // Literals are folded by the optimizer at compile time, so each operand comes from
+        // a (non-constant) expression.
+        for text in [
+            "\"x\".to_upper() > (3 + 0)",
+            "(1 + 0) < \"x\".to_upper()",
+            "[1].len() == \"1\".to_upper()",
+            "[].pop() < (1 + 0)",
+            "\"1,2\".split(\",\") == (1 + 0)",
+            "\"a\".to_upper() != [1].len()",
+        ] {
+            let result = eval_guard(text);
+            assert!(
+                matches!(&result, Err(e) if e.contains("cannot compare")),
+                "{text}: {result:?}"
+            );
+        }
     }
-}
 
-fn refuse<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(module: &mut Module) {
-    let (a, b) = (short_type::<A>(), short_type::<B>());
-    let same_family = family(a) == family(b);
-    let unit = a == "()" || b == "()";
-    let mut operators: Vec<&'static str> = Vec::new();
-    if !same_family || (a == "()" && b == "()") {
-        operators.extend(ORDERING);
+    #[test]
+    fn same_type_int_float_text_and_null_comparisons_work() {
+        for (text, expected) in [
+            ("(1 + 0) < (2 + 0)", true),
+            ("(1 + 0) < 1.5 * 1.0", true),
+            ("2.5 * 1.0 >= (2 + 0)", true),
+            ("\"a\".to_upper() == \"A\"", true),
+            ("\"b\".to_upper() > \"A\".to_upper()", true),
+            ("'a' == \"a\".to_lower()", true),
+            ("[1].pop() != ()", true),
+            ("[].pop() == ()", true),
+            ("(true && true) == true", true),
+            ("[1, 2] == [1, 2]", true),
+        ] {
+            assert_eq!(eval_guard(text), Ok(expected), "{text}");
+        }
     }
-    if !same_family && !unit {
-        operators.extend(EQUALITY);
-    }
-    let (a, b) = (flow_type(a), flow_type(b));
-    for operator in operators {
-        module.set_native_fn(
-            operator,
-            move |_: A, _: B| -> Result<bool, Box<EvalAltResult>> {
-                Err(format!("cannot compare {a} with {b} using `{operator}`").into())
-            },
-        );
-    }
-}
 
-fn short_type<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    if full.ends_with("ImmutableString") {
-        "string"
-    } else if full.contains("Vec<") {
-        "array"
-    } else if full.contains("Map") {
-        "map"
-    } else {
-        full
+    #[test]
+    fn structural_equality_sees_nested_changes() {
+        let a = rhai::serde::to_dynamic(serde_json::json!({ "x": [1, 2.5, "s", null] })).unwrap();
+        let b = rhai::serde::to_dynamic(serde_json::json!({ "x": [1, 2.5, "s", null] })).unwrap();
+        let c = rhai::serde::to_dynamic(serde_json::json!({ "x": [1, 2.5, "t", null] })).unwrap();
+        assert!(same(&a, &b));
+        assert!(!same(&a, &c));
+        assert!(!same(&Dynamic::from_int(1), &Dynamic::from_float(1.0)));
     }
 }

@@ -110,7 +110,9 @@ pub enum RuntimeError {
     #[error("loop `{name}` ran {max} times and its `until` guard is still false")]
     #[diagnostic(
         code("flow::loop-exhausted"),
-        help("raise `max` if more iterations are expected, or fix what the body changes")
+        help(
+            "raise `max` if more iterations are expected, or add `{name} -> … on error` to handle it"
+        )
     )]
     LoopExhausted {
         name: String,

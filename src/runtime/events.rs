@@ -8,11 +8,10 @@
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
-use rhai::Dynamic;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::runtime::state::State;
+use crate::runtime::state::{State, Stored};
 
 /// One record of the execution log. Serializes as one JSON object tagged by `"event"`.
 #[derive(Debug, Serialize)]
@@ -131,12 +130,28 @@ pub struct Changes<'a> {
     pub(crate) slots: &'a [usize],
 }
 
+/// A field's value in a log record: serializes as JSON; [`FieldValue::to_json`] converts it.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldValue<'a>(pub(crate) &'a Stored);
+
+impl FieldValue<'_> {
+    pub fn to_json(&self) -> serde_json::Value {
+        self.0.to_json()
+    }
+}
+
+impl Serialize for FieldValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl<'a> Changes<'a> {
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a Dynamic)> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, FieldValue<'a>)> + 'a {
         let state = self.state;
         self.slots
             .iter()
-            .filter_map(move |&slot| Some((state.name(slot), state.get(slot)?)))
+            .filter_map(move |&slot| Some((state.name(slot), FieldValue(state.stored(slot)?))))
     }
 
     pub fn len(&self) -> usize {
@@ -150,7 +165,7 @@ impl<'a> Changes<'a> {
     /// The changes as a JSON object.
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         self.iter()
-            .map(|(k, v)| (k.to_owned(), crate::runtime::state::to_json(v)))
+            .map(|(k, v)| (k.to_owned(), v.to_json()))
             .collect()
     }
 }
@@ -165,7 +180,7 @@ impl Serialize for Changes<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.slots.len()))?;
         for (name, value) in self.iter() {
-            map.serialize_entry(name, value)?;
+            map.serialize_entry(name, &value)?;
         }
         map.end()
     }
@@ -178,8 +193,10 @@ pub struct StateView<'a> {
 }
 
 impl<'a> StateView<'a> {
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a Dynamic)> + 'a {
-        self.state.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, FieldValue<'a>)> + 'a {
+        self.state
+            .iter()
+            .map(|(name, value)| (name, FieldValue(value)))
     }
 
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
@@ -197,7 +214,7 @@ impl Serialize for StateView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         for (name, value) in self.iter() {
-            map.serialize_entry(name, value)?;
+            map.serialize_entry(name, &value)?;
         }
         map.end()
     }

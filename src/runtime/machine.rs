@@ -12,7 +12,7 @@ use crate::runtime::error::RuntimeError;
 use crate::runtime::events::{
     Changes, EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, Step,
 };
-use crate::runtime::state::{State, to_dynamic};
+use crate::runtime::state::State;
 use crate::runtime::{Interpreter, Plan, RunOptions};
 use crate::tools::{CancelToken, FailureKind, ToolCall, ToolRegistry};
 
@@ -43,12 +43,14 @@ pub(super) struct Machine<'r> {
 impl<'r> Machine<'r> {
     pub(super) fn new(
         interpreter: &'r Interpreter,
+        mut sandbox: Sandbox,
         state: State,
         events: &'r mut dyn EventSink,
         cancel: &'r CancelToken,
         started: Instant,
     ) -> Self {
         let options = &interpreter.options;
+        sandbox.begin(cancel);
         Machine {
             program: &interpreter.program,
             plan: &interpreter.plan,
@@ -57,11 +59,13 @@ impl<'r> Machine<'r> {
             log: events.enabled(),
             events,
             cancel,
-            sandbox: Sandbox::new(&options.limits, cancel),
+            sandbox,
             state,
             counters: vec![0; interpreter.program.nodes.len()],
             steps: 0,
-            run_deadline: options.timeout.map(|timeout| started + timeout),
+            run_deadline: options
+                .timeout
+                .and_then(|timeout| started.checked_add(timeout)),
             changes: Vec::new(),
         }
     }
@@ -70,8 +74,8 @@ impl<'r> Machine<'r> {
         self.steps
     }
 
-    pub(super) fn into_state(self) -> State {
-        self.state
+    pub(super) fn into_parts(self) -> (State, Sandbox) {
+        (self.state, self.sandbox)
     }
 
     pub(super) fn execute(&mut self) -> Result<(), RuntimeError> {
@@ -84,41 +88,36 @@ impl<'r> Machine<'r> {
             let node = program.node(current);
             self.before_step(node)?;
             self.steps += 1;
-            let started_at = self.log.then(SystemTime::now);
-            let started = Instant::now();
+            let started = self.log.then(|| (SystemTime::now(), Instant::now()));
             self.changes.clear();
             let in_loop = node
                 .parent
                 .map(|parent| (parent, self.counters[parent.index()] + 1));
             let (result, attempts) = self.perform(node);
-            let (outcome, failure) = match result {
+            // Without a next node, the step failed: `failure` says why. With one, `failure`
+            // is a node failure its `on error` edge handled.
+            let (next, failure) = match result {
                 Ok(()) => match self.route(current) {
-                    Ok(next) => (Ok(next), None),
-                    Err(error) => (Err(()), Some(error)),
+                    Ok(next) => (Some(next), None),
+                    Err(error) => (self.exhausted_loop_edge(&error), Some(error)),
                 },
-                Err(error) => match self.error_edge(node, &error) {
-                    Some(next) => (Ok(next), Some(error)),
-                    None => (Err(()), Some(error)),
-                },
+                Err(error) => (self.error_edge(node, &error), Some(error)),
             };
-            if let Some(started_at) = started_at {
-                self.log_step(
-                    node,
+            if let Some((started_at, started)) = started {
+                let record = StepRecord {
                     started_at,
-                    started.elapsed(),
-                    &outcome,
-                    failure.as_ref(),
+                    duration: started.elapsed(),
                     in_loop,
                     attempts,
-                );
+                };
+                self.log_step(node, &record, next.as_ref(), failure.as_ref());
             }
-            match (outcome, failure) {
-                (Ok(next), _) => match next.target {
+            match next {
+                Some(next) => match next.target {
                     Target::End => return Ok(()),
                     Target::Node(id) => current = self.enter(id),
                 },
-                (Err(()), Some(error)) => return Err(error),
-                (Err(()), None) => unreachable!("a failed step carries its error"),
+                None => return Err(failure.expect("a step without a next node failed")),
             }
         }
     }
@@ -187,7 +186,10 @@ impl<'r> Machine<'r> {
 
     /// Waits out a retry's backoff, waking for cancellation and the run's deadline.
     fn sleep(&self, wait: Duration, node: &Node) -> Result<(), RuntimeError> {
-        let until = Instant::now() + wait;
+        let Some(until) = Instant::now().checked_add(wait) else {
+            // Longer than the clock can count: wait until cancelled or timed out.
+            return self.sleep(Duration::from_secs(365 * 24 * 3600), node);
+        };
         loop {
             if self.cancel.is_cancelled() {
                 return Err(cancelled(node));
@@ -206,7 +208,7 @@ impl<'r> Machine<'r> {
     fn attempt(&mut self, node: &'r Node, policy: &Policy) -> Result<(), RuntimeError> {
         let node_deadline = policy
             .timeout_ms
-            .map(|ms| Instant::now() + Duration::from_millis(ms));
+            .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
         match &node.kind {
             NodeKind::Tool { tool, args, .. } => {
                 self.call_tool(node, tool, args, node_deadline, policy)
@@ -266,23 +268,22 @@ impl<'r> Machine<'r> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let state = self.state.to_json();
         let call = ToolCall {
             node: &node.name,
             args,
-            state: &state,
+            state: self.state.json_view(),
             cancel: self.cancel,
             deadline,
             workdir: &self.options.workdir,
         };
-        match implementation.call(&call) {
+        let result = implementation.call(&call);
+        match result {
             Ok(changes) => {
                 for (name, value) in changes {
                     let slot = self.state.slot(&name);
-                    self.state.set(slot, to_dynamic(&value));
-                    if !self.changes.contains(&slot) {
-                        self.changes.push(slot);
-                    }
+                    self.state.set_json(slot, value);
+                    // The tool's keys are unique, and a failed attempt left no changes.
+                    self.changes.push(slot);
                 }
                 Ok(())
             }
@@ -300,9 +301,21 @@ impl<'r> Machine<'r> {
         }
     }
 
+    /// An exhausted loop fails like a node: its own `on error` edge, when it has one.
+    fn exhausted_loop_edge(&mut self, error: &RuntimeError) -> Option<Next<'r>> {
+        let RuntimeError::LoopExhausted { name, .. } = error else {
+            return None;
+        };
+        let program = self.program;
+        let node = program.find(name)?;
+        let mut next = self.error_edge(node, error)?;
+        next.until = Some(false);
+        Some(next)
+    }
+
     /// The node's `on error` edge, with `error` set in the state, when it has one.
     fn error_edge(&mut self, node: &'r Node, error: &RuntimeError) -> Option<Next<'r>> {
-        if !error.is_node_failure() {
+        if !error.is_node_failure() && !matches!(error, RuntimeError::LoopExhausted { .. }) {
             return None;
         }
         let edge = node
@@ -474,20 +487,15 @@ impl<'r> Machine<'r> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn log_step(
         &mut self,
         node: &Node,
-        started_at: SystemTime,
-        duration: Duration,
-        outcome: &Result<Next<'_>, ()>,
+        record: &StepRecord,
+        next: Option<&Next<'_>>,
         failure: Option<&RuntimeError>,
-        in_loop: Option<(NodeId, u64)>,
-        attempts: u32,
     ) {
         let output = self.sandbox.take_output();
         let message = failure.map(RuntimeError::message);
-        let next = outcome.as_ref().ok();
         let step = Step {
             seq: self.steps,
             node: &node.name,
@@ -496,14 +504,14 @@ impl<'r> Machine<'r> {
                 NodeKind::Script { .. } => "script",
                 NodeKind::Junction | NodeKind::Loop(_) => "junction",
             },
-            started_at,
-            duration,
+            started_at: record.started_at,
+            duration: record.duration,
             changes: Changes {
                 state: &self.state,
                 slots: &self.changes,
             },
             edge: next.map(|next| next.edge),
-            in_loop: in_loop.map(|(id, iteration)| LoopPosition {
+            in_loop: record.in_loop.map(|(id, iteration)| LoopPosition {
                 name: &self.program.node(id).name,
                 iteration,
                 until: next.and_then(|next| next.until),
@@ -513,10 +521,19 @@ impl<'r> Machine<'r> {
                 code: error.short_code(),
                 message: message.as_deref().unwrap_or_default(),
             }),
-            attempts,
+            attempts: record.attempts,
         };
         self.events.event(&Event::Step(step));
     }
+}
+
+/// What a step's log record needs besides the node and its outcome.
+struct StepRecord {
+    started_at: SystemTime,
+    duration: Duration,
+    /// The innermost loop and its iteration (from 1).
+    in_loop: Option<(NodeId, u64)>,
+    attempts: u32,
 }
 
 fn cancelled(node: &Node) -> RuntimeError {

@@ -7,7 +7,7 @@
 //! inside `tokio::task::spawn_blocking`.
 //!
 //! ```
-//! use std::sync::Arc;
+//! use std::sync::{Arc, Mutex};
 //! use flowc::runtime::{Interpreter, NoEvents, RunOptions};
 //! use flowc::tools::{CancelToken, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 //! use serde_json::{Map, Value, json};
@@ -39,17 +39,18 @@ mod error;
 mod events;
 mod machine;
 mod state;
+mod strict;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
 pub use error::RuntimeError;
 pub use events::{
-    Changes, EdgeTaken, ErrorRecord, Event, EventSink, FinishedError, JsonLines, LoopPosition,
-    NoEvents, RunFinished, RunStarted, RunStatus, StateView, Step, Tee,
+    Changes, EdgeTaken, ErrorRecord, Event, EventSink, FieldValue, FinishedError, JsonLines,
+    LoopPosition, NoEvents, RunFinished, RunStarted, RunStatus, StateView, Step, Tee,
 };
 
 use crate::compile::ir::{EdgeWhen, NodeKind, Program};
@@ -96,12 +97,25 @@ pub struct Interpreter {
     tools: ToolRegistry,
     options: RunOptions,
     plan: Plan,
+    /// Engines of finished runs, reused by the next ones.
+    sandboxes: Mutex<Vec<code::Sandbox>>,
+}
+
+/// Engines kept for reuse per interpreter (one per run at once, up to this many).
+const MAX_IDLE_SANDBOXES: usize = 16;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// For each node, the slots of the names its code uses (precomputed so no step hashes a name).
 #[derive(Debug)]
 struct Plan {
     slots: Slots,
+    /// The first `named` slots are the names some guard or script uses.
+    named: usize,
     nodes: Vec<NodePlan>,
 }
 
@@ -116,9 +130,6 @@ struct NodePlan {
 impl Plan {
     fn new(program: &Program) -> Self {
         let mut slots = Slots::default();
-        for field in program.schema.iter().flat_map(|schema| &schema.fields) {
-            slots.intern(&field.name);
-        }
         let mut intern = |code: &CompiledCode| -> Vec<usize> {
             code.names.iter().map(|n| slots.intern(n)).collect()
         };
@@ -144,16 +155,21 @@ impl Plan {
                     .unwrap_or_default(),
             })
             .collect();
-        Plan { slots, nodes }
+        let named = slots.len();
+        for field in program.schema.iter().flat_map(|schema| &schema.fields) {
+            slots.intern(&field.name);
+        }
+        Plan {
+            slots,
+            named,
+            nodes,
+        }
     }
 }
 
 /// A value as compact JSON, cut to `max` characters (for step lines and messages).
-pub fn show_value(value: &rhai::Dynamic, max: usize) -> String {
-    code::shorten(
-        serde_json::to_string(value).unwrap_or_else(|_| value.to_string()),
-        max,
-    )
+pub fn show_value(value: &impl serde::Serialize, max: usize) -> String {
+    code::shorten(serde_json::to_string(value).unwrap_or_default(), max)
 }
 
 impl Interpreter {
@@ -164,6 +180,7 @@ impl Interpreter {
             tools,
             options,
             plan,
+            sandboxes: Mutex::new(Vec::new()),
         }
     }
 
@@ -204,7 +221,12 @@ impl Interpreter {
                 }),
             }));
         };
-        let state = match State::from_input(&self.plan.slots, self.program.schema.as_ref(), input) {
+        let state = match State::from_input(
+            &self.plan.slots,
+            self.plan.named,
+            self.program.schema.as_ref(),
+            input,
+        ) {
             Ok(state) => state,
             Err(error) => {
                 finish(events, 0, Some(&error));
@@ -217,14 +239,22 @@ impl Interpreter {
             started_at,
             state: StateView { state: &state },
         }));
-        let mut machine = machine::Machine::new(self, state, events, cancel, started);
+        let sandbox = lock(&self.sandboxes)
+            .pop()
+            .unwrap_or_else(|| code::Sandbox::new(&self.options.limits, cancel));
+        let mut machine = machine::Machine::new(self, sandbox, state, events, cancel, started);
         let result = machine.execute();
         let steps = machine.steps();
-        let state = machine.into_state();
+        let (state, sandbox) = machine.into_parts();
+        let mut sandboxes = lock(&self.sandboxes);
+        if sandboxes.len() < MAX_IDLE_SANDBOXES {
+            sandboxes.push(sandbox);
+        }
+        drop(sandboxes);
         finish(events, steps, result.as_ref().err());
         result?;
         Ok(RunOutcome {
-            state: state.to_json(),
+            state: state.into_json(),
             steps,
             duration: started.elapsed(),
         })

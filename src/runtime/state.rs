@@ -20,6 +20,10 @@ pub(crate) struct Slots {
 }
 
 impl Slots {
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
     pub(crate) fn intern(&mut self, name: &str) -> usize {
         if let Some(&slot) = self.index.get(name) {
             return slot;
@@ -31,32 +35,78 @@ impl Slots {
     }
 }
 
+/// One field's value: a rhai value when the flow's code names the field (converted once, at
+/// the start or when a tool sets it), else the JSON as given: a field no guard or script
+/// reads is never converted at all.
+#[derive(Clone, Debug)]
+pub(crate) enum Stored {
+    Rhai(Dynamic),
+    Json(Value),
+}
+
+impl Stored {
+    pub(crate) fn to_json(&self) -> Value {
+        match self {
+            Stored::Rhai(value) => to_json(value),
+            Stored::Json(value) => value.clone(),
+        }
+    }
+
+    fn into_json(self) -> Value {
+        match self {
+            Stored::Rhai(value) => to_json(&value),
+            Stored::Json(value) => value,
+        }
+    }
+}
+
+impl serde::Serialize for Stored {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Stored::Rhai(value) => value.serialize(serializer),
+            Stored::Json(value) => value.serialize(serializer),
+        }
+    }
+}
+
 /// The state of one run.
 #[derive(Debug)]
 pub(crate) struct State {
     slots: Slots,
-    values: Vec<Option<Dynamic>>,
+    /// Slots some guard or script names: always held as rhai values.
+    named: usize,
+    values: Vec<Option<Stored>>,
     /// Slots holding a value, in the order they first got one (the output order).
     order: Vec<usize>,
+    /// The state as JSON for tools, kept up to date by the slots set since the last call.
+    mirror: Option<Map<String, Value>>,
+    dirty: Vec<usize>,
+    is_dirty: Vec<bool>,
 }
 
 impl State {
-    fn empty(slots: &Slots) -> Self {
+    fn empty(slots: &Slots, named: usize) -> Self {
         State {
             slots: slots.clone(),
+            named,
             values: vec![None; slots.names.len()],
             order: Vec::new(),
+            mirror: None,
+            dirty: Vec::new(),
+            is_dirty: vec![false; slots.names.len()],
         }
     }
 
     /// Validates `input` against `schema` (types, required fields), fills defaults and keeps
     /// extra fields. Schema fields come first in the output, then the others as given.
+    /// `slots` holds the names the code uses first: the first `named` slots.
     pub(crate) fn from_input(
         slots: &Slots,
+        named: usize,
         schema: Option<&Schema>,
         mut input: Map<String, Value>,
     ) -> Result<Self, RuntimeError> {
-        let mut state = State::empty(slots);
+        let mut state = State::empty(slots, named);
         for field in schema.map_or(&[][..], |s| s.fields.as_slice()) {
             let value = match input.remove(&field.name) {
                 Some(value) => {
@@ -75,11 +125,11 @@ impl State {
                 },
             };
             let slot = state.slot(&field.name);
-            state.set(slot, field_value(field.ty, &value));
+            state.set_json(slot, field_value(field.ty, value));
         }
         for (name, value) in input {
             let slot = state.slot(&name);
-            state.set(slot, to_dynamic(&value));
+            state.set_json(slot, value);
         }
         Ok(state)
     }
@@ -89,6 +139,7 @@ impl State {
         let slot = self.slots.intern(name);
         if slot == self.values.len() {
             self.values.push(None);
+            self.is_dirty.push(false);
         }
         slot
     }
@@ -101,31 +152,64 @@ impl State {
         &self.slots.names[slot]
     }
 
+    /// The value of a slot the code names (held as a rhai value).
     pub(crate) fn get(&self, slot: usize) -> Option<&Dynamic> {
+        match self.values[slot].as_ref()? {
+            Stored::Rhai(value) => Some(value),
+            Stored::Json(_) => None,
+        }
+    }
+
+    pub(crate) fn stored(&self, slot: usize) -> Option<&Stored> {
         self.values[slot].as_ref()
     }
 
     /// Sets a value, recording the slot's place in the output order when it is new.
     pub(crate) fn set(&mut self, slot: usize, value: Dynamic) {
+        self.store(slot, Stored::Rhai(value));
+    }
+
+    /// Sets a value from JSON: converted only when code names the slot.
+    pub(crate) fn set_json(&mut self, slot: usize, value: Value) {
+        let stored = if slot < self.named {
+            Stored::Rhai(to_dynamic(&value))
+        } else {
+            Stored::Json(value)
+        };
+        self.store(slot, stored);
+    }
+
+    fn store(&mut self, slot: usize, value: Stored) {
         let entry = &mut self.values[slot];
-        if entry.is_none() && !self.order.contains(&slot) {
+        // `None` only for a slot that never had a value: lent values are restored directly.
+        if entry.is_none() {
             self.order.push(slot);
         }
         *entry = Some(value);
+        if self.mirror.is_some() && !self.is_dirty[slot] {
+            self.is_dirty[slot] = true;
+            self.dirty.push(slot);
+        }
     }
 
     /// Lends a value out (to a guard's scope) without copying it; [`State::restore`] puts it
     /// back. The slot's place in the order is kept.
     pub(crate) fn lend(&mut self, slot: usize) -> Option<Dynamic> {
-        self.values[slot].take()
+        match self.values[slot].take()? {
+            Stored::Rhai(value) => Some(value),
+            json @ Stored::Json(_) => {
+                self.values[slot] = Some(json);
+                None
+            }
+        }
     }
 
     pub(crate) fn restore(&mut self, slot: usize, value: Dynamic) {
-        self.values[slot] = Some(value);
+        self.values[slot] = Some(Stored::Rhai(value));
     }
 
     /// Present slots in output order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Dynamic)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Stored)> {
         self.order
             .iter()
             .filter_map(|&slot| Some((self.name(slot), self.values[slot].as_ref()?)))
@@ -133,19 +217,47 @@ impl State {
 
     pub(crate) fn to_json(&self) -> Map<String, Value> {
         self.iter()
-            .map(|(name, value)| (name.to_owned(), to_json(value)))
+            .map(|(name, value)| (name.to_owned(), value.to_json()))
             .collect()
+    }
+
+    /// The final state: JSON fields are moved out, not copied.
+    pub(crate) fn into_json(mut self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for &slot in &self.order {
+            if let Some(value) = self.values[slot].take() {
+                out.insert(self.slots.names[slot].to_string(), value.into_json());
+            }
+        }
+        out
+    }
+
+    /// The state as JSON for a tool. Built on the first call, then updated by the slots set
+    /// since: a tool call costs the size of what changed, not of the whole state.
+    pub(crate) fn json_view(&mut self) -> &Map<String, Value> {
+        if self.mirror.is_none() {
+            let mirror = self.to_json();
+            return self.mirror.insert(mirror);
+        }
+        let mirror = self.mirror.as_mut().expect("built above");
+        for slot in self.dirty.drain(..) {
+            self.is_dirty[slot] = false;
+            if let Some(value) = &self.values[slot] {
+                mirror.insert(self.slots.names[slot].to_string(), value.to_json());
+            }
+        }
+        mirror
     }
 }
 
 /// A field's value from JSON: a `float` field given a whole number holds a float.
-fn field_value(ty: FieldType, value: &Value) -> Dynamic {
-    match (ty, value) {
-        #[allow(clippy::cast_precision_loss)]
-        (FieldType::Float, Value::Number(n)) if !n.is_f64() => {
-            Dynamic::from_float(n.as_f64().unwrap_or_default())
-        }
-        _ => to_dynamic(value),
+fn field_value(ty: FieldType, value: Value) -> Value {
+    match (ty, &value) {
+        (FieldType::Float, Value::Number(n)) if !n.is_f64() => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(value, Value::Number),
+        _ => value,
     }
 }
 

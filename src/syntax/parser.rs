@@ -1,6 +1,7 @@
 //! The pest parser and one `build_<rule>` function per grammar rule, turning pairs into the
 //! AST. Grammar and builders read side by side: `grammar/flow.pest`.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pest::Parser as _;
@@ -30,17 +31,36 @@ pub(crate) fn parse_file(text: &str) -> Result<Flow, SyntaxError> {
         });
     }
     let brackets = scan::brackets(text)?;
-    // Record what was tried at the furthest position, for errors that name the missing
-    // `{` or `until`. Set once and never cleared, so concurrent parses agree.
-    pest::set_error_detail(true);
-    let mut pairs = FlowParser::parse(Rule::file, text)
-        .map_err(|error| syntax_error(text, &error, &brackets))?;
+    // pest's error detail more than doubles the time of a parse, and only a failed parse
+    // needs it: a file that fails is parsed again with it.
+    let mut pairs = match FlowParser::parse(Rule::file, text) {
+        Ok(pairs) => pairs,
+        Err(error) => {
+            let error = parse_with_detail(text).err().unwrap_or(error);
+            return Err(syntax_error(text, &error, &brackets));
+        }
+    };
     let file = pairs.next().expect("grammar: parse(file) yields the file");
     let flow = file
         .into_inner()
         .next()
         .expect("grammar: file holds one flow");
     build_flow(flow, text)
+}
+
+/// Parses with pest's error detail on: it records what was tried at the furthest position,
+/// for errors that name the missing `{` or `until`. The switch is global and read when a
+/// parse starts, so detailed parses take turns and each one sees it on; a plain parse that
+/// starts meanwhile only runs slower, with the same result.
+fn parse_with_detail(
+    text: &str,
+) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
+    static TURN: Mutex<()> = Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    pest::set_error_detail(true);
+    let result = FlowParser::parse(Rule::file, text);
+    pest::set_error_detail(false);
+    result
 }
 
 fn build_flow(pair: Pair<'_, Rule>, text: &str) -> Result<Flow, SyntaxError> {
@@ -343,9 +363,17 @@ fn build_json(pair: Pair<'_, Rule>) -> Result<serde_json::Value, SyntaxError> {
 
 fn build_string(pair: &Pair<'_, Rule>) -> Result<String, SyntaxError> {
     serde_json::from_str(pair.as_str()).map_err(|error| {
-        // serde_json counts 1-based columns in bytes on the literal's single line.
-        let start = pair.as_span().start() + error.column().saturating_sub(2);
-        let end = (start + 2).min(pair.as_span().end());
+        // serde_json counts 1-based columns in bytes on the literal's single line. Two bytes
+        // may end (or start) inside a character: widen to whole characters.
+        let text = pair.get_input();
+        let mut start = pair.as_span().start() + error.column().saturating_sub(2);
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (start + 2).min(pair.as_span().end());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
         SyntaxError::BadString {
             reason: error
                 .to_string()

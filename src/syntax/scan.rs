@@ -1,6 +1,7 @@
 //! A quick pass over the raw text before pest runs: it bounds bracket nesting (pest and the
-//! builders recurse once per bracket, so a hostile file must not exhaust the stack) and
-//! remembers the first bracket left open, for a better "unclosed" diagnostic.
+//! builders recurse once per bracket, so a hostile file must not exhaust the stack), refuses
+//! many brackets without their match (pest's time doubles with each one) and remembers the
+//! brackets left open, for a better "unclosed" diagnostic.
 
 use crate::span::Span;
 use crate::syntax::error::SyntaxError;
@@ -43,9 +44,119 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
         }
         i += 1;
     }
+    if let Some((at, opener)) = too_many_unmatched(bytes) {
+        return Err(SyntaxError::Unclosed {
+            opener,
+            at: Span::new(at, at + 1).into(),
+        });
+    }
     Ok(Brackets {
         unclosed: open.iter().map(|&(at, b)| (at, char::from(b))).collect(),
     })
+}
+
+/// More brackets than this without their match are refused before parsing: pest tries each
+/// one as a group, and then as a plain character, so its time doubles with every one
+/// (30 unclosed `(` in a guard take hours).
+const MAX_UNMATCHED: usize = 4;
+
+/// The last bracket without its match, when there are more than [`MAX_UNMATCHED`] of them.
+/// Brackets count in code as pest reads it: not in strings, character literals, comments
+/// or the text of a template, but inside its `${ … }`.
+fn too_many_unmatched(bytes: &[u8]) -> Option<(usize, char)> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Frame {
+        /// An opening bracket and its offset; `${` is a `{`.
+        Open(u8, usize),
+        /// Inside the text of a template.
+        Template,
+    }
+    let closer = |opener: u8| match opener {
+        b'(' => b')',
+        b'[' => b']',
+        _ => b'}',
+    };
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut unmatched: Vec<(usize, u8)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let in_template = stack.last() == Some(&Frame::Template);
+        match bytes[i] {
+            b'\\' if in_template => i += 1,
+            b'`' if in_template => {
+                stack.pop();
+            }
+            b'$' if in_template && bytes.get(i + 1) == Some(&b'{') => {
+                stack.push(Frame::Open(b'{', i + 1));
+                i += 1;
+            }
+            _ if in_template => {}
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_until(bytes, i, b"\n"),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                // Unterminated, it is no comment to pest.
+                let end = skip_until(bytes, i + 2, b"*/");
+                if end < bytes.len() {
+                    i = end;
+                }
+            }
+            quote @ (b'"' | b'\'') => {
+                // A string or character literal ends on its line; unterminated, its quote
+                // is a plain character to pest.
+                if let Some(end) = literal_end(bytes, i, quote) {
+                    i = end;
+                }
+            }
+            b'`' => stack.push(Frame::Template),
+            opener @ (b'(' | b'[' | b'{') => stack.push(Frame::Open(opener, i)),
+            close @ (b')' | b']' | b'}') => {
+                // The innermost bracket this closes, within the current template interpolation.
+                let matching = stack
+                    .iter()
+                    .rposition(|frame| match frame {
+                        Frame::Open(opener, _) => closer(*opener) == close,
+                        Frame::Template => true,
+                    })
+                    .filter(|&at| stack[at] != Frame::Template);
+                if let Some(at) = matching {
+                    for frame in stack.drain(at..).skip(1) {
+                        if let Frame::Open(opener, offset) = frame {
+                            unmatched.push((offset, opener));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    for frame in stack {
+        if let Frame::Open(opener, offset) = frame {
+            unmatched.push((offset, opener));
+        }
+    }
+    if unmatched.len() <= MAX_UNMATCHED {
+        return None;
+    }
+    unmatched
+        .into_iter()
+        .max()
+        .map(|(at, opener)| (at, char::from(opener)))
+}
+
+/// The index of the quote that ends the literal opened at `from`, if it ends on its line
+/// (a backslash escapes any byte, a line break too), as pest's `string_lit` and `char_lit`.
+fn literal_end(bytes: &[u8], from: usize, quote: u8) -> Option<usize> {
+    let mut i = from + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'\n' | b'\r' => return None,
+            b if b == quote => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The index of the last byte of `end` after `from`, or the end of the text.
@@ -86,6 +197,37 @@ mod tests {
     fn unclosed_brackets_are_found() {
         let scan = brackets("flow a {\n node b { x\n").expect("within limits");
         assert_eq!(scan.unclosed, [(7, '{'), (17, '{')]);
+    }
+
+    #[test]
+    fn many_unmatched_brackets_are_refused() {
+        let guard = "flow a {\n x -> y when ((((((n > 0\n}";
+        assert!(matches!(
+            brackets(guard),
+            Err(SyntaxError::Unclosed { opener: '(', .. })
+        ));
+        let mismatched = "flow a {\n node s { f([[[[[1)) }\n}";
+        assert!(matches!(
+            brackets(mismatched),
+            Err(SyntaxError::Unclosed { opener: '[', .. })
+        ));
+        let in_template = "flow a {\n x -> y when `${((((((n`\n}";
+        assert!(matches!(
+            brackets(in_template),
+            Err(SyntaxError::Unclosed { .. })
+        ));
+    }
+
+    #[test]
+    fn brackets_in_literals_and_template_text_are_not_unmatched() {
+        let text =
+            "flow a {\n node s { x = \"((((((\"; y = `(((((( ${ z(1) } ((((((`; c = '(' }\n}";
+        assert_eq!(brackets(text).expect("within limits").unclosed, []);
+        let few = "flow a {\n x -> y when ((n > 0\n}";
+        assert!(
+            brackets(few).is_ok(),
+            "a few are left to pest, which says more"
+        );
     }
 
     #[test]

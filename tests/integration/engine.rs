@@ -287,6 +287,21 @@ fn a_loop_that_reaches_max_with_until_false_is_exhausted() {
 }
 
 #[test]
+fn an_exhausted_loop_takes_its_own_error_edge() {
+    let text = "flow f {\n  state { n: int = 0 }\n  node inc { n += 1 }\n  node give_up\n  start -> l\n  loop l max 2 {\n    inc\n  } until n > 5\n  l -> end\n  l -> give_up on error\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.path(), ["inc", "inc", "give_up"]);
+    assert_eq!(run.state()["error"]["code"], "loop-exhausted");
+    assert_eq!(run.state()["error"]["node"], "l");
+    let step = run.steps()[1];
+    assert_eq!(
+        step["edge"],
+        json!({ "to": "give_up", "guard": null, "on_error": true })
+    );
+    assert_eq!(step["error"]["code"], "loop-exhausted");
+}
+
+#[test]
 fn nested_loops_reset_the_inner_counter_on_each_outer_iteration() {
     let text = "flow f {\n  state { i: int = 0, j: int = 0, total: int = 0 }\n  node outer_step { i += 1; j = 0 }\n  node inner_step { j += 1; total += 1 }\n  start -> outer\n  loop outer max 3 {\n    outer_step -> inner\n    loop inner max 4 {\n      inner_step\n    } until j >= 4\n  } until i >= 3\n}\n";
     let run = run(text, json!({}));
@@ -411,7 +426,15 @@ fn a_node_timeout_stops_a_slow_tool() {
 #[test]
 fn a_node_timeout_stops_a_looping_script_and_can_be_handled() {
     let text = "flow f {\n  node spin { loop {} } timeout 30ms\n  node after\n  start -> spin\n  spin -> after on error\n}\n";
-    let run = run(text, json!({}));
+    // Operations high enough that the 30ms deadline, not the operation budget, ends the loop.
+    let options = RunOptions {
+        limits: Limits {
+            max_operations: 1_000_000_000,
+            ..Limits::default()
+        },
+        ..RunOptions::default()
+    };
+    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
     assert_eq!(run.state()["error"]["code"], "timeout");
     assert_eq!(run.path(), ["spin", "after"]);
 }
@@ -452,6 +475,41 @@ fn max_steps_bounds_a_plain_cycle() {
 #[test]
 fn the_default_step_limit_is_ten_thousand() {
     assert_eq!(RunOptions::default().max_steps, 10_000);
+}
+
+/// Returns the state it was given, under `seen`.
+struct Seen;
+
+impl Tool for Seen {
+    fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        let mut seen = call.state.clone();
+        seen.remove("seen");
+        Ok(object(json!({ "seen": seen })))
+    }
+}
+
+#[test]
+fn tools_see_the_current_state_including_untouched_fields() {
+    let mut tools = test_tools();
+    tools.register(ToolSpec::new("test.seen", "Echoes the state."), Seen);
+    let text = "flow f {\n  node one { n = 1 }\n  node look = test.seen\n  node two { n = 2; #{ m: [n] } }\n  node again = test.seen\n  start -> one -> look -> two -> again\n}\n";
+    let run = run_with(
+        text,
+        json!({ "payload": [{ "a": 1 }], "n": 0 }),
+        tools,
+        RunOptions::default(),
+        &CancelToken::new(),
+    );
+    let state = run.state();
+    assert_eq!(
+        state["seen"],
+        json!({ "payload": [{ "a": 1 }], "n": 2, "m": [2] })
+    );
+    assert_eq!(state["payload"], json!([{ "a": 1 }]));
+    assert_eq!(
+        run.steps()[1]["changes"]["seen"],
+        json!({ "payload": [{ "a": 1 }], "n": 1 })
+    );
 }
 
 // ---- 6 scripts --------------------------------------------------------------------------
@@ -947,6 +1005,83 @@ fn the_interpreter_is_shared_across_threads() {
     for handle in handles {
         assert_eq!(handle.join().unwrap(), 100);
     }
+}
+
+/// A `Write` whose bytes a tool can read while the run goes on.
+#[derive(Clone, Default)]
+struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Counts the lines written so far.
+struct LinesSoFar(Shared);
+
+impl Tool for LinesSoFar {
+    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        let lines = String::from_utf8_lossy(&(self.0).0.lock().unwrap())
+            .lines()
+            .count();
+        Ok(object(json!({ "lines": lines })))
+    }
+}
+
+#[test]
+fn the_log_is_written_as_the_run_goes() {
+    let out = Shared::default();
+    let mut tools = test_tools();
+    tools.register(
+        ToolSpec::new("test.lines", "Counts log lines."),
+        LinesSoFar(out.clone()),
+    );
+    let text =
+        "flow f {\n  node a\n  node b\n  node count = test.lines\n  start -> a -> b -> count\n}\n";
+    let checked = flowc::check(&SourceFile::new("f.flow", text), &tools);
+    let interpreter = Interpreter::new(
+        Arc::new(checked.program.unwrap()),
+        tools,
+        RunOptions::default(),
+    );
+    let mut log = JsonLines::new(out.clone());
+    let outcome = interpreter
+        .run(Map::new(), &mut log, &CancelToken::new())
+        .unwrap();
+    // run_started and the steps of `a` and `b` were out before `count` ran.
+    assert_eq!(outcome.state["lines"], 3);
+}
+
+#[test]
+fn each_run_of_one_interpreter_has_its_own_cancel_token_and_output() {
+    let text = "flow f {\n  node s { print(\"hi\") }\n  start -> s\n}\n";
+    let checked = flowc::check(&SourceFile::new("f.flow", text), &ToolRegistry::builtin());
+    let interpreter = Interpreter::new(
+        Arc::new(checked.program.unwrap()),
+        ToolRegistry::builtin(),
+        RunOptions::default(),
+    );
+    let outputs = |cancel: &CancelToken| {
+        let mut output = Vec::new();
+        let mut sink = |event: &Event<'_>| {
+            if let Event::Step(step) = event {
+                output.extend(step.output.iter().cloned());
+            }
+        };
+        let result = interpreter.run(Map::new(), &mut sink, cancel);
+        (result.is_ok(), output)
+    };
+    assert_eq!(outputs(&CancelToken::new()), (true, vec!["hi".to_owned()]));
+    let cancelled = CancelToken::new();
+    cancelled.cancel();
+    assert!(!outputs(&cancelled).0);
+    // The engine the cancelled run used serves the next run with the next run's token.
+    assert_eq!(outputs(&CancelToken::new()), (true, vec!["hi".to_owned()]));
 }
 
 #[test]

@@ -8,5 +8,6 @@ mod example_runs;
 mod examples;
 mod exec;
 mod graph;
+mod robustness;
 mod runtime_ui;
 mod ui;
