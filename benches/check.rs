@@ -74,5 +74,42 @@ fn check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, check);
+/// The parse alone (text to AST), to tell the parser's share of `check`.
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    for nodes in [10_000, 100_000] {
+        let source = SourceFile::new(format!("generated-{nodes}.flow"), generated_flow(nodes));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(5));
+        group.throughput(Throughput::Elements(nodes as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(nodes), &source, |b, source| {
+            b.iter(|| flowc::syntax::parse(black_box(source)).expect("the flow parses"));
+        });
+    }
+    group.finish();
+}
+
+/// The compile alone (AST to IR), the rest of `check`.
+fn compile(c: &mut Criterion) {
+    let tools = ToolRegistry::builtin();
+    let limits = flowc::sandbox::Limits::default();
+    let mut group = c.benchmark_group("compile");
+    for nodes in [10_000, 100_000] {
+        let source = SourceFile::new(format!("generated-{nodes}.flow"), generated_flow(nodes));
+        let flow = flowc::syntax::parse(&source).expect("the flow parses");
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(5));
+        group.throughput(Throughput::Elements(nodes as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(nodes), &flow, |b, flow| {
+            b.iter(|| flowc::compile::compile(black_box(flow), &tools, &limits));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, check, parse, compile);
 criterion_main!(benches);

@@ -14,7 +14,7 @@ use crate::runtime::events::{
 };
 use crate::runtime::state::State;
 use crate::runtime::{Interpreter, Plan, RunOptions};
-use crate::tools::{CancelToken, FailureKind, ToolCall, ToolRegistry};
+use crate::tools::{CancelToken, FailureKind, ToolCall, ToolFailure, ToolRegistry};
 
 /// Where a step goes next.
 struct Next<'p> {
@@ -276,7 +276,15 @@ impl<'r> Machine<'r> {
             deadline,
             workdir: &self.options.workdir,
         };
-        let result = implementation.call(&call);
+        let mut result = implementation.call(&call);
+        // A tool that ignores its deadline cannot be interrupted, but its late result is not
+        // taken: the node's `timeout` holds whatever the tool does.
+        if result.is_ok() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            result = Err(ToolFailure {
+                kind: FailureKind::TimedOut,
+                message: "the tool returned after its deadline".to_owned(),
+            });
+        }
         match result {
             Ok(changes) => {
                 for (name, value) in changes {

@@ -167,4 +167,46 @@ mod tests {
             .collect();
         assert_eq!(names, [("n", false), ("s", true), ("m", false)]);
     }
+
+    #[test]
+    fn names_that_begin_with_a_keyword_are_names() {
+        let flow = parse_text(
+            "flow f {\n  nodes -> states\n  node_a -> loops when maxed\n  starts -> ending\n  \
+             errors -> timeouts -> retry_later -> end\n}",
+        );
+        let names: Vec<Vec<&str>> = chains(&flow)
+            .iter()
+            .map(|chain| {
+                chain
+                    .endpoints
+                    .iter()
+                    .filter_map(|endpoint| match endpoint {
+                        Endpoint::Name(ident) => Some(ident.name.as_str()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                vec!["nodes", "states"],
+                vec!["node_a", "loops"],
+                vec!["starts", "ending"],
+                vec!["errors", "timeouts", "retry_later"],
+            ]
+        );
+    }
+
+    #[test]
+    fn keywords_need_a_word_boundary() {
+        for text in [
+            "flow f {\n  a -> b whenready\n}",
+            "flow f {\n  a -> b onerror\n}",
+            "flow f {\n  node a = noop timeout5s\n}",
+            "flow f {\n  loop l max3 { a } until done\n}",
+        ] {
+            assert!(parse(&SourceFile::new("t.flow", text)).is_err(), "{text}");
+        }
+    }
 }

@@ -15,8 +15,10 @@
 //!
 //! Limits: stdout is capped at 16 MiB (more kills the command and fails the node); only the
 //! last 8 KiB of stderr is kept. The deadline is the earlier of the node's deadline and
-//! `timeout`; when it passes (`timeout`) or the run is cancelled (`cancelled`), the command's
-//! whole process group is killed with `SIGKILL` and reaped before the call returns.
+//! `timeout`; when it passes or the run is cancelled (`cancelled`), the command's whole
+//! process group is killed with `SIGKILL` and reaped before the call returns. The `timeout`
+//! argument passing fails the node with `tool-failed` (with the end of stderr), like any other
+//! failure of the command; the node's or the run's deadline passing is `timeout`.
 //!
 //! When the command exits, whatever it left running in its process group (`cmd &` without
 //! `wait`) is killed too, so no node leaves processes behind and no background process can
@@ -162,10 +164,15 @@ impl Limit {
                 format!("`{shown}` did not start: the node's deadline had already passed")
             }
         };
-        ToolFailure {
-            kind: FailureKind::TimedOut,
-            message,
-        }
+        // The `timeout` argument is the tool's own setting, so its expiry is the tool failing
+        // (`tool-failed`, which `retry` and `on error` handle); a deadline is the node's or
+        // the run's `timeout` passing.
+        let kind = if self.timeout.is_some() {
+            FailureKind::Failed
+        } else {
+            FailureKind::TimedOut
+        };
+        ToolFailure { kind, message }
     }
 }
 
@@ -371,7 +378,11 @@ impl<'a> Running<'a> {
             let now = Instant::now();
             if let Some(limit) = limit.filter(|limit| now >= limit.at) {
                 self.kill();
-                return Err(limit.timed_out(self.shown, true));
+                let mut failure = limit.timed_out(self.shown, true);
+                failure
+                    .message
+                    .push_str(&self.stderr_after_kill(&mut reports));
+                return Err(failure);
             }
             if exited_at.is_some_and(|exited: Instant| now.duration_since(exited) >= PIPE_GRACE) {
                 return Err(ToolFailure::failed(format!(
@@ -391,6 +402,26 @@ impl<'a> Running<'a> {
             }
             pause = (pause * 2).min(MAX_POLL);
         }
+    }
+
+    /// The end of stderr of a command just killed, for its failure message: the killed group
+    /// closes the pipe at once, unless a process outside it holds it (then there is none).
+    fn stderr_after_kill(&self, reports: &mut Reports) -> String {
+        let until = Instant::now() + Duration::from_millis(200);
+        while reports.stderr.is_none() {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) => reports.take(event),
+                Err(_) => break,
+            }
+        }
+        reports
+            .stderr
+            .as_ref()
+            .map(|tail| stderr_tail(&tail.bytes, tail.cut))
+            .filter(|tail| !tail.is_empty())
+            .map(|tail| format!("\nits stderr ends with:\n{tail}"))
+            .unwrap_or_default()
     }
 
     /// Kills the command's process group and reaps the command.

@@ -440,6 +440,55 @@ fn a_node_timeout_stops_a_looping_script_and_can_be_handled() {
 }
 
 #[test]
+fn an_exec_timeout_argument_fails_the_node_so_retry_and_on_error_handle_it() {
+    let text = "flow f {\n  node slow = exec(cmd: \"sleep 5\", timeout: 100ms) retry 1\n  node after\n  start -> slow\n  slow -> after on error\n}\n";
+    let options = RunOptions {
+        timeout: Some(Duration::from_secs(3600)),
+        ..RunOptions::default()
+    };
+    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
+    assert_eq!(run.path(), ["slow", "after"]);
+    assert_eq!(run.state()["error"]["code"], "tool-failed");
+    let message = run.state()["error"]["message"].as_str().unwrap();
+    assert!(message.contains("100ms `timeout`"), "{message}");
+    assert_eq!(run.steps()[0]["attempts"], 2, "{:?}", run.steps()[0]);
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+}
+
+/// Sleeps, then succeeds, whatever its deadline says.
+struct Stubborn;
+
+impl Tool for Stubborn {
+    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        std::thread::sleep(Duration::from_millis(60));
+        Ok(object(json!({ "late": true })))
+    }
+}
+
+#[test]
+fn a_node_timeout_holds_for_a_tool_that_ignores_its_deadline() {
+    let mut tools = test_tools();
+    tools.register(
+        ToolSpec::new("test.stubborn", "Ignores deadlines."),
+        Stubborn,
+    );
+    let text = "flow f {\n  node wait = test.stubborn timeout 10ms\n  start -> wait\n}\n";
+    let run = run_with(
+        text,
+        json!({}),
+        tools,
+        RunOptions::default(),
+        &CancelToken::new(),
+    );
+    assert_eq!(run.code(), "flow::timeout");
+    assert!(
+        run.steps()[0]
+            .get("changes")
+            .is_none_or(|c| c.get("late").is_none())
+    );
+}
+
+#[test]
 fn the_run_timeout_ends_the_run() {
     let options = RunOptions {
         timeout: Some(Duration::from_millis(30)),
