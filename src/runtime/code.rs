@@ -1,7 +1,7 @@
 //! Guards and scripts against the sandbox engine. One engine per run (reused by later runs),
 //! built by `sandbox::engine`, with the run's hooks: `print`/`debug` into the step's output,
-//! a progress hook for cancellation and wall-clock limits, and strict comparisons for guards
-//! (`strict.rs`).
+//! and a progress hook for cancellation and wall-clock limits. Guards are evaluated with
+//! rhai's fast operators off, so that the sandbox's strict comparisons apply to them.
 //!
 //! A step pushes only the state slots its code names into one reused `Scope`: a guard
 //! borrows the values (moved out of the state as constants, moved back after: no copy, and
@@ -127,7 +127,6 @@ impl std::fmt::Debug for Sandbox {
 impl Sandbox {
     pub(crate) fn new(limits: &Limits, cancel: &CancelToken) -> Self {
         let mut engine = sandbox::engine(limits, false);
-        crate::runtime::strict::register(&mut engine);
         let control = Arc::new(Control {
             cancel: Mutex::new(cancel.clone()),
             base: Instant::now(),
@@ -567,9 +566,12 @@ mod tests {
 
     #[test]
     fn mismatched_comparisons_are_errors_in_guards() {
-        // Literals are folded by the optimizer at compile time, so each operand comes from
-        // a (non-constant) expression.
+        // Literals too: the strict overloads keep the optimizer from folding them with
+        // rhai's lenient rules at compile time.
         for text in [
+            "\"x\" > 3",
+            "1 < \"x\"",
+            "(1 + 0) > 0 && \"x\" > 3",
             "\"x\".to_upper() > (3 + 0)",
             "(1 + 0) < \"x\".to_upper()",
             "[1].len() == \"1\".to_upper()",

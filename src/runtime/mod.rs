@@ -39,7 +39,6 @@ mod error;
 mod events;
 mod machine;
 mod state;
-mod strict;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
