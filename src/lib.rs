@@ -38,6 +38,12 @@ pub struct Checked {
 
 /// Parses and compiles one file with the default sandbox limits.
 pub fn check(source: &SourceFile, tools: &ToolRegistry) -> Checked {
+    check_with_limits(source, tools, &Limits::default())
+}
+
+/// Parses and compiles one file; guards and scripts compile under `limits` (expression
+/// depth), as they will run.
+pub fn check_with_limits(source: &SourceFile, tools: &ToolRegistry, limits: &Limits) -> Checked {
     let mut report = FileReport::new(source.clone());
     let flow = match syntax::parse(source) {
         Ok(flow) => flow,
@@ -49,7 +55,7 @@ pub fn check(source: &SourceFile, tools: &ToolRegistry) -> Checked {
             };
         }
     };
-    let compilation = compile::compile(&flow, tools, &Limits::default());
+    let compilation = compile::compile(&flow, tools, limits);
     for diagnostic in compilation.diagnostics {
         report.push(diagnostic);
     }

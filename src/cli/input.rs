@@ -1,5 +1,6 @@
-//! Reading `.flow` files: a missing file or one that is not UTF-8 is a clear message, not a
-//! panic, and the caller exits with code 2.
+//! Reading `.flow` files (a missing file or one that is not UTF-8 is a clear message, not a
+//! panic, and the caller exits with code 2), and what the terminal allows: colour, width,
+//! a live status line.
 
 use std::path::Path;
 
@@ -42,9 +43,20 @@ pub(super) enum ColorChoice {
 
 /// Width for human diagnostics: the terminal's `COLUMNS` if set, else 100.
 pub(super) fn width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|w| *w >= 40)
-        .unwrap_or(100)
+    columns().filter(|w| *w >= 40).unwrap_or(100)
+}
+
+/// The terminal's width as `COLUMNS` says, if it is set (shells often do not export it).
+pub(super) fn columns() -> Option<usize> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+}
+
+/// Whether to draw a live status line on stderr: only on a terminal that can erase a line
+/// (not `TERM=dumb`), and never under `--quiet`. Anywhere else stderr gets the step lines
+/// alone, byte for byte.
+pub(super) fn live_status(quiet: bool) -> bool {
+    use std::io::IsTerminal;
+    !quiet
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("TERM").is_none_or(|term| term != "dumb")
 }

@@ -3,8 +3,10 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod check;
+mod console;
 mod graph;
 mod input;
+mod limits;
 mod run;
 mod tools;
 

@@ -1,19 +1,25 @@
 //! `flowc run FILE`: compile, run from an initial state, print the final state as JSON on
 //! stdout and a line per step on stderr; `--trace` streams the execution log as JSON Lines.
-//! Ctrl-C (and SIGTERM) cancels the run cleanly: `cancelled`, exit 3.
+//! On a terminal, a live status line (spinner, step, node, elapsed time) sits under the step
+//! lines while a step runs. `--limit` sets the sandbox limits. Ctrl-C (and SIGTERM) cancels
+//! the run cleanly: `cancelled`, exit 3.
 
-use std::fmt::Write as _;
+use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::FileReport;
+use crate::cli::console::{CLEAR_LINE, Console, STATUS_LINE, Status, run_live, short_duration};
 use crate::cli::exit;
-use crate::cli::input::{ColorChoice, read_flow, use_color, width};
-use crate::runtime::{Event, EventSink, Interpreter, JsonLines, NoEvents, RunOptions, Step, Tee};
+use crate::cli::input::{ColorChoice, live_status, read_flow, use_color, width};
+use crate::cli::limits::{LimitSetting, parse_limit};
+use crate::runtime::{Interpreter, JsonLines, RunOptions};
+use crate::sandbox::Limits;
 use crate::tools::{CancelToken, ToolRegistry};
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +41,14 @@ pub(super) struct RunArgs {
     /// Fails the run after this long (`500ms`, `30s`, `2m`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Sets a sandbox limit for every guard and script, e.g. `max_operations=5000000`
+    /// (repeatable).
+    ///
+    /// NAME is one of `max_operations`, `max_call_levels`, `max_expr_depth`,
+    /// `max_function_expr_depth`, `max_string_size`, `max_array_size`, `max_map_size`,
+    /// `max_wall_time_ms`; VALUE is a whole number. The defaults are in `docs/engine.md`.
+    #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
+    limits: Vec<LimitSetting>,
     /// No step lines and no warnings on stderr (errors are still shown).
     #[arg(long, short)]
     quiet: bool,
@@ -58,7 +72,11 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
         Ok(input) => input,
         Err(message) => return usage(&message),
     };
-    let checked = crate::check(&source, registry);
+    let mut limits = Limits::default();
+    for setting in &args.limits {
+        setting.apply(&mut limits);
+    }
+    let checked = crate::check_with_limits(&source, registry, &limits);
     if checked.report.has_errors() || (!args.quiet && !checked.report.problems.is_empty()) {
         eprint!("{}", checked.report.render_human(color, width()));
     }
@@ -66,19 +84,9 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
         return exit::COMPILE;
     };
 
-    let options = RunOptions {
-        max_steps: args.max_steps,
-        timeout: args.timeout,
-        workdir: workdir(&args.file),
-        ..RunOptions::default()
-    };
-    let interpreter = Interpreter::new(Arc::new(program), registry.clone(), options);
-    let cancel = CancelToken::new();
-    cancel_on_ctrl_c(&cancel);
-
-    let mut trace = match &args.trace {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(file) => Some(JsonLines::new(BufWriter::new(file))),
+    let trace = match &args.trace {
+        Some(path) => match File::create(path) {
+            Ok(file) => Some(Mutex::new(JsonLines::new(BufWriter::new(file)))),
             Err(error) => {
                 return usage(&format!(
                     "cannot write the trace to `{}`: {error}",
@@ -88,26 +96,37 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
         },
         None => None,
     };
-    let mut lines = StepLines {
-        color,
-        out: std::io::stderr(),
+    let console = (!args.quiet).then(|| {
+        Mutex::new(Console {
+            color,
+            out: std::io::stderr(),
+            status: live_status(args.quiet).then(|| Status::new(&program)),
+        })
+    });
+
+    let options = RunOptions {
+        max_steps: args.max_steps,
+        timeout: args.timeout,
+        limits,
+        workdir: workdir(&args.file),
     };
-    let mut no_trace = NoEvents;
-    let mut no_lines = NoEvents;
-    let trace_sink: &mut dyn EventSink = match trace.as_mut() {
-        Some(trace) => trace,
-        None => &mut no_trace,
-    };
-    let lines_sink: &mut dyn EventSink = if args.quiet {
-        &mut no_lines
-    } else {
-        &mut lines
-    };
-    let result = interpreter.run(input, &mut Tee(trace_sink, lines_sink), &cancel);
+    let interpreter = Interpreter::new(Arc::new(program), registry.clone(), options);
+    let cancel = CancelToken::new();
+    cancel_on_ctrl_c(&cancel);
+    let result = run_live(
+        &interpreter,
+        input,
+        &cancel,
+        trace.as_ref(),
+        console.as_ref(),
+    );
 
     let mut code = exit::OK;
     if let Some(trace) = trace
-        && let Err(error) = trace.finish()
+        && let Err(error) = trace
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .finish()
     {
         eprintln!("error: writing the trace: {error}");
         code = exit::RUN_FAILED;
@@ -216,89 +235,27 @@ fn cancel_on_ctrl_c(cancel: &CancelToken) {
             let current = CURRENT
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Over a status line, erase it (and the `^C` the terminal echoed after it);
+            // the ticker draws it again below.
+            let live = STATUS_LINE.load(Ordering::Relaxed);
             match current.as_ref() {
                 Some(token) if !token.is_cancelled() => {
-                    eprintln!("\ncancelling… (Ctrl-C again to quit at once)");
+                    let lead = if live { CLEAR_LINE } else { "\n" };
+                    eprintln!("{lead}cancelling… (Ctrl-C again to quit at once)");
                     token.cancel();
                 }
-                _ => std::process::exit(130),
+                _ => {
+                    // Holding stderr, so that no redraw comes after the erase.
+                    let mut stderr = std::io::stderr().lock();
+                    if live {
+                        let _ = stderr.write_all(CLEAR_LINE.as_bytes());
+                    }
+                    std::process::exit(130)
+                }
             }
         });
         if let Err(error) = installed {
             eprintln!("warning: Ctrl-C will not cancel the run cleanly: {error}");
         }
     });
-}
-
-/// One readable line per step on stderr.
-struct StepLines<W: Write> {
-    color: bool,
-    out: W,
-}
-
-impl<W: Write> EventSink for StepLines<W> {
-    fn event(&mut self, event: &Event<'_>) {
-        if let Event::Step(step) = event {
-            let line = step_line(step, self.color);
-            // A closed stderr must not stop the run.
-            let _ = self.out.write_all(line.as_bytes());
-        }
-    }
-}
-
-/// `   3 inc (script, 4µs) n=3 -> inc when n < 5`, then any printed lines.
-fn step_line(step: &Step<'_>, color: bool) -> String {
-    let (bold, red, dim, reset) = if color {
-        ("\x1b[1m", "\x1b[31m", "\x1b[2m", "\x1b[0m")
-    } else {
-        ("", "", "", "")
-    };
-    let mut line = format!(
-        "{:>4} {bold}{}{reset} {dim}({}, {}){reset}",
-        step.seq,
-        step.node,
-        step.tool,
-        short_duration(step.duration)
-    );
-    if let Some(position) = &step.in_loop {
-        let _ = write!(line, " [{} #{}]", position.name, position.iteration);
-    }
-    for (name, value) in step.changes.iter() {
-        let _ = write!(line, " {name}={}", crate::runtime::show_value(&value, 40));
-    }
-    if let Some(error) = &step.error {
-        let _ = write!(
-            line,
-            " {red}failed: {}: {}{reset}",
-            error.code, error.message
-        );
-    }
-    if let Some(edge) = &step.edge {
-        let _ = write!(line, " -> {}", edge.to);
-        if let Some(guard) = edge.guard {
-            let _ = write!(line, " when {guard}");
-        }
-        if edge.on_error {
-            line.push_str(" (on error)");
-        }
-        if let Some(until) = step.in_loop.and_then(|position| position.until) {
-            let _ = write!(line, " (until {until})");
-        }
-    }
-    line.push('\n');
-    for printed in step.output {
-        let _ = writeln!(line, "     {dim}|{reset} {printed}");
-    }
-    line
-}
-
-fn short_duration(duration: Duration) -> String {
-    let micros = duration.as_micros();
-    if micros < 1000 {
-        format!("{micros}µs")
-    } else if micros < 1_000_000 {
-        format!("{:.1}ms", duration.as_secs_f64() * 1000.0)
-    } else {
-        format!("{:.2}s", duration.as_secs_f64())
-    }
 }

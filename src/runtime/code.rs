@@ -29,7 +29,7 @@ pub(crate) const MAX_VALUE_DEPTH: usize = 128;
 /// Which time limit ended an evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Deadline {
-    /// The sandbox's `max_wall_time` for one evaluation.
+    /// The sandbox's `max_wall_time_ms` for one evaluation.
     Wall = 1,
     /// The node's `timeout`.
     Node = 2,
@@ -58,18 +58,24 @@ impl CodeFailure {
     /// The reason in one line, and help where a fix is known.
     pub(crate) fn describe(&self, limits: &Limits) -> (String, String) {
         match self {
+            CodeFailure::Limit { limit, value, .. } if *limit == "max_value_depth" => (
+                format!("exceeded the sandbox limit `{limit}` ({value})"),
+                "state values nest at most this deep; flatten the structure".to_owned(),
+            ),
             CodeFailure::Limit { limit, value, .. } => (
                 format!("exceeded the sandbox limit `{limit}` ({value})"),
                 format!(
-                    "the code must stay within `{limit}`; raise the limit in the engine's settings if the work is expected"
+                    "the code must stay within `{limit}`; if the work is expected, raise it with \
+                     `flowc run --limit {limit}=N` (`RunOptions::limits` when embedding)"
                 ),
             ),
             CodeFailure::Deadline(Deadline::Wall) => (
                 format!(
-                    "exceeded the sandbox limit `max_wall_time` ({})",
+                    "exceeded the sandbox limit `max_wall_time_ms` ({})",
                     humantime::format_duration(Duration::from_millis(limits.max_wall_time_ms))
                 ),
-                "the code must finish within `max_wall_time`; look for a loop that does not end"
+                "the code must finish within `max_wall_time_ms`; look for a loop that does not end, or \
+                 raise it with `flowc run --limit max_wall_time_ms=N`"
                     .to_owned(),
             ),
             CodeFailure::Error { reason, .. } => (reason.clone(), String::new()),
@@ -112,8 +118,9 @@ pub(crate) struct Sandbox {
     limits: Limits,
     /// Slots pushed for the current evaluation, in scope order.
     pushed: Vec<usize>,
-    /// Values taken back from the scope after a script.
+    /// Values taken back from the scope after a script, and whether each one changed.
     values: Vec<Dynamic>,
+    changed: Vec<bool>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -158,6 +165,7 @@ impl Sandbox {
             limits: limits.clone(),
             pushed: Vec::new(),
             values: Vec::new(),
+            changed: Vec::new(),
         }
     }
 
@@ -280,26 +288,8 @@ impl Sandbox {
         let value = result.map_err(|error| self.failure(*error, code))?;
         // rhai checks sizes as values are built, but not a map growing by `m[key] = v`:
         // what enters the state is checked here.
-        if let Some((limit, value)) = self.oversized(&value) {
-            return Err(CodeFailure::Limit {
-                limit,
-                value,
-                at: code.span,
-            });
-        }
-        for index in 0..slots.len() {
-            let (_, _, written) = self
-                .scope
-                .iter_raw()
-                .nth(index)
-                .expect("the state's names are in the scope");
-            if let Some((limit, value)) = self.oversized(written) {
-                return Err(CodeFailure::Limit {
-                    limit,
-                    value,
-                    at: code.span,
-                });
-            }
+        if value.is_map() {
+            self.storable(&value, || "the object map it returns".to_owned(), code.span)?;
         }
         // Locals go; the state's names stay, in the order they were pushed.
         self.scope.rewind(slots.len());
@@ -311,11 +301,24 @@ impl Sandbox {
                     .unwrap_or_default(),
             );
         }
-        for (&slot, new) in slots.iter().zip(self.values.drain(..).rev()) {
+        self.values.reverse();
+        // Only what changed is checked, and all of it before the state is touched.
+        self.changed.clear();
+        for (&slot, new) in slots.iter().zip(&self.values) {
             let differs = match state.get(slot) {
-                Some(old) => !same(old, &new),
+                Some(old) => !same(old, new),
                 None => !new.is_unit(),
             };
+            if differs {
+                self.storable(new, || format!("`{}`", state.name(slot)), code.span)?;
+            }
+            self.changed.push(differs);
+        }
+        for ((&slot, new), differs) in slots
+            .iter()
+            .zip(self.values.drain(..))
+            .zip(self.changed.iter().copied())
+        {
             if differs {
                 state.set(slot, new);
                 changes.push(slot);
@@ -336,11 +339,30 @@ impl Sandbox {
         Ok(())
     }
 
-    /// The first limit a value (or a value inside it) breaks. Nesting is bounded too
-    /// ([`MAX_VALUE_DEPTH`]), so that what enters the state can be compared, serialized and
-    /// dropped without deep recursion.
-    fn oversized(&self, value: &Dynamic) -> Option<(&'static str, String)> {
-        self.oversized_at(value, 0)
+    /// Whether a value may enter the state: within the size limits, and JSON (the state is
+    /// JSON: a function pointer, a range or an infinite float has no JSON form and would be
+    /// stored as something else). Nesting is bounded too ([`MAX_VALUE_DEPTH`]), so that what
+    /// enters the state can be compared, serialized and dropped without deep recursion.
+    fn storable(
+        &self,
+        value: &Dynamic,
+        what: impl FnOnce() -> String,
+        at: Span,
+    ) -> Result<(), CodeFailure> {
+        if let Some((limit, value)) = self.oversized_at(value, 0) {
+            return Err(CodeFailure::Limit { limit, value, at });
+        }
+        match not_json(value) {
+            Some(kind) => Err(CodeFailure::Error {
+                reason: format!(
+                    "{} holds {kind}, which the state cannot hold: state values are JSON \
+                     (null, true/false, numbers, strings, lists and maps)",
+                    what()
+                ),
+                at,
+            }),
+            None => Ok(()),
+        }
     }
 
     fn oversized_at(&self, value: &Dynamic, depth: usize) -> Option<(&'static str, String)> {
@@ -439,6 +461,24 @@ impl Sandbox {
             },
         }
     }
+}
+
+/// What a value (or a value inside it, already bounded in depth) holds that JSON cannot.
+fn not_json(value: &Dynamic) -> Option<String> {
+    if let Ok(array) = value.as_array_ref() {
+        return array.iter().find_map(not_json);
+    }
+    if let Ok(map) = value.as_map_ref() {
+        return map.values().find_map(not_json);
+    }
+    if let Ok(float) = value.as_float() {
+        return (!float.is_finite()).then(|| format!("the float `{float}`"));
+    }
+    if value.is_unit() || value.is_bool() || value.is_int() || value.is_char() || value.is_string()
+    {
+        return None;
+    }
+    Some(format!("a value of type `{}`", value.type_name()))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

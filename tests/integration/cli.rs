@@ -1,7 +1,9 @@
-//! The `flowc` binary as a user runs it: exit codes, output formats, unreadable input.
+//! The `flowc` binary as a user runs it: exit codes, output formats, unreadable input, the
+//! trace streamed while a run goes, sandbox limits from the command line.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::prelude::*;
 
@@ -255,4 +257,138 @@ fn tools_lists_the_registry() {
             .iter()
             .any(|t| t["name"] == "noop")
     );
+}
+
+/// The `event` of each complete line in the trace so far.
+fn trace_events(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|record| record["event"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_trace_can_be_followed_while_a_step_is_still_running() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "slow.flow",
+        b"flow slow {\n    node first = noop\n    node slow = exec(cmd: \"sleep 5\")\n    start -> first -> slow\n}\n",
+    );
+    let mut child = flowc()
+        .current_dir(dir.path())
+        .args(["run", "slow.flow", "--trace", "trace.jsonl", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let waited = Instant::now();
+    let mut events = trace_events(&trace);
+    while events.len() < 2 && waited.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+        events = trace_events(&trace);
+    }
+    let running = child.try_wait().unwrap().is_none();
+    // Ctrl-C, so that flowc stops `sleep` too and finishes its trace.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(running, "the run ended before the slow step was done");
+    assert_eq!(
+        events,
+        ["run_started", "step"],
+        "read after {:?}",
+        waited.elapsed()
+    );
+    assert!(interrupted.success());
+    assert_eq!(status.code(), Some(3));
+    assert_eq!(
+        trace_events(&trace),
+        ["run_started", "step", "step", "run_finished"]
+    );
+}
+
+/// About 2,000,000 rhai operations: twice the default `max_operations`.
+const BUSY: &str = "flow busy {\n    node work { let i = 0; while i < 400000 { i += 1 } n = i }\n    start -> work\n}\n";
+
+#[test]
+fn limit_raises_a_sandbox_limit_for_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "busy.flow", BUSY.as_bytes());
+    let default = run(dir.path(), &["run", "busy.flow", "--quiet"]);
+    assert_eq!(default.code, 3);
+    assert!(
+        default
+            .stderr
+            .contains("exceeded the sandbox limit `max_operations` (1000000 operations)"),
+        "{}",
+        default.stderr
+    );
+    let raised = run(
+        dir.path(),
+        &[
+            "run",
+            "busy.flow",
+            "--quiet",
+            "--limit",
+            "max_operations=100000000",
+        ],
+    );
+    assert_eq!(raised.code, 0, "{}", raised.stderr);
+    let state: serde_json::Value = serde_json::from_str(&raised.stdout).unwrap();
+    assert_eq!(state["n"], 400_000);
+}
+
+#[test]
+fn limits_also_apply_when_the_run_compiles_the_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "deep.flow",
+        b"flow deep {\n    node a { n = ((((((((((1)))))))))) }\n    start -> a\n}\n",
+    );
+    assert_eq!(run(dir.path(), &["run", "deep.flow", "-q"]).code, 0);
+    let shallow = run(
+        dir.path(),
+        &[
+            "run",
+            "deep.flow",
+            "--limit",
+            "max_expr_depth=5",
+            "--color",
+            "never",
+        ],
+    );
+    assert_eq!(shallow.code, 1, "{}", shallow.stderr);
+    assert!(
+        shallow.stderr.contains("flow::script-syntax"),
+        "{}",
+        shallow.stderr
+    );
+}
+
+#[test]
+fn an_unknown_limit_is_a_usage_error_that_suggests_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ok.flow", CLEAN.as_bytes());
+    let out = run(
+        dir.path(),
+        &["run", "ok.flow", "--limit", "max_operatons=5000000"],
+    );
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+    insta::assert_snapshot!("unknown_limit", out.stderr);
+    for bad in ["max_operations=-1", "max_operations=lots", "max_operations"] {
+        let out = run(dir.path(), &["run", "ok.flow", "--limit", bad]);
+        assert_eq!(out.code, 2, "{bad}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("--limit <NAME=VALUE>"),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
 }

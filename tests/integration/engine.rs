@@ -489,6 +489,27 @@ fn a_node_timeout_holds_for_a_tool_that_ignores_its_deadline() {
 }
 
 #[test]
+fn a_script_cannot_put_a_value_json_cannot_hold_into_the_state() {
+    for (script, what) in [
+        (
+            "#{ f: || 1 }",
+            "the object map it returns holds a value of type `Fn`",
+        ),
+        ("let r = 1..3; x = [r];", "`x` holds a value of type"),
+        ("x = #{ y: 1.0 / 0.0 };", "`x` holds the float `inf`"),
+    ] {
+        let text = format!("flow f {{\n  node a {{ {script} }}\n  start -> a\n}}\n");
+        let run = run(&text, json!({ "x": 0 }));
+        assert_eq!(run.code(), "flow::script-error", "{script}");
+        assert!(
+            run.rendered().contains(what),
+            "{script}: {}",
+            run.rendered()
+        );
+    }
+}
+
+#[test]
 fn the_run_timeout_ends_the_run() {
     let options = RunOptions {
         timeout: Some(Duration::from_millis(30)),
@@ -868,7 +889,7 @@ fn a_script_running_too_long_hits_the_wall_time_limit() {
     let run = limited(&script("loop { n += 1 }"), limits);
     assert_eq!(run.code(), "flow::script-error");
     assert!(
-        run.rendered().contains("`max_wall_time` (30ms)"),
+        run.rendered().contains("`max_wall_time_ms` (30ms)"),
         "{}",
         run.rendered()
     );

@@ -1,0 +1,449 @@
+//! What `flowc run` shows on stderr while it runs: a readable line per step and, on a
+//! terminal, a live status line under them (spinner, step, node, elapsed time), redrawn by a
+//! ticker thread that also keeps the trace flushed while a long step runs.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::cli::input::columns;
+use crate::compile::ir::{Node, NodeKind, Program, Target};
+use crate::runtime::{
+    Event, EventSink, Interpreter, JsonLines, NoEvents, RunOutcome, RuntimeError, Step, Tee,
+};
+use crate::tools::CancelToken;
+
+/// Runs with the trace and the console shared with a ticker thread: the engine reports only
+/// after a step, so while one runs the ticker keeps the spinner turning and the trace
+/// flushed. When the run returns, the ticker is stopped and the status line erased.
+pub(super) fn run_live<W: Write + Send, T: Write + Send>(
+    interpreter: &Interpreter,
+    input: Map<String, Value>,
+    cancel: &CancelToken,
+    trace: Option<&Mutex<JsonLines<T>>>,
+    console: Option<&Mutex<Console<W>>>,
+) -> Result<RunOutcome, RuntimeError> {
+    let live = console.is_some_and(|console| lock(console).status.is_some());
+    STATUS_LINE.store(live, Ordering::Relaxed);
+    let result = std::thread::scope(|scope| {
+        // Dropping `stop` ends the ticker.
+        let (stop, stopped) = mpsc::channel::<()>();
+        if live || trace.is_some() {
+            scope.spawn(move || tick(&stopped, console.filter(|_| live), trace));
+        }
+        let (mut trace_sink, mut console_sink) = (trace.map(Shared), console.map(Shared));
+        let (mut no_trace, mut no_lines) = (NoEvents, NoEvents);
+        let trace_sink: &mut dyn EventSink = match trace_sink.as_mut() {
+            Some(sink) => sink,
+            None => &mut no_trace,
+        };
+        let lines_sink: &mut dyn EventSink = match console_sink.as_mut() {
+            Some(sink) => sink,
+            None => &mut no_lines,
+        };
+        let result = interpreter.run(input, &mut Tee(trace_sink, lines_sink), cancel);
+        drop(stop);
+        result
+    });
+    // The ticker has stopped: nothing draws after this.
+    if let Some(console) = console {
+        lock(console).finish();
+    }
+    STATUS_LINE.store(false, Ordering::Relaxed);
+    result
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A sink the engine and the ticker share.
+struct Shared<'a, S>(&'a Mutex<S>);
+
+impl<S: EventSink> EventSink for Shared<'_, S> {
+    fn enabled(&self) -> bool {
+        lock(self.0).enabled()
+    }
+    fn event(&mut self, event: &Event<'_>) {
+        lock(self.0).event(event);
+    }
+}
+
+/// How often the ticker turns the spinner and flushes the trace.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Back to the start of the line, and erase it.
+pub(super) const CLEAR_LINE: &str = "\r\x1b[2K";
+
+/// Whether a status line may be on stderr now (read by the Ctrl-C handler).
+pub(super) static STATUS_LINE: AtomicBool = AtomicBool::new(false);
+
+/// Until `stop` is dropped: every [`TICK`], flush what the trace holds and redraw the status.
+fn tick<W: Write, T: Write>(
+    stop: &mpsc::Receiver<()>,
+    console: Option<&Mutex<Console<W>>>,
+    trace: Option<&Mutex<JsonLines<T>>>,
+) {
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(TICK) {
+        if let Some(trace) = trace {
+            lock(trace).flush_pending();
+        }
+        if let Some(console) = console {
+            lock(console).redraw();
+        }
+    }
+}
+
+/// Human output on stderr: one readable line per step and, on a terminal, the status line
+/// below them. Without a status line, exactly the step lines.
+pub(super) struct Console<W: Write> {
+    pub(super) color: bool,
+    pub(super) out: W,
+    pub(super) status: Option<Status>,
+}
+
+impl<W: Write> Console<W> {
+    /// Draws the status line again (the spinner and the clock move).
+    fn redraw(&mut self) {
+        let mut text = String::new();
+        if let Some(status) = &mut self.status {
+            status.draw(&mut text, self.color);
+        }
+        self.write(&text);
+    }
+
+    /// Leaves no status line behind.
+    fn finish(&mut self) {
+        let mut text = String::new();
+        if let Some(status) = &mut self.status {
+            status.running = None;
+            status.clear(&mut text);
+        }
+        self.write(&text);
+    }
+
+    fn write(&mut self, text: &str) {
+        // One write per event, so the step line and the status never tear apart; a closed
+        // stderr must not stop the run.
+        if !text.is_empty() {
+            let _ = self.out.write_all(text.as_bytes());
+        }
+    }
+}
+
+impl<W: Write> EventSink for Console<W> {
+    fn event(&mut self, event: &Event<'_>) {
+        let mut text = String::new();
+        if let Some(status) = &mut self.status {
+            status.clear(&mut text);
+            status.update(event);
+        }
+        if let Event::Step(step) = event {
+            text.push_str(&step_line(step, self.color));
+        }
+        if let Some(status) = &mut self.status {
+            status.draw(&mut text, self.color);
+        }
+        self.write(&text);
+    }
+}
+
+/// What the status line shows, and whether it is on screen.
+pub(super) struct Status {
+    started: Instant,
+    /// Steps finished.
+    steps: u64,
+    /// The node running now; `None` once the run is ending.
+    running: Option<String>,
+    /// Each loop's first node (a step's edge names the loop it enters).
+    loop_entries: HashMap<String, String>,
+    /// The status line is on screen (the cursor at its end).
+    shown: bool,
+    width: usize,
+}
+
+impl Status {
+    pub(super) fn new(program: &Program) -> Self {
+        fn first_node<'p>(program: &'p Program, mut node: &'p Node) -> String {
+            while let NodeKind::Loop(body) = &node.kind {
+                node = program.node(body.entry);
+            }
+            node.name.clone()
+        }
+        Status {
+            started: Instant::now(),
+            steps: 0,
+            running: match program.entry {
+                Target::Node(id) => Some(first_node(program, program.node(id))),
+                Target::End => None,
+            },
+            loop_entries: program
+                .nodes
+                .iter()
+                .filter(|node| node.as_loop().is_some())
+                .map(|node| (node.name.clone(), first_node(program, node)))
+                .collect(),
+            shown: false,
+            // One column spare: writing the last one wraps on some terminals.
+            width: columns().unwrap_or(80).saturating_sub(1),
+        }
+    }
+
+    fn update(&mut self, event: &Event<'_>) {
+        match event {
+            Event::RunStarted(_) => {}
+            Event::Step(step) => {
+                self.steps = step.seq;
+                self.running = step.edge.filter(|edge| edge.to != "end").map(|edge| {
+                    self.loop_entries
+                        .get(edge.to)
+                        .cloned()
+                        .unwrap_or_else(|| edge.to.to_owned())
+                });
+            }
+            Event::RunFinished(_) => self.running = None,
+        }
+    }
+
+    fn clear(&mut self, text: &mut String) {
+        if self.shown {
+            text.push_str(CLEAR_LINE);
+            self.shown = false;
+        }
+    }
+
+    /// Replaces the status line with the current one; draws nothing once the run ends.
+    fn draw(&mut self, text: &mut String, color: bool) {
+        let Some(node) = &self.running else {
+            self.clear(text);
+            return;
+        };
+        let line = status_line(self.steps + 1, node, self.started.elapsed(), self.width);
+        let (dim, reset) = if color {
+            ("\x1b[2m", "\x1b[0m")
+        } else {
+            ("", "")
+        };
+        let _ = write!(text, "{CLEAR_LINE}{dim}{line}{reset}");
+        self.shown = true;
+    }
+}
+
+/// The spinner's frames; it turns one frame per [`TICK`].
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/// `⠹ step 4 · lint · 2.1s`: the step running, its node and the time since the run
+/// started, in at most `width` characters (a line that wraps cannot be redrawn in place).
+fn status_line(step: u64, node: &str, elapsed: Duration, width: usize) -> String {
+    let ticks = elapsed.as_millis() / TICK.as_millis();
+    let frame = SPINNER[usize::try_from(ticks % 10).expect("below 10")];
+    let line = format!("{frame} step {step} · {node} · {}", clock(elapsed));
+    if line.chars().count() <= width {
+        return line;
+    }
+    let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        cut.push('…');
+    }
+    cut
+}
+
+/// `0.4s`, `59.9s`, `1m05s`, `2h03m`.
+fn clock(elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs();
+    if seconds < 60 {
+        format!("{:.1}s", elapsed.as_secs_f64())
+    } else if seconds < 3600 {
+        format!("{}m{:02}s", seconds / 60, seconds % 60)
+    } else {
+        format!("{}h{:02}m", seconds / 3600, seconds % 3600 / 60)
+    }
+}
+
+/// `   3 inc (script, 4µs) n=3 -> inc when n < 5`, then any printed lines.
+fn step_line(step: &Step<'_>, color: bool) -> String {
+    let (bold, red, dim, reset) = if color {
+        ("\x1b[1m", "\x1b[31m", "\x1b[2m", "\x1b[0m")
+    } else {
+        ("", "", "", "")
+    };
+    let mut line = format!(
+        "{:>4} {bold}{}{reset} {dim}({}, {}){reset}",
+        step.seq,
+        step.node,
+        step.tool,
+        short_duration(step.duration)
+    );
+    if let Some(position) = &step.in_loop {
+        let _ = write!(line, " [{} #{}]", position.name, position.iteration);
+    }
+    for (name, value) in step.changes.iter() {
+        let _ = write!(line, " {name}={}", crate::runtime::show_value(&value, 40));
+    }
+    if let Some(error) = &step.error {
+        let _ = write!(
+            line,
+            " {red}failed: {}: {}{reset}",
+            error.code, error.message
+        );
+    }
+    if let Some(edge) = &step.edge {
+        let _ = write!(line, " -> {}", edge.to);
+        if let Some(guard) = edge.guard {
+            let _ = write!(line, " when {guard}");
+        }
+        if edge.on_error {
+            line.push_str(" (on error)");
+        }
+        if let Some(until) = step.in_loop.and_then(|position| position.until) {
+            let _ = write!(line, " (until {until})");
+        }
+    }
+    line.push('\n');
+    for printed in step.output {
+        let _ = writeln!(line, "     {dim}|{reset} {printed}");
+    }
+    line
+}
+
+pub(super) fn short_duration(duration: Duration) -> String {
+    let micros = duration.as_micros();
+    if micros < 1000 {
+        format!("{micros}µs")
+    } else if micros < 1_000_000 {
+        format!("{:.1}ms", duration.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.2}s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{CLEAR_LINE, Console, Status, clock, status_line};
+    use crate::SourceFile;
+    use crate::runtime::{Event, EventSink, RunFinished, RunStatus};
+    use crate::tools::ToolRegistry;
+
+    #[test]
+    fn the_status_line_shows_spinner_step_node_and_time() {
+        assert_eq!(
+            status_line(4, "lint", Duration::from_millis(2140), 80),
+            "⠙ step 4 · lint · 2.1s"
+        );
+        assert_eq!(
+            status_line(1, "a", Duration::ZERO, 80),
+            "⠋ step 1 · a · 0.0s"
+        );
+        // The spinner turns once per tick.
+        assert!(status_line(1, "a", Duration::from_millis(100), 80).starts_with('⠙'));
+        assert!(status_line(1, "a", Duration::from_secs(1), 80).starts_with('⠋'));
+    }
+
+    #[test]
+    fn the_status_line_never_wraps() {
+        let line = status_line(12, &"n".repeat(200), Duration::from_secs(3), 40);
+        assert_eq!(line.chars().count(), 40);
+        assert!(line.starts_with("⠋ step 12 · nnn"), "{line}");
+        assert!(line.ends_with('…'), "{line}");
+        assert_eq!(status_line(1, "a", Duration::ZERO, 0), "");
+    }
+
+    #[test]
+    fn the_clock_grows_units() {
+        assert_eq!(clock(Duration::from_millis(400)), "0.4s");
+        assert_eq!(clock(Duration::from_millis(59_940)), "59.9s");
+        assert_eq!(clock(Duration::from_secs(65)), "1m05s");
+        assert_eq!(clock(Duration::from_secs(2 * 3600 + 3 * 60 + 9)), "2h03m");
+    }
+
+    fn status(text: &str) -> Status {
+        let checked = crate::check(&SourceFile::new("t.flow", text), &ToolRegistry::builtin());
+        Status::new(&checked.program.expect("the test flow compiles"))
+    }
+
+    fn finished() -> Event<'static> {
+        Event::RunFinished(RunFinished {
+            seq: 1,
+            status: RunStatus::Ok,
+            steps: 0,
+            duration: Duration::ZERO,
+            error: None,
+        })
+    }
+
+    #[test]
+    fn the_status_starts_at_the_first_node_even_through_loops() {
+        let status = status(
+            "flow f {\n    state { n: int = 0 }\n    node a { n += 1 }\n    node b\n    start -> outer\n    loop outer max 2 {\n        loop inner max 2 {\n            a\n        } until n > 0\n        inner -> b\n    } until true\n}\n",
+        );
+        assert_eq!(status.running.as_deref(), Some("a"));
+        assert_eq!(
+            status.loop_entries.get("outer").map(String::as_str),
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn the_status_is_redrawn_in_place_and_erased_when_the_run_finishes() {
+        let mut console = Console {
+            color: false,
+            out: Vec::new(),
+            status: Some(status("flow f {\n    node a = noop\n    start -> a\n}\n")),
+        };
+        console.redraw();
+        console.redraw();
+        let drawn = String::from_utf8(std::mem::take(&mut console.out)).unwrap();
+        // Each redraw erases the line and draws it again, on the same line (the clock may
+        // have moved on a slow machine, so the time is not compared).
+        let lines: Vec<&str> = drawn.split(CLEAR_LINE).collect();
+        assert_eq!(lines.len(), 3, "{drawn:?}");
+        assert_eq!(lines[0], "");
+        for line in &lines[1..] {
+            assert!(line.contains(" step 1 · a · "), "{drawn:?}");
+            assert!(!line.contains(['\n', '\r']), "{drawn:?}");
+        }
+        console.event(&finished());
+        assert_eq!(console.out, CLEAR_LINE.as_bytes());
+        console.redraw();
+        console.finish();
+        assert_eq!(
+            console.out,
+            CLEAR_LINE.as_bytes(),
+            "nothing is drawn or erased after the run finished"
+        );
+    }
+
+    #[test]
+    fn an_unfinished_run_leaves_no_status_line_either() {
+        let mut console = Console {
+            color: true,
+            out: Vec::new(),
+            status: Some(status("flow f {\n    node a = noop\n    start -> a\n}\n")),
+        };
+        console.redraw();
+        console.out.clear();
+        console.finish();
+        assert_eq!(console.out, CLEAR_LINE.as_bytes());
+    }
+
+    #[test]
+    fn without_a_status_line_only_steps_are_written() {
+        let mut console = Console {
+            color: false,
+            out: Vec::new(),
+            status: None,
+        };
+        console.event(&finished());
+        console.redraw();
+        console.finish();
+        assert_eq!(console.out, b"");
+    }
+}

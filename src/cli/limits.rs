@@ -1,0 +1,150 @@
+//! `--limit NAME=VALUE`: one sandbox limit of [`Limits`] set from the command line.
+
+use crate::compile::suggest::closest;
+use crate::sandbox::Limits;
+
+/// The fields of [`Limits`], as `--limit` names them.
+pub(super) const LIMIT_NAMES: [&str; 8] = [
+    "max_operations",
+    "max_call_levels",
+    "max_expr_depth",
+    "max_function_expr_depth",
+    "max_string_size",
+    "max_array_size",
+    "max_map_size",
+    "max_wall_time_ms",
+];
+
+/// One `--limit NAME=VALUE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct LimitSetting {
+    name: &'static str,
+    value: u64,
+}
+
+impl LimitSetting {
+    pub(super) fn apply(self, limits: &mut Limits) {
+        // A count beyond `usize` (on a 32-bit target) is as good as no limit.
+        let size = usize::try_from(self.value).unwrap_or(usize::MAX);
+        match self.name {
+            "max_operations" => limits.max_operations = self.value,
+            "max_call_levels" => limits.max_call_levels = size,
+            "max_expr_depth" => limits.max_expr_depth = size,
+            "max_function_expr_depth" => limits.max_function_expr_depth = size,
+            "max_string_size" => limits.max_string_size = size,
+            "max_array_size" => limits.max_array_size = size,
+            "max_map_size" => limits.max_map_size = size,
+            "max_wall_time_ms" => limits.max_wall_time_ms = self.value,
+            other => unreachable!("`{other}` is not in LIMIT_NAMES"),
+        }
+    }
+}
+
+pub(super) fn parse_limit(text: &str) -> Result<LimitSetting, String> {
+    let names = || {
+        LIMIT_NAMES
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(format!(
+            "write NAME=VALUE, e.g. `max_operations=5000000`; the limits are {}",
+            names()
+        ));
+    };
+    let Some(&name) = LIMIT_NAMES.iter().find(|known| **known == name) else {
+        let hint = closest(name, LIMIT_NAMES)
+            .map(|near| format!("did you mean `{near}`? "))
+            .unwrap_or_default();
+        return Err(format!(
+            "unknown limit `{name}`; {hint}the limits are {}",
+            names()
+        ));
+    };
+    let value = value
+        .parse()
+        .map_err(|_| format!("`{name}` takes a whole number (0 or more), not `{value}`"))?;
+    Ok(LimitSetting { name, value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LimitSetting, parse_limit};
+    use crate::sandbox::Limits;
+
+    #[test]
+    fn a_limit_is_name_equals_value() {
+        assert_eq!(
+            parse_limit("max_operations=5000000"),
+            Ok(LimitSetting {
+                name: "max_operations",
+                value: 5_000_000
+            })
+        );
+        let mut limits = Limits::default();
+        for text in ["max_array_size=7", "max_wall_time_ms=0", "max_expr_depth=3"] {
+            parse_limit(text).unwrap().apply(&mut limits);
+        }
+        assert_eq!(
+            limits,
+            Limits {
+                max_array_size: 7,
+                max_wall_time_ms: 0,
+                max_expr_depth: 3,
+                ..Limits::default()
+            }
+        );
+    }
+
+    #[test]
+    fn every_limit_name_sets_its_field() {
+        let fields: Vec<String> = serde_json::to_value(Limits::default())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            fields,
+            super::LIMIT_NAMES,
+            "`--limit` must name every field"
+        );
+        for name in super::LIMIT_NAMES {
+            let mut limits = Limits::default();
+            parse_limit(&format!("{name}=1234567"))
+                .unwrap()
+                .apply(&mut limits);
+            assert_ne!(limits, Limits::default(), "{name}");
+            let json = serde_json::to_value(&limits).unwrap();
+            assert_eq!(json[name], 1_234_567, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_bad_limit_says_what_to_write() {
+        assert_eq!(
+            parse_limit("max_operatons=5").unwrap_err(),
+            "unknown limit `max_operatons`; did you mean `max_operations`? the limits are \
+             `max_operations`, `max_call_levels`, `max_expr_depth`, `max_function_expr_depth`, \
+             `max_string_size`, `max_array_size`, `max_map_size`, `max_wall_time_ms`"
+        );
+        assert!(
+            parse_limit("speed=5")
+                .unwrap_err()
+                .starts_with("unknown limit `speed`; the limits are")
+        );
+        assert!(
+            parse_limit("max_operations")
+                .unwrap_err()
+                .starts_with("write NAME=VALUE")
+        );
+        assert_eq!(
+            parse_limit("max_operations=-1").unwrap_err(),
+            "`max_operations` takes a whole number (0 or more), not `-1`"
+        );
+        assert!(parse_limit("max_operations=").is_err());
+    }
+}
