@@ -118,7 +118,22 @@ impl<'t> Actions<'t> {
                 });
                 continue;
             }
-            args.insert(name.clone(), literal_json(&arg.value.value));
+            let value = literal_json(&arg.value.value);
+            let checked = self
+                .tools
+                .implementation(&spec.name)
+                .map_or(Ok(()), |tool| tool.check_arg(name, &value));
+            if let Err(reason) = checked {
+                errors.push(CompileError::ArgValue {
+                    tool: spec.name.clone(),
+                    arg: name.clone(),
+                    reason,
+                    signature: spec.signature(),
+                    at: arg.value.span.into(),
+                });
+                continue;
+            }
+            args.insert(name.clone(), value);
         }
         for missing in spec
             .args

@@ -112,6 +112,17 @@ pub enum CompileError {
         at: SourceSpan,
     },
 
+    #[error("argument `{arg}` of `{tool}` is not valid: {reason}")]
+    #[diagnostic(code("flow::bad-tool-args"), help("the tool takes {signature}"))]
+    ArgValue {
+        tool: String,
+        arg: String,
+        reason: String,
+        signature: String,
+        #[label("not a valid `{arg}`")]
+        at: SourceSpan,
+    },
+
     #[error("argument `{arg}` is given twice")]
     #[diagnostic(code("flow::bad-tool-args"), help("remove one of them"))]
     ArgTwice {

@@ -11,6 +11,14 @@ use serde_json::{Map, Value};
 /// cancelled or `call.deadline` has passed.
 pub trait Tool: Send + Sync {
     fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure>;
+
+    /// Checks an argument's value beyond its type, when the flow is checked: `Err` says
+    /// what is wrong with it (reported as `bad-tool-args`). By default every value of the
+    /// declared type is accepted.
+    fn check_arg(&self, name: &str, value: &Value) -> Result<(), String> {
+        let _ = (name, value);
+        Ok(())
+    }
 }
 
 /// One invocation of a tool by a node.

@@ -65,14 +65,8 @@ impl Tool for Exec {
             return Err(ToolFailure::failed("exec needs a `cmd` string argument"));
         };
         let shown = shown(cmd);
-        let words = words::split(cmd).map_err(|error| {
-            ToolFailure::failed(format!("cannot split `{shown}` into words: {error}"))
-        })?;
-        let Some((program, arguments)) = words.split_first() else {
-            return Err(ToolFailure::failed(
-                "`cmd` is empty: there is no command to run",
-            ));
-        };
+        let words = command_words(cmd).map_err(ToolFailure::failed)?;
+        let (program, arguments) = words.split_first().expect("command_words is not empty");
         let limit = Limit::of(call, Instant::now())?;
         if call.cancel.is_cancelled() {
             return Err(cancelled(&shown, false));
@@ -92,6 +86,25 @@ impl Tool for Exec {
         let output = running.wait(call.cancel, limit.as_ref())?;
         output.changes(&shown)
     }
+
+    /// `cmd` is checked with the flow: one that is empty or cannot be split into words
+    /// would fail every run.
+    fn check_arg(&self, name: &str, value: &Value) -> Result<(), String> {
+        match (name, value) {
+            ("cmd", Value::String(cmd)) => command_words(cmd).map(drop),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `cmd` as words: a command line that cannot be split, or has no words, is refused.
+fn command_words(cmd: &str) -> Result<Vec<String>, String> {
+    let words = words::split(cmd)
+        .map_err(|error| format!("cannot split `{}` into words: {error}", shown(cmd)))?;
+    if words.is_empty() {
+        return Err("the command is empty: there is nothing to run".to_owned());
+    }
+    Ok(words)
 }
 
 /// What the command reads on stdin.
