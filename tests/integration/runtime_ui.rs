@@ -1,11 +1,14 @@
 //! The run-time diagnostics corpus: `tests/ui/runtime/<code>.flow`, each run from its sibling
 //! `<code>.init.json`, must fail with the code its first line names
-//! (`// expect: flow::<code>`). The human rendering (no colour, width 80) is snapshotted.
+//! (`// expect: flow::<code>`); a second line `// run timeout: DURATION` sets the run's time
+//! limit. The human rendering (no colour, width 80) is snapshotted.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use flowc::runtime::{Interpreter, NoEvents, RunOptions};
+use flowc::sandbox::Limits;
 use flowc::tools::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 use flowc::{FileReport, SourceFile};
 use miette::Diagnostic;
@@ -60,7 +63,7 @@ fn run_case(path: &Path) {
     let input: Map<String, Value> = serde_json::from_str(&std::fs::read_to_string(&init).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", init.display()));
     let name = format!("runtime/{}", path.file_name().unwrap().to_str().unwrap());
-    let source = SourceFile::new(name, text);
+    let source = SourceFile::new(name, text.clone());
     let tools = tools();
     let checked = flowc::check(&source, &tools);
     let program = checked.program.unwrap_or_else(|| {
@@ -70,7 +73,22 @@ fn run_case(path: &Path) {
             checked.report.render_human(false, 80)
         )
     });
-    let interpreter = Interpreter::new(Arc::new(program), tools, RunOptions::default());
+    let timeout = text
+        .lines()
+        .nth(1)
+        .and_then(|line| line.strip_prefix("// run timeout: "))
+        .map(|ms| Duration::from_millis(ms.trim_end_matches("ms").parse().unwrap()));
+    let options = RunOptions {
+        timeout,
+        // So that a time limit, not the operation budget, ends the busy loops of the
+        // timeout cases, however fast the machine.
+        limits: Limits {
+            max_operations: 1_000_000_000,
+            ..Limits::default()
+        },
+        ..RunOptions::default()
+    };
+    let interpreter = Interpreter::new(Arc::new(program), tools, options);
     let error = interpreter
         .run(input, &mut NoEvents, &CancelToken::new())
         .expect_err("runtime cases must fail");
@@ -89,6 +107,26 @@ fn run_case(path: &Path) {
 #[test]
 fn runtime_case() {
     insta::glob!("../ui", "runtime/*.flow", run_case);
+}
+
+#[test]
+fn every_runtime_case_has_a_snapshot() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(root.join("tests/ui/runtime")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "flow") {
+            let snapshot = root.join("tests/integration/snapshots").join(format!(
+                "integration__runtime_ui__run_case@{}.snap",
+                path.file_name().unwrap().to_str().unwrap()
+            ));
+            assert!(
+                snapshot.exists(),
+                "{} has no snapshot {}",
+                path.display(),
+                snapshot.display()
+            );
+        }
+    }
 }
 
 #[test]
