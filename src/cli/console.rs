@@ -301,8 +301,14 @@ fn step_line(step: &Step<'_>, color: bool) -> String {
         if edge.on_error {
             line.push_str(" (on error)");
         }
-        if let Some(until) = step.in_loop.and_then(|position| position.until) {
-            let _ = write!(line, " (until {until})");
+        if let Some(position) = step.in_loop
+            && let Some(until) = position.until
+        {
+            let _ = write!(line, " (until {until}");
+            for outer in position.outer {
+                let _ = write!(line, "; {} until {}", outer.name, outer.until);
+            }
+            line.push(')');
         }
     }
     line.push('\n');

@@ -84,6 +84,18 @@ pub struct LoopPosition<'a> {
     /// On the step of the loop's exit node: the value of the `until` guard.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<bool>,
+    /// When that guard was true and this loop is the exit of an enclosing one: the `until`
+    /// guards of the enclosing loops evaluated on this step, innermost first.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub outer: &'a [OuterUntil<'a>],
+}
+
+/// An enclosing loop's `until`, evaluated because the step finished its body too.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct OuterUntil<'a> {
+    pub name: &'a str,
+    pub iteration: u64,
+    pub until: bool,
 }
 
 #[derive(Clone, Copy, Debug, Serialize)]

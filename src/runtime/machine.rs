@@ -10,7 +10,7 @@ use crate::compile::ir::{EdgeWhen, Node, NodeId, NodeKind, Policy, Program, Targ
 use crate::runtime::code::{CodeFailure, Deadline, Sandbox, values_of};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::events::{
-    Changes, EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, Step,
+    Changes, EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, OuterUntil, Step,
 };
 use crate::runtime::state::State;
 use crate::runtime::{Interpreter, Plan, RunOptions};
@@ -38,6 +38,10 @@ pub(super) struct Machine<'r> {
     steps: u64,
     run_deadline: Option<Instant>,
     changes: Vec<usize>,
+    /// The `until` guards evaluated this step, innermost loop first: loop, iteration, value.
+    untils: Vec<(NodeId, u64, bool)>,
+    /// The enclosing ones among them, for the step's log record.
+    outer_untils: Vec<OuterUntil<'r>>,
 }
 
 impl<'r> Machine<'r> {
@@ -67,6 +71,8 @@ impl<'r> Machine<'r> {
                 .timeout
                 .and_then(|timeout| started.checked_add(timeout)),
             changes: Vec::new(),
+            untils: Vec::new(),
+            outer_untils: Vec::new(),
         }
     }
 
@@ -90,6 +96,7 @@ impl<'r> Machine<'r> {
             self.steps += 1;
             let started = self.log.then(|| (SystemTime::now(), Instant::now()));
             self.changes.clear();
+            self.untils.clear();
             let in_loop = node
                 .parent
                 .map(|parent| (parent, self.counters[parent.index()] + 1));
@@ -360,6 +367,8 @@ impl<'r> Machine<'r> {
                 self.counters[parent_id.index()] += 1;
                 let slots = &self.plan.nodes[parent_id.index()].until;
                 let done = self.guard(&body.until, slots, parent)?;
+                self.untils
+                    .push((parent_id, self.counters[parent_id.index()], done));
                 if !done {
                     let iterations = self.counters[parent_id.index()];
                     if iterations >= body.max {
@@ -504,6 +513,19 @@ impl<'r> Machine<'r> {
     ) {
         let output = self.sandbox.take_output();
         let message = failure.map(RuntimeError::message);
+        let program = self.program;
+        self.outer_untils.clear();
+        self.outer_untils
+            .extend(
+                self.untils
+                    .iter()
+                    .skip(1)
+                    .map(|&(id, iteration, until)| OuterUntil {
+                        name: &program.node(id).name,
+                        iteration,
+                        until,
+                    }),
+            );
         let step = Step {
             seq: self.steps,
             node: &node.name,
@@ -523,6 +545,7 @@ impl<'r> Machine<'r> {
                 name: &self.program.node(id).name,
                 iteration,
                 until: next.and_then(|next| next.until),
+                outer: &self.outer_untils,
             }),
             output: &output,
             error: failure.map(|error| ErrorRecord {

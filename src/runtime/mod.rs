@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 pub use error::RuntimeError;
 pub use events::{
     Changes, EdgeTaken, ErrorRecord, Event, EventSink, FieldValue, FinishedError, JsonLines,
-    LoopPosition, NoEvents, RunFinished, RunStarted, RunStatus, StateView, Step, Tee,
+    LoopPosition, NoEvents, OuterUntil, RunFinished, RunStarted, RunStatus, StateView, Step, Tee,
 };
 
 use crate::compile::ir::{EdgeWhen, NodeKind, Program};
