@@ -68,13 +68,58 @@ impl From<Span> for miette::SourceSpan {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset, for `short` and `json` output.
+/// 1-based line and column (in characters) of a byte offset. This scans the text up to
+/// `offset`: for many look-ups into one text (`short` and `json` output), build a
+/// [`LineIndex`] once instead.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
+}
+
+/// Where the lines of one text start, so that a line and column cost a binary search and a
+/// count within one line instead of a scan from the start of the text. Only `\n` ends a line
+/// (a `\r\n` line ends at its `\n`; a lone `\r` is an ordinary character).
+#[derive(Clone, Debug)]
+pub struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset of every `\n`, in order.
+    newlines: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let newlines = text
+            .bytes()
+            .enumerate()
+            .filter_map(|(i, byte)| (byte == b'\n').then_some(i))
+            .collect();
+        LineIndex { text, newlines }
+    }
+
+    /// The text this indexes.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// 1-based line and column (in characters) of a byte offset; an offset past the end
+    /// counts as the end.
+    pub fn line_column(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.newlines.partition_point(|&newline| newline < offset);
+        let line_start = self.line_start(offset);
+        (line + 1, self.text[line_start..offset].chars().count() + 1)
+    }
+
+    /// Byte offset of the start of the line holding `offset`.
+    pub fn line_start(&self, offset: usize) -> usize {
+        match self.newlines.partition_point(|&newline| newline < offset) {
+            0 => 0,
+            line => self.newlines[line - 1] + 1,
+        }
+    }
 }
 
 /// A value and the span of the source that produced it.
@@ -106,6 +151,31 @@ mod tests {
     fn unknown_rhai_position_labels_the_whole_guard() {
         let guard = Span::new(10, 20);
         assert_eq!(guard.point_in("x", rhai::Position::NONE), guard);
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan_from_the_start() {
+        let text = "ab\r\nçd\n\n日本\rx\n";
+        let index = LineIndex::new(text);
+        for offset in (0..=text.len() + 2).filter(|&o| o >= text.len() || text.is_char_boundary(o))
+        {
+            assert_eq!(
+                index.line_column(offset),
+                line_column(text, offset),
+                "offset {offset}"
+            );
+            let (line, _) = line_column(text, offset);
+            let start = text
+                .split_inclusive('\n')
+                .take(line - 1)
+                .map(str::len)
+                .sum::<usize>();
+            assert_eq!(
+                index.line_start(offset.min(text.len())),
+                start,
+                "offset {offset}"
+            );
+        }
     }
 
     #[test]

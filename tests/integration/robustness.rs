@@ -6,7 +6,8 @@
 //! own words, and mutations of real flows (`examples/*.flow` and `tests/ui/**/*.flow` as
 //! they are when the test runs, plus the built-in seeds below). Deterministic tests cover
 //! the inputs a property test is unlikely to build: deep nesting, a 1 MB line, CRLF, a BOM,
-//! non-ASCII text and very long chains.
+//! non-ASCII text, very long chains, and reports of tens of thousands of diagnostics or
+//! labels in every format (minutes of work while rendering was quadratic).
 //!
 //! Case counts keep this module near 10 s in a debug build on 2 cores; raise them for a
 //! longer hunt with `PROPTEST_CASES=20000 cargo test --test integration robustness`.
@@ -16,8 +17,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use flowc::diagnostics::MAX_HUMAN_LABELS;
 use flowc::tools::ToolRegistry;
-use flowc::{Checked, SourceFile};
+use flowc::{Checked, FileReport, SourceFile};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
@@ -710,17 +712,26 @@ fn very_long_chains_are_checked() {
     assert_clean(&chain_flow(10_000, "\n    "));
 
     // A chain closed into a cycle no run can leave: one diagnostic with a label on every
-    // node. (Rendering n labels takes time quadratic in n: kept small here.)
-    let cycle = chain_flow(500, " ").replace("\n}\n", " -> n0\n}\n");
-    assert_eq!(codes(&check_all(&cycle)), ["flow::inescapable-cycle"]);
+    // node, of which `human` draws the first `MAX_HUMAN_LABELS`.
+    let count = 2_000;
+    let cycle = chain_flow(count, " ").replace("\n}\n", " -> n0\n}\n");
+    let checked = check_all(&cycle);
+    assert_eq!(codes(&checked), ["flow::inescapable-cycle"]);
+    assert!(
+        checked.report.render_human(false, 80).contains(&format!(
+            "note: {} more labels not shown",
+            count - MAX_HUMAN_LABELS
+        )),
+        "the labels past the first {MAX_HUMAN_LABELS} are counted"
+    );
 
-    // Hundreds of edges to nodes that do not exist: one diagnostic each.
+    // Thousands of edges to nodes that do not exist: one diagnostic each.
     let mut text = String::from("flow f {\n  node a = noop\n  start -> a\n");
-    for i in 0..500 {
+    for i in 0..count {
         writeln!(text, "  a -> missing{i} when {i} > 0").expect("writing to a String");
     }
     text.push('}');
-    assert_eq!(check_all(&text).report.error_count(), 500);
+    assert_eq!(check_all(&text).report.error_count(), count);
 }
 
 #[test]
@@ -765,4 +776,147 @@ fn regressions() {
     ] {
         check_all(text);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering many diagnostics
+
+/// A problem with one label, like `flow::undefined-node`.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("`{name}` is not declared")]
+#[diagnostic(
+    code("flow::undefined-node"),
+    help("declare it with `node {name} = …`")
+)]
+struct Undeclared {
+    name: String,
+    #[label("no node or loop has this name")]
+    at: miette::SourceSpan,
+}
+
+/// A problem with a label on every line, like `flow::inescapable-cycle`.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cycle can never be left")]
+#[diagnostic(
+    code("flow::inescapable-cycle"),
+    help("give one of these nodes a way out")
+)]
+struct Everywhere {
+    #[label(primary, "the cycle starts here")]
+    at: miette::SourceSpan,
+    #[label(collection, "and continues here")]
+    rest: Vec<miette::SourceSpan>,
+}
+
+/// `count` lines `  a -> missing{i}`, alternating `\n` and `\r\n`, with a non-ASCII name
+/// in front so columns count characters; and the span of each `missing{i}`.
+fn lines_to_label(count: usize) -> (String, Vec<miette::SourceSpan>) {
+    let mut text = String::from("flow é {\n");
+    let mut spans = Vec::with_capacity(count);
+    for i in 0..count {
+        text.push_str("  é -> ");
+        let name = format!("missing{i}");
+        spans.push((text.len(), name.len()).into());
+        text.push_str(&name);
+        text.push_str(if i % 2 == 0 { "\n" } else { "\r\n" });
+    }
+    text.push_str("}\n");
+    (text, spans)
+}
+
+/// Runs `render` and prints how long it took: `--nocapture` shows it (docs/performance.md
+/// quotes the figures of a release build).
+#[allow(clippy::print_stderr)]
+fn timed<T>(what: &str, render: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let value = render();
+    eprintln!("{what}: {:?}", started.elapsed());
+    value
+}
+
+/// Each renderer once took time quadratic in the number of diagnostics (in a release build,
+/// `human` took 5.7 s for 16,000 and 38 s for 40,000); this many would take minutes in a
+/// debug build if that came back.
+#[test]
+fn twenty_thousand_diagnostics_render_in_every_format() {
+    let count = 20_000;
+    let (text, spans) = lines_to_label(count);
+    let mut report = FileReport::new(SourceFile::new("many.flow", text));
+    for (i, at) in spans.into_iter().enumerate() {
+        report.push(Undeclared {
+            name: format!("missing{i}"),
+            at,
+        });
+    }
+
+    let human = timed("20,000 diagnostics, human", || {
+        report.render_human(false, 80)
+    });
+    assert_eq!(human.matches("flow::undefined-node\n").count(), count);
+    let last = count + 1;
+    // miette counts the column in bytes, `short` and `json` in characters.
+    assert!(
+        human.contains(&format!("[many.flow:{last}:9]")),
+        "the last snippet is placed on its line:\n{}",
+        &human[human.len() - 500..]
+    );
+
+    let short = timed("20,000 diagnostics, short", || report.render_short());
+    assert_eq!(short.lines().count(), count);
+    assert_eq!(
+        short.lines().last(),
+        Some(
+            format!(
+                "many.flow:{last}:8: error[flow::undefined-node]: `missing{}` is not declared",
+                count - 1
+            )
+            .as_str()
+        )
+    );
+
+    let json = timed("20,000 diagnostics, json", || report.to_json());
+    let diagnostics = json["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(diagnostics.len(), count);
+    let label = &diagnostics[count - 1]["labels"][0];
+    assert_eq!(
+        (label["line"].as_u64(), label["column"].as_u64()),
+        (Some(last as u64), Some(8))
+    );
+}
+
+/// One diagnostic with a label on each of thousands of lines: miette draws every label of a
+/// snippet against every line of it, so `human` shows the first few and counts the rest,
+/// while `short` and `json` keep them all.
+#[test]
+fn a_diagnostic_with_twenty_thousand_labels_renders_in_every_format() {
+    let count = 20_000;
+    let (text, spans) = lines_to_label(count);
+    let mut spans = spans.into_iter();
+    let at = spans.next().expect("one span at least");
+    let mut report = FileReport::new(SourceFile::new("cycle.flow", text));
+    report.push(Everywhere {
+        at,
+        rest: spans.collect(),
+    });
+
+    let human = timed("20,000 labels, human", || report.render_human(false, 80));
+    assert_eq!(
+        human.matches("and continues here").count(),
+        MAX_HUMAN_LABELS - 1
+    );
+    assert!(
+        human.contains(&format!(
+            "note: {} more labels not shown",
+            count - MAX_HUMAN_LABELS
+        )),
+        "{human}"
+    );
+
+    let short = timed("20,000 labels, short", || report.render_short());
+    assert_eq!(short.lines().count(), 1);
+    assert!(short.starts_with("cycle.flow:2:8: "), "{short}");
+
+    let json = timed("20,000 labels, json", || report.to_json());
+    let labels = json["diagnostics"][0]["labels"].as_array().expect("labels");
+    assert_eq!(labels.len(), count);
 }
