@@ -34,15 +34,27 @@ impl FileReport {
         self.problems.push(Box::new(problem));
     }
 
+    /// Each problem, then the problems it carries as related ones (a run-time error can
+    /// carry more of its kind: every field of an invalid initial state), each rendered and
+    /// counted as a problem of its own.
+    fn each_problem(&self) -> Vec<&dyn Diagnostic> {
+        let mut all = Vec::with_capacity(self.problems.len());
+        for problem in &self.problems {
+            all.push(problem.as_ref() as &dyn Diagnostic);
+            all.extend(problem.related().into_iter().flatten());
+        }
+        all
+    }
+
     pub fn error_count(&self) -> usize {
-        self.problems
-            .iter()
-            .filter(|p| is_error(p.as_ref()))
+        self.each_problem()
+            .into_iter()
+            .filter(|p| is_error(*p))
             .count()
     }
 
     pub fn warning_count(&self) -> usize {
-        self.problems.len() - self.error_count()
+        self.each_problem().len() - self.error_count()
     }
 
     pub fn has_errors(&self) -> bool {
@@ -62,13 +74,13 @@ impl FileReport {
         let lines = LineIndex::new(&self.source.text);
         let snippets = IndexedSource::new(&self.source.name, &self.source.text);
         let mut out = String::new();
-        for problem in &self.problems {
-            let (labels, hidden) = shown_labels(problem.as_ref());
+        for problem in self.each_problem() {
+            let (labels, hidden) = shown_labels(problem);
             // A label too far right on its line would make miette panic (see
             // `MAX_SNIPPET_COLUMN`): such a problem is shown with `file:line:col` instead.
             let fits = labels.iter().all(|label| label_fits_snippet(label, &lines));
             let with_source = WithSource {
-                inner: problem.as_ref(),
+                inner: problem,
                 source: fits.then_some(&snippets),
                 labels: (hidden > 0).then_some(labels),
             };
@@ -83,7 +95,7 @@ impl FileReport {
                 .expect("writing to a String cannot fail");
             }
             if !fits {
-                let (line, column) = primary_label(problem.as_ref())
+                let (line, column) = primary_label(problem)
                     .map_or((1, 1), |label| lines.line_column(label.offset()));
                 writeln!(out, "  at {}:{line}:{column}", self.source.name)
                     .expect("writing to a String cannot fail");
@@ -96,15 +108,15 @@ impl FileReport {
     pub fn render_short(&self) -> String {
         let lines = LineIndex::new(&self.source.text);
         let mut out = String::new();
-        for problem in &self.problems {
-            let (line, column) = primary_label(problem.as_ref())
-                .map_or((1, 1), |label| lines.line_column(label.offset()));
+        for problem in self.each_problem() {
+            let (line, column) =
+                primary_label(problem).map_or((1, 1), |label| lines.line_column(label.offset()));
             writeln!(
                 out,
                 "{}:{line}:{column}: {}[{}]: {problem}",
                 self.source.name,
-                severity_name(problem.as_ref()),
-                code(problem.as_ref()),
+                severity_name(problem),
+                code(problem),
             )
             .expect("writing to a String cannot fail");
         }
@@ -116,8 +128,8 @@ impl FileReport {
     pub fn to_json(&self) -> Value {
         let lines = LineIndex::new(&self.source.text);
         let problems: Vec<Value> = self
-            .problems
-            .iter()
+            .each_problem()
+            .into_iter()
             .map(|problem| {
                 let labels: Vec<Value> = problem
                     .labels()
@@ -140,8 +152,8 @@ impl FileReport {
                     })
                     .collect();
                 json!({
-                    "code": code(problem.as_ref()),
-                    "severity": severity_name(problem.as_ref()),
+                    "code": code(problem),
+                    "severity": severity_name(problem),
                     "message": problem.to_string(),
                     "help": problem.help().map(|h| h.to_string()),
                     "labels": labels,
@@ -219,7 +231,7 @@ fn shown_labels(problem: &dyn Diagnostic) -> (Vec<LabeledSpan>, usize) {
 /// A phase error carries no text; this lends it the file's, for rendering, and draws only
 /// `labels` when some are left out.
 struct WithSource<'a> {
-    inner: &'a (dyn Diagnostic + Send + Sync),
+    inner: &'a dyn Diagnostic,
     source: Option<&'a IndexedSource<'a>>,
     labels: Option<Vec<LabeledSpan>>,
 }

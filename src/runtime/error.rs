@@ -18,6 +18,9 @@ pub enum RuntimeError {
         given: String,
         #[label("`{field}` is declared as {expected} here")]
         at: SourceSpan,
+        /// The initial state's other problems: every one is reported at once.
+        #[related]
+        also: Vec<RuntimeError>,
     },
 
     #[error("state field `{field}` has no value and no default")]
@@ -31,6 +34,9 @@ pub enum RuntimeError {
         field: String,
         #[label("declared here without a default")]
         at: SourceSpan,
+        /// The initial state's other problems.
+        #[related]
+        also: Vec<RuntimeError>,
     },
 
     #[error("guard failed: {reason}")]

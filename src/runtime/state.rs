@@ -107,25 +107,41 @@ impl State {
         mut input: Map<String, Value>,
     ) -> Result<Self, RuntimeError> {
         let mut state = State::empty(slots, named);
+        let mut problems = Vec::new();
         for field in schema.map_or(&[][..], |s| s.fields.as_slice()) {
             let value = match input.remove(&field.name) {
-                Some(value) => {
-                    check_type(field, &value)?;
-                    value
-                }
+                Some(value) => match check_type(field, &value) {
+                    Ok(()) => value,
+                    Err(problem) => {
+                        problems.push(problem);
+                        continue;
+                    }
+                },
                 None => match &field.default {
                     Some(default) => default.clone(),
                     None if field.nullable => Value::Null,
                     None => {
-                        return Err(RuntimeError::MissingField {
+                        problems.push(RuntimeError::MissingField {
                             field: field.name.clone(),
                             at: field.span.into(),
+                            also: Vec::new(),
                         });
+                        continue;
                     }
                 },
             };
             let slot = state.slot(&field.name);
             state.set_json(slot, field_value(field.ty, value));
+        }
+        if !problems.is_empty() {
+            // The first is the error; the others ride along, so one run reports them all.
+            let mut first = problems.remove(0);
+            if let RuntimeError::InvalidState { also, .. }
+            | RuntimeError::MissingField { also, .. } = &mut first
+            {
+                *also = problems;
+            }
+            return Err(first);
         }
         for (name, value) in input {
             let slot = state.slot(&name);
@@ -294,6 +310,7 @@ fn check_type(field: &SchemaField, value: &Value) -> Result<(), RuntimeError> {
         expected,
         given: json_type_name(value),
         at: field.span.into(),
+        also: Vec::new(),
     })
 }
 

@@ -676,6 +676,22 @@ fn a_missing_field_without_default_is_invalid_state() {
 }
 
 #[test]
+fn every_problem_of_the_initial_state_is_reported_at_once() {
+    let run = run(SCHEMA, json!({ "retries": "three" }));
+    let mut report = FileReport::new(run.source.clone());
+    report.push(run.error().clone());
+    assert_eq!(report.error_count(), 2);
+    let short = report.render_short();
+    let lines: Vec<&str> = short.lines().collect();
+    assert_eq!(lines.len(), 2, "{short}");
+    assert!(
+        lines[0].contains("`name` has no value and no default"),
+        "{short}"
+    );
+    assert!(lines[1].contains("`retries` must be int"), "{short}");
+}
+
+#[test]
 fn null_is_only_accepted_by_nullable_fields() {
     assert_eq!(
         run(SCHEMA, json!({ "name": "n", "note": null })).state()["note"],
