@@ -675,3 +675,28 @@ fn help_for(expected: &str, text: &str, offset: usize) -> String {
 fn is_keyword(word: &str) -> bool {
     FlowParser::parse(Rule::keyword, word).is_ok_and(|pairs| pairs.as_str() == word)
 }
+
+#[cfg(test)]
+mod tests {
+    use pest::Parser as _;
+
+    use super::{FlowParser, Rule};
+
+    /// Straight to pest, past the bracket scan: an unclosed bracket ends the code where it
+    /// stands, so 40 of them are 40 failed groups, not 2^40 (each used to be read again as a
+    /// plain character, doubling the work).
+    #[test]
+    fn unclosed_brackets_in_code_cost_linear_time() {
+        let parens = "(".repeat(40);
+        for text in [
+            format!("flow f {{\n  a -> b when {parens}n\n}}\n"),
+            format!("flow f {{\n  a -> b when `\n  c -> d when {parens}n\n}}\n"),
+            format!("flow f {{\n  node s {{ x = \"{parens}\n  }}\n}}\n"),
+        ] {
+            assert!(FlowParser::parse(Rule::file, &text).is_err(), "{text}");
+        }
+        // In a template, an interpolation that never closes is text (rhai refuses it later).
+        let template = format!("flow f {{\n  node s {{ x = `${{{parens}` }}\n}}\n");
+        assert!(FlowParser::parse(Rule::file, &template).is_ok());
+    }
+}

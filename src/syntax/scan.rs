@@ -24,7 +24,22 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
             b'/' if bytes.get(i + 1) == Some(&b'/') => i = skip_until(bytes, i, b"\n"),
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_until(bytes, i + 2, b"*/") + 1,
             b'"' => i = skip_quoted(bytes, i, b'"'),
-            b'`' => i = skip_quoted(bytes, i, b'`'),
+            b'`' => {
+                let end = skip_quoted(bytes, i, b'`');
+                if end >= bytes.len() {
+                    // Everything after it would be template text: say so, not that the
+                    // brackets around it are unclosed.
+                    return Err(SyntaxError::Unexpected {
+                        expected: "the closing `` ` `` of this template string".to_owned(),
+                        found: "end of file".to_owned(),
+                        help: "a template string runs to the next backtick, across lines: \
+                               close it with `` ` ``"
+                            .to_owned(),
+                        at: Span::new(i, i + 1).into(),
+                    });
+                }
+                i = end;
+            }
             // A rhai character literal: `'{'` or `'\''`.
             b'\'' if bytes.get(i + 2) == Some(&b'\'') && bytes.get(i + 1) != Some(&b'\\') => i += 2,
             b'\'' if bytes.get(i + 1) == Some(&b'\\') && bytes.get(i + 3) == Some(&b'\'') => i += 3,
@@ -197,6 +212,19 @@ mod tests {
     fn unclosed_brackets_are_found() {
         let scan = brackets("flow a {\n node b { x\n").expect("within limits");
         assert_eq!(scan.unclosed, [(7, '{'), (17, '{')]);
+    }
+
+    #[test]
+    fn a_template_string_that_never_closes_is_named() {
+        let text = "flow a {\n x -> y when `\n z -> w when ((((((((n\n}";
+        match brackets(text) {
+            Err(SyntaxError::Unexpected { expected, at, .. }) => {
+                assert!(expected.contains("template"), "{expected}");
+                assert_eq!(at.offset(), text.find('`').unwrap());
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
     }
 
     #[test]
