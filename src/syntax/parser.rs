@@ -550,6 +550,8 @@ fn describe_expected(rules: &[Rule], tokens: &[String]) -> String {
             .is_empty()
             || token.starts_with("//")
             || token.starts_with("/*")
+            || token == "/"
+            || token == "*"
             || token == "_"
             || token.contains("..")
             || token == "BUILTIN_RULE";
