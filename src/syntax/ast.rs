@@ -20,10 +20,11 @@ pub struct Flow {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+/// Declarations are boxed so that an item is the size of a chain, which most items are.
 pub enum Item {
     State(StateBlock),
-    Node(NodeDecl),
-    Loop(LoopDecl),
+    Node(Box<NodeDecl>),
+    Loop(Box<LoopDecl>),
     Chain(Chain),
 }
 
@@ -155,7 +156,7 @@ pub struct LoopDecl {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoopItem {
-    Loop(LoopDecl),
+    Loop(Box<LoopDecl>),
     Chain(Chain),
 }
 

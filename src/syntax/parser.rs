@@ -80,8 +80,8 @@ fn build_flow(pair: Pair<'_, Rule>, text: &str) -> Result<Flow, SyntaxError> {
                 continue;
             }
             Rule::state_block => Item::State(build_state_block(item)?),
-            Rule::node_decl => Item::Node(build_node_decl(item, doc)?),
-            Rule::loop_decl => Item::Loop(build_loop_decl(item, doc, text)?),
+            Rule::node_decl => Item::Node(Box::new(build_node_decl(item, doc)?)),
+            Rule::loop_decl => Item::Loop(Box::new(build_loop_decl(item, doc, text)?)),
             Rule::chain => Item::Chain(build_chain(item)),
             rule => unreachable!("grammar: unexpected {rule:?} in a flow"),
         });
@@ -252,11 +252,11 @@ fn build_loop_decl(
         match part.as_rule() {
             Rule::docs => pending_doc = Some(build_docs(part)),
             Rule::loop_decl => {
-                body.push(LoopItem::Loop(build_loop_decl(
+                body.push(LoopItem::Loop(Box::new(build_loop_decl(
                     part,
                     pending_doc.take(),
                     text,
-                )?));
+                )?)));
             }
             Rule::chain => {
                 pending_doc = None;
