@@ -166,6 +166,15 @@ fn add_edges(
     structure: &structure::Structure,
     mut guards: Vec<Option<CompiledCode>>,
 ) {
+    // Exact capacities: pushing into empty vectors reserves room for four edges per node,
+    // which most nodes (one or two edges) never use.
+    let mut counts = vec![0; program.nodes.len()];
+    for &index in &structure.kept_edges {
+        counts[resolved.edges[index].from.index()] += 1;
+    }
+    for (node, count) in program.nodes.iter_mut().zip(counts) {
+        node.edges.reserve_exact(count);
+    }
     for &index in &structure.kept_edges {
         let edge = &resolved.edges[index];
         let when = match edge.condition {

@@ -295,7 +295,8 @@ fn loop_braces(text: &str, span: Span, name: &Ident, until: &Code) -> (Span, Spa
 
 fn build_chain(pair: Pair<'_, Rule>) -> Chain {
     let span = pair.as_span().into();
-    let mut endpoints = Vec::new();
+    // Most chains are one edge: two endpoints.
+    let mut endpoints = Vec::with_capacity(2);
     let mut condition = None;
     for part in pair.into_inner() {
         match part.as_rule() {
