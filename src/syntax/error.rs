@@ -24,6 +24,17 @@ pub enum SyntaxError {
         at: SourceSpan,
     },
 
+    #[error("`{closer}` closes nothing")]
+    #[diagnostic(
+        code("flow::syntax"),
+        help("remove it, or add the `{}` it should close", opener(*closer))
+    )]
+    Stray {
+        closer: char,
+        #[label("no open bracket for this")]
+        at: SourceSpan,
+    },
+
     #[error("the file is empty")]
     #[diagnostic(
         code("flow::syntax"),
@@ -64,6 +75,14 @@ pub enum SyntaxError {
         #[label("here")]
         at: SourceSpan,
     },
+}
+
+fn opener(closer: char) -> char {
+    match closer {
+        ')' => '(',
+        ']' => '[',
+        _ => '{',
+    }
 }
 
 fn closer(opener: char) -> char {

@@ -494,18 +494,31 @@ fn syntax_error(
             offset = word_start;
         }
     }
-    // A bracket left open makes pest fail at the end of the file, or at the bracket itself
-    // when it backtracks: then the bracket is the mistake. (Elsewhere, e.g. after an
-    // unterminated string, pest knows better.)
+    // A bracket that never closes ends the code at the bracket, and pest fails past it,
+    // listing every character it could have taken: the bracket is the mistake. So it is
+    // when pest fails at the end of the file, or at the bracket itself when it backtracks.
+    // (Elsewhere, e.g. after an unterminated string, pest knows better.)
     let at_end = offset >= text.trim_end().len();
-    let unclosed = if at_end {
-        brackets.unclosed.last()
-    } else {
-        brackets.unclosed.iter().find(|(at, _)| *at == offset)
-    };
+    let unclosed = brackets
+        .unmatched
+        .first()
+        .filter(|(at, _)| *at <= offset)
+        .or_else(|| {
+            if at_end {
+                brackets.unclosed.last()
+            } else {
+                brackets.unclosed.iter().find(|(at, _)| *at == offset)
+            }
+        });
     if let Some(&(at, opener)) = unclosed {
         return SyntaxError::Unclosed {
             opener,
+            at: Span::new(at, at + 1).into(),
+        };
+    }
+    if let Some(&(at, closer)) = brackets.stray.iter().find(|(at, _)| *at == offset) {
+        return SyntaxError::Stray {
+            closer,
             at: Span::new(at, at + 1).into(),
         };
     }

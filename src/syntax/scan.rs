@@ -1,7 +1,7 @@
 //! A quick pass over the raw text before pest runs: it bounds bracket nesting (pest and the
 //! builders recurse once per bracket, so a hostile file must not exhaust the stack), refuses
-//! many brackets without their match (pest's time doubles with each one) and remembers the
-//! brackets left open, for a better "unclosed" diagnostic.
+//! many brackets without their match, and finds the brackets left open, for a better
+//! "unclosed" diagnostic than pest's list of what it tried.
 
 use crate::span::Span;
 use crate::syntax::error::SyntaxError;
@@ -9,10 +9,18 @@ use crate::syntax::error::SyntaxError;
 /// Deeper nesting than this is refused before parsing.
 pub(crate) const MAX_NESTING: usize = 64;
 
+/// Brackets by byte offset and character.
+pub(crate) type BracketList = Vec<(usize, char)>;
+
 pub(crate) struct Brackets {
     /// Byte offset and character of each bracket left open at the end of the file,
     /// outermost first.
-    pub(crate) unclosed: Vec<(usize, char)>,
+    pub(crate) unclosed: BracketList,
+    /// The brackets that never close as pest reads the code (a closer of another kind
+    /// ends them too), in source order.
+    pub(crate) unmatched: BracketList,
+    /// The closing brackets that close nothing, in source order.
+    pub(crate) stray: BracketList,
 }
 
 pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
@@ -59,7 +67,9 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
         }
         i += 1;
     }
-    if let Some((at, opener)) = too_many_unmatched(bytes) {
+    let (unmatched, stray) = unmatched(bytes);
+    if unmatched.len() > MAX_UNMATCHED {
+        let &(at, opener) = unmatched.last().expect("more than MAX_UNMATCHED");
         return Err(SyntaxError::Unclosed {
             opener,
             at: Span::new(at, at + 1).into(),
@@ -67,18 +77,19 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
     }
     Ok(Brackets {
         unclosed: open.iter().map(|&(at, b)| (at, char::from(b))).collect(),
+        unmatched,
+        stray,
     })
 }
 
-/// More brackets than this without their match are refused before parsing: pest tries each
-/// one as a group, and then as a plain character, so its time doubles with every one
-/// (30 unclosed `(` in a guard take hours).
+/// More brackets than this without their match are refused before parsing, at the last of
+/// them: past a few, one message about the first is no help.
 const MAX_UNMATCHED: usize = 4;
 
-/// The last bracket without its match, when there are more than [`MAX_UNMATCHED`] of them.
-/// Brackets count in code as pest reads it: not in strings, character literals, comments
-/// or the text of a template, but inside its `${ … }`.
-fn too_many_unmatched(bytes: &[u8]) -> Option<(usize, char)> {
+/// The opening brackets without their match and the closing ones that close nothing, each
+/// in source order. Brackets count in code as pest reads it: not in strings, character
+/// literals, comments or the text of a template, but inside its `${ … }`.
+fn unmatched(bytes: &[u8]) -> (BracketList, BracketList) {
     #[derive(Clone, Copy, PartialEq)]
     enum Frame {
         /// An opening bracket and its offset; `${` is a `{`.
@@ -93,6 +104,7 @@ fn too_many_unmatched(bytes: &[u8]) -> Option<(usize, char)> {
     };
     let mut stack: Vec<Frame> = Vec::new();
     let mut unmatched: Vec<(usize, u8)> = Vec::new();
+    let mut stray = BracketList::new();
     let mut i = 0;
     while i < bytes.len() {
         let in_template = stack.last() == Some(&Frame::Template);
@@ -138,6 +150,8 @@ fn too_many_unmatched(bytes: &[u8]) -> Option<(usize, char)> {
                             unmatched.push((offset, opener));
                         }
                     }
+                } else {
+                    stray.push((i, char::from(close)));
                 }
             }
             _ => {}
@@ -149,13 +163,12 @@ fn too_many_unmatched(bytes: &[u8]) -> Option<(usize, char)> {
             unmatched.push((offset, opener));
         }
     }
-    if unmatched.len() <= MAX_UNMATCHED {
-        return None;
-    }
-    unmatched
+    unmatched.sort_unstable();
+    let unmatched = unmatched
         .into_iter()
-        .max()
         .map(|(at, opener)| (at, char::from(opener)))
+        .collect();
+    (unmatched, stray)
 }
 
 /// The index of the quote that ends the literal opened at `from`, if it ends on its line
@@ -212,6 +225,16 @@ mod tests {
     fn unclosed_brackets_are_found() {
         let scan = brackets("flow a {\n node b { x\n").expect("within limits");
         assert_eq!(scan.unclosed, [(7, '{'), (17, '{')]);
+    }
+
+    #[test]
+    fn code_brackets_that_never_close_and_closers_that_close_nothing_are_found() {
+        let open = "flow a {\n x -> y when (n > 0\n node s\n}";
+        let scan = brackets(open).expect("within limits");
+        assert_eq!(scan.unmatched, [(open.find('(').unwrap(), '(')]);
+        let stray = "flow a {\n node s { f(1)) }\n}";
+        let scan = brackets(stray).expect("within limits");
+        assert_eq!(scan.stray, [(stray.find("))").unwrap() + 1, ')')]);
     }
 
     #[test]
