@@ -184,21 +184,16 @@ impl<'t> Actions<'t> {
                 }
                 // Comparing mismatched types fails whatever the state (the comparison is
                 // strict): a mistake to report now.
-                Err(error)
-                    if matches!(&*error, rhai::EvalAltResult::ErrorRuntime(value, _)
-                        if value.to_string().starts_with("cannot compare")) =>
-                {
-                    let rhai::EvalAltResult::ErrorRuntime(value, _) = *error else {
-                        unreachable!("matched above")
-                    };
-                    errors.push(CompileError::GuardSyntax {
-                        reason: format!("it always fails: {value}"),
-                        at: code.span.into(),
-                    });
-                    return None;
+                Err(error) => {
+                    if let Some(refused) = sandbox::refused_comparison(&error) {
+                        errors.push(CompileError::GuardSyntax {
+                            reason: format!("it always fails: {refused}"),
+                            at: code.span.into(),
+                        });
+                        return None;
+                    }
+                    // Anything else that fails without state is left to run time.
                 }
-                // Anything else that fails without state is left to run time.
-                Err(_) => {}
             }
         }
         Some(compiled)

@@ -481,7 +481,7 @@ impl<'r> Machine<'r> {
                 let values = values_of(&self.state, slots);
                 let help = if !help.is_empty() {
                     format!("{help}; the guard read {values}")
-                } else if reason.starts_with("cannot compare") {
+                } else if crate::sandbox::is_refused_comparison(&reason) {
                     format!("a guard compares values of one type (ints and floats mix); it read {values}")
                 } else {
                     format!("the guard read {values}")

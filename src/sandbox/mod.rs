@@ -17,6 +17,8 @@ use crate::span::Span;
 
 mod strict;
 
+pub(crate) use strict::{is_refused_comparison, refused_comparison};
+
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Limits {

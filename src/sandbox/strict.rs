@@ -27,6 +27,24 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_global_module(Shared::clone(module));
 }
 
+/// How every refused comparison's message begins.
+const REFUSED: &str = "cannot compare";
+
+/// The message of a comparison the strict overloads refused, when `error` is one.
+pub(crate) fn refused_comparison(error: &EvalAltResult) -> Option<String> {
+    match error {
+        EvalAltResult::ErrorRuntime(value, _) => {
+            Some(value.to_string()).filter(|message| message.starts_with(REFUSED))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a guard's failure reason is a refused comparison.
+pub(crate) fn is_refused_comparison(reason: &str) -> bool {
+    reason.starts_with(REFUSED)
+}
+
 const ORDERING: [&str; 4] = ["<", "<=", ">", ">="];
 const EQUALITY: [&str; 2] = ["==", "!="];
 
@@ -78,7 +96,7 @@ fn refuse<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(module: &mut Modul
         module.set_native_fn(
             operator,
             move |_: A, _: B| -> Result<bool, Box<EvalAltResult>> {
-                Err(format!("cannot compare {a} with {b} using `{operator}`").into())
+                Err(format!("{REFUSED} {a} with {b} using `{operator}`").into())
             },
         );
     }
