@@ -349,11 +349,10 @@ impl Sandbox {
         what: impl FnOnce() -> String,
         at: Span,
     ) -> Result<(), CodeFailure> {
-        if let Some((limit, value)) = self.oversized_at(value, 0) {
-            return Err(CodeFailure::Limit { limit, value, at });
-        }
-        match not_json(value) {
-            Some(kind) => Err(CodeFailure::Error {
+        match self.unstorable(value, 0) {
+            None => Ok(()),
+            Some(Unstorable::Limit(limit, value)) => Err(CodeFailure::Limit { limit, value, at }),
+            Some(Unstorable::NotJson(kind)) => Err(CodeFailure::Error {
                 reason: format!(
                     "{} holds {kind}, which the state cannot hold: state values are JSON \
                      (null, true/false, numbers, strings, lists and maps)",
@@ -361,14 +360,14 @@ impl Sandbox {
                 ),
                 at,
             }),
-            None => Ok(()),
         }
     }
 
-    fn oversized_at(&self, value: &Dynamic, depth: usize) -> Option<(&'static str, String)> {
+    /// The first thing in `value` (at nesting `depth`) that keeps it out of the state.
+    fn unstorable(&self, value: &Dynamic, depth: usize) -> Option<Unstorable> {
         let limits = &self.limits;
         if depth > MAX_VALUE_DEPTH {
-            return Some((
+            return Some(Unstorable::Limit(
                 "max_value_depth",
                 format!("{MAX_VALUE_DEPTH} levels of nested lists and maps"),
             ));
@@ -376,7 +375,7 @@ impl Sandbox {
         if let Ok(text) = value.as_immutable_string_ref() {
             return (limits.max_string_size > 0 && text.len() > limits.max_string_size).then(
                 || {
-                    (
+                    Unstorable::Limit(
                         "max_string_size",
                         format!("{} bytes", limits.max_string_size),
                     )
@@ -385,24 +384,37 @@ impl Sandbox {
         }
         if let Ok(array) = value.as_array_ref() {
             if limits.max_array_size > 0 && array.len() > limits.max_array_size {
-                return Some((
+                return Some(Unstorable::Limit(
                     "max_array_size",
                     format!("{} elements", limits.max_array_size),
                 ));
             }
             return array
                 .iter()
-                .find_map(|item| self.oversized_at(item, depth + 1));
+                .find_map(|item| self.unstorable(item, depth + 1));
         }
         if let Ok(map) = value.as_map_ref() {
             if limits.max_map_size > 0 && map.len() > limits.max_map_size {
-                return Some(("max_map_size", format!("{} entries", limits.max_map_size)));
+                return Some(Unstorable::Limit(
+                    "max_map_size",
+                    format!("{} entries", limits.max_map_size),
+                ));
             }
             return map
                 .values()
-                .find_map(|item| self.oversized_at(item, depth + 1));
+                .find_map(|item| self.unstorable(item, depth + 1));
         }
-        None
+        if let Ok(float) = value.as_float() {
+            return (!float.is_finite())
+                .then(|| Unstorable::NotJson(format!("the float `{float}`")));
+        }
+        if value.is_unit() || value.is_bool() || value.is_int() || value.is_char() {
+            return None;
+        }
+        Some(Unstorable::NotJson(format!(
+            "a value of type `{}`",
+            value.type_name()
+        )))
     }
 
     fn failure(&self, mut error: EvalAltResult, code: &CompiledCode) -> CodeFailure {
@@ -463,22 +475,12 @@ impl Sandbox {
     }
 }
 
-/// What a value (or a value inside it, already bounded in depth) holds that JSON cannot.
-fn not_json(value: &Dynamic) -> Option<String> {
-    if let Ok(array) = value.as_array_ref() {
-        return array.iter().find_map(not_json);
-    }
-    if let Ok(map) = value.as_map_ref() {
-        return map.values().find_map(not_json);
-    }
-    if let Ok(float) = value.as_float() {
-        return (!float.is_finite()).then(|| format!("the float `{float}`"));
-    }
-    if value.is_unit() || value.is_bool() || value.is_int() || value.is_char() || value.is_string()
-    {
-        return None;
-    }
-    Some(format!("a value of type `{}`", value.type_name()))
+/// Why a value cannot enter the state.
+enum Unstorable {
+    /// A sandbox limit: its name and value.
+    Limit(&'static str, String),
+    /// Something JSON has no form for.
+    NotJson(String),
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
