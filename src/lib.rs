@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod source;
 pub mod span;
+mod sync;
 pub mod syntax;
 pub mod tools;
 

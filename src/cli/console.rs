@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -17,6 +17,7 @@ use crate::compile::ir::{Node, NodeKind, Program, Target};
 use crate::runtime::{
     Event, EventSink, Interpreter, JsonLines, NoEvents, RunOutcome, RuntimeError, Step, Tee,
 };
+use crate::sync::lock;
 use crate::tools::CancelToken;
 
 /// Runs with the trace and the console shared with a ticker thread: the engine reports only
@@ -57,10 +58,6 @@ pub(super) fn run_live<W: Write + Send, T: Write + Send>(
     }
     STATUS_LINE.store(false, Ordering::Relaxed);
     result
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A sink the engine and the ticker share.

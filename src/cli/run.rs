@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -20,6 +20,7 @@ use crate::cli::input::{ColorChoice, live_status, read_flow, use_color, width};
 use crate::cli::limits::{LimitSetting, parse_limit};
 use crate::runtime::{Interpreter, JsonLines, RunOptions};
 use crate::sandbox::Limits;
+use crate::sync::lock;
 use crate::tools::{CancelToken, ToolRegistry};
 
 #[derive(Debug, clap::Args)]
@@ -125,7 +126,7 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
     if let Some(trace) = trace
         && let Err(error) = trace
             .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .finish()
     {
         eprintln!("error: writing the trace: {error}");
@@ -227,14 +228,10 @@ fn json_kind(value: &Value) -> &'static str {
 fn cancel_on_ctrl_c(cancel: &CancelToken) {
     static CURRENT: Mutex<Option<CancelToken>> = Mutex::new(None);
     static INSTALL: Once = Once::new();
-    *CURRENT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cancel.clone());
+    *lock(&CURRENT) = Some(cancel.clone());
     INSTALL.call_once(|| {
         let installed = ctrlc::set_handler(|| {
-            let current = CURRENT
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let current = lock(&CURRENT);
             // Over a status line, erase it (and the `^C` the terminal echoed after it);
             // the ticker draws it again below.
             let live = STATUS_LINE.load(Ordering::Relaxed);

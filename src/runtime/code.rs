@@ -17,6 +17,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 use crate::runtime::state::State;
 use crate::sandbox::{self, CompiledCode, Limits};
 use crate::span::Span;
+use crate::sync::lock;
 use crate::tools::CancelToken;
 
 /// Print lines kept per step; the rest are counted.
@@ -182,10 +183,7 @@ impl Sandbox {
 
     /// The lines printed since the last call.
     pub(crate) fn take_output(&self) -> Vec<String> {
-        let mut output = self
-            .output
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut output = lock(&self.output);
         let mut lines = std::mem::take(&mut output.lines);
         if output.dropped > 0 {
             lines.push(format!("… {} more lines not kept", output.dropped));
@@ -483,16 +481,8 @@ enum Unstorable {
     NotJson(String),
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn push_line(output: &Mutex<Output>, line: String) {
-    let mut output = output
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut output = lock(output);
     if output.lines.len() < MAX_OUTPUT_LINES {
         output.lines.push(line);
     } else {

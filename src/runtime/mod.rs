@@ -7,7 +7,7 @@
 //! inside `tokio::task::spawn_blocking`.
 //!
 //! ```
-//! use std::sync::{Arc, Mutex};
+//! use std::sync::Arc;
 //! use flowc::runtime::{Interpreter, NoEvents, RunOptions};
 //! use flowc::tools::{CancelToken, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 //! use serde_json::{Map, Value, json};
@@ -54,6 +54,7 @@ pub use events::{
 
 use crate::compile::ir::{EdgeWhen, NodeKind, Program};
 use crate::sandbox::{CompiledCode, Limits};
+use crate::sync::lock;
 use crate::tools::{CancelToken, ToolRegistry};
 use state::{Slots, State};
 
@@ -102,12 +103,6 @@ pub struct Interpreter {
 
 /// Engines kept for reuse per interpreter (one per run at once, up to this many).
 const MAX_IDLE_SANDBOXES: usize = 16;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// For each node, the slots of the names its code uses (precomputed so no step hashes a name).
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! The pest parser and one `build_<rule>` function per grammar rule, turning pairs into the
 //! AST. Grammar and builders read side by side: `grammar/flow.pest`.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use pest::Parser as _;
@@ -56,7 +56,7 @@ fn parse_with_detail(
     text: &str,
 ) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
     static TURN: Mutex<()> = Mutex::new(());
-    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    let _turn = crate::sync::lock(&TURN);
     pest::set_error_detail(true);
     let result = FlowParser::parse(Rule::file, text);
     pest::set_error_detail(false);
