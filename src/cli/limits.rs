@@ -3,46 +3,24 @@
 use crate::compile::suggest::closest;
 use crate::sandbox::Limits;
 
-/// The fields of [`Limits`], as `--limit` names them.
-pub(super) const LIMIT_NAMES: [&str; 8] = [
-    "max_operations",
-    "max_call_levels",
-    "max_expr_depth",
-    "max_function_expr_depth",
-    "max_string_size",
-    "max_array_size",
-    "max_map_size",
-    "max_wall_time_ms",
-];
-
-/// One `--limit NAME=VALUE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One `--limit NAME=VALUE`, its name checked against [`Limits::names`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct LimitSetting {
-    name: &'static str,
+    name: String,
     value: u64,
 }
 
 impl LimitSetting {
-    pub(super) fn apply(self, limits: &mut Limits) {
-        // A count beyond `usize` (on a 32-bit target) is as good as no limit.
-        let size = usize::try_from(self.value).unwrap_or(usize::MAX);
-        match self.name {
-            "max_operations" => limits.max_operations = self.value,
-            "max_call_levels" => limits.max_call_levels = size,
-            "max_expr_depth" => limits.max_expr_depth = size,
-            "max_function_expr_depth" => limits.max_function_expr_depth = size,
-            "max_string_size" => limits.max_string_size = size,
-            "max_array_size" => limits.max_array_size = size,
-            "max_map_size" => limits.max_map_size = size,
-            "max_wall_time_ms" => limits.max_wall_time_ms = self.value,
-            other => unreachable!("`{other}` is not in LIMIT_NAMES"),
-        }
+    pub(super) fn apply(&self, limits: &mut Limits) {
+        let known = limits.set(&self.name, self.value);
+        assert!(known, "parse_limit accepts only the names of limits");
     }
 }
 
 pub(super) fn parse_limit(text: &str) -> Result<LimitSetting, String> {
+    let known = Limits::names();
     let names = || {
-        LIMIT_NAMES
+        known
             .iter()
             .map(|name| format!("`{name}`"))
             .collect::<Vec<_>>()
@@ -54,19 +32,22 @@ pub(super) fn parse_limit(text: &str) -> Result<LimitSetting, String> {
             names()
         ));
     };
-    let Some(&name) = LIMIT_NAMES.iter().find(|known| **known == name) else {
-        let hint = closest(name, LIMIT_NAMES)
+    if !known.iter().any(|known| known == name) {
+        let hint = closest(name, known.iter().map(String::as_str))
             .map(|near| format!("did you mean `{near}`? "))
             .unwrap_or_default();
         return Err(format!(
             "unknown limit `{name}`; {hint}the limits are {}",
             names()
         ));
-    };
+    }
     let value = value
         .parse()
         .map_err(|_| format!("`{name}` takes a whole number (0 or more), not `{value}`"))?;
-    Ok(LimitSetting { name, value })
+    Ok(LimitSetting {
+        name: name.to_owned(),
+        value,
+    })
 }
 
 #[cfg(test)]
@@ -79,7 +60,7 @@ mod tests {
         assert_eq!(
             parse_limit("max_operations=5000000"),
             Ok(LimitSetting {
-                name: "max_operations",
+                name: "max_operations".to_owned(),
                 value: 5_000_000
             })
         );
@@ -107,12 +88,20 @@ mod tests {
             .keys()
             .cloned()
             .collect();
-        assert_eq!(
-            fields,
-            super::LIMIT_NAMES,
-            "`--limit` must name every field"
-        );
-        for name in super::LIMIT_NAMES {
+        // The names `flowc run --help` lists.
+        let listed = [
+            "max_operations",
+            "max_call_levels",
+            "max_expr_depth",
+            "max_function_expr_depth",
+            "max_string_size",
+            "max_array_size",
+            "max_map_size",
+            "max_wall_time_ms",
+        ];
+        assert_eq!(fields, listed, "`--limit` must name every field");
+        assert_eq!(Limits::names(), listed);
+        for name in listed {
             let mut limits = Limits::default();
             parse_limit(&format!("{name}=1234567"))
                 .unwrap()

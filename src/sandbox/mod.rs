@@ -11,7 +11,8 @@ use rhai::packages::{
     Package,
 };
 use rhai::{AST, ASTNode, Dynamic, Engine, Expr, ParseErrorType, Scope, Stmt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::span::Span;
 
@@ -20,7 +21,7 @@ mod strict;
 pub(crate) use strict::{is_refused_comparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// rhai operations per evaluation: bounds loops and recursion in time.
     pub max_operations: u64,
@@ -51,6 +52,40 @@ impl Default for Limits {
             max_array_size: 100_000,
             max_map_size: 100_000,
             max_wall_time_ms: 10_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits' names (their field names), as settings such as `flowc run --limit` spell
+    /// them.
+    pub fn names() -> Vec<String> {
+        Limits::default()
+            .fields()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Sets the limit called `name` to `value`; `false` when no limit has that name. A value
+    /// beyond what the platform counts (`usize`) is as good as no limit.
+    pub fn set(&mut self, name: &str, value: u64) -> bool {
+        let mut fields = self.fields();
+        let Some(field) = fields.get_mut(name) else {
+            return false;
+        };
+        *field = value
+            .min(u64::try_from(usize::MAX).unwrap_or(u64::MAX))
+            .into();
+        *self = serde_json::from_value(Value::Object(fields))
+            .expect("every limit is a whole number up to usize::MAX");
+        true
+    }
+
+    fn fields(&self) -> serde_json::Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(fields)) => fields,
+            _ => unreachable!("a struct of numbers serializes as an object"),
         }
     }
 }
@@ -280,6 +315,21 @@ mod tests {
         )
         .expect("valid script");
         assert_eq!(code.names, ["rows", "sum"]);
+    }
+
+    #[test]
+    fn limits_are_set_by_name() {
+        let mut limits = Limits::default();
+        assert!(limits.set("max_map_size", 9));
+        assert_eq!(limits.max_map_size, 9);
+        assert!(!limits.set("max_speed", 9));
+        assert_eq!(
+            limits,
+            Limits {
+                max_map_size: 9,
+                ..Limits::default()
+            }
+        );
     }
 
     #[test]
