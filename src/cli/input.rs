@@ -51,12 +51,9 @@ pub(super) fn columns() -> Option<usize> {
     std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
 }
 
-/// Whether to draw a live status line on stderr: only on a terminal that can erase a line
-/// (not `TERM=dumb`), and never under `--quiet`. Anywhere else stderr gets the step lines
-/// alone, byte for byte.
-pub(super) fn live_status(quiet: bool) -> bool {
+/// Whether stderr can show a live status line: a terminal that can erase a line (not
+/// `TERM=dumb`). Anywhere else stderr gets the step lines alone, byte for byte.
+pub(super) fn live_status() -> bool {
     use std::io::IsTerminal;
-    !quiet
-        && std::io::stderr().is_terminal()
-        && std::env::var_os("TERM").is_none_or(|term| term != "dumb")
+    std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|term| term != "dumb")
 }

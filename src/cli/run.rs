@@ -101,7 +101,7 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
         Mutex::new(Console {
             color,
             out: std::io::stderr(),
-            status: live_status(args.quiet).then(|| Status::new(&program)),
+            status: live_status().then(|| Status::new(&program)),
         })
     });
 

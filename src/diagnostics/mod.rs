@@ -37,24 +37,19 @@ impl FileReport {
     /// Each problem, then the problems it carries as related ones (a run-time error can
     /// carry more of its kind: every field of an invalid initial state), each rendered and
     /// counted as a problem of its own.
-    fn each_problem(&self) -> Vec<&dyn Diagnostic> {
-        let mut all = Vec::with_capacity(self.problems.len());
-        for problem in &self.problems {
-            all.push(problem.as_ref() as &dyn Diagnostic);
-            all.extend(problem.related().into_iter().flatten());
-        }
-        all
+    fn each_problem(&self) -> impl Iterator<Item = &dyn Diagnostic> {
+        self.problems.iter().flat_map(|problem| {
+            std::iter::once(problem.as_ref() as &dyn Diagnostic)
+                .chain(problem.related().into_iter().flatten())
+        })
     }
 
     pub fn error_count(&self) -> usize {
-        self.each_problem()
-            .into_iter()
-            .filter(|p| is_error(*p))
-            .count()
+        self.each_problem().filter(|p| is_error(*p)).count()
     }
 
     pub fn warning_count(&self) -> usize {
-        self.each_problem().len() - self.error_count()
+        self.each_problem().filter(|p| !is_error(*p)).count()
     }
 
     pub fn has_errors(&self) -> bool {
@@ -129,7 +124,6 @@ impl FileReport {
         let lines = LineIndex::new(&self.source.text);
         let problems: Vec<Value> = self
             .each_problem()
-            .into_iter()
             .map(|problem| {
                 let labels: Vec<Value> = problem
                     .labels()
