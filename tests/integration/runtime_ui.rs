@@ -11,6 +11,8 @@ use flowc::runtime::{Interpreter, NoEvents, RunOptions};
 use flowc::sandbox::Limits;
 use flowc::tools::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 use flowc::{FileReport, SourceFile};
+
+use crate::ui::{assert_has_snapshot, expected_code};
 use miette::Diagnostic;
 use serde_json::{Map, Value};
 
@@ -47,18 +49,7 @@ fn tools() -> ToolRegistry {
 
 fn run_case(path: &Path) {
     let text = std::fs::read_to_string(path).unwrap();
-    let expected = text
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("// expect: "))
-        .unwrap_or_else(|| {
-            panic!(
-                "{} must start with `// expect: flow::<code>`",
-                path.display()
-            )
-        })
-        .trim()
-        .to_owned();
+    let expected = expected_code(&text, path);
     let init = path.with_extension("init.json");
     let input: Map<String, Value> = serde_json::from_str(&std::fs::read_to_string(&init).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", init.display()));
@@ -115,15 +106,12 @@ fn every_runtime_case_has_a_snapshot() {
     for entry in std::fs::read_dir(root.join("tests/ui/runtime")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "flow") {
-            let snapshot = root.join("tests/integration/snapshots").join(format!(
-                "integration__runtime_ui__run_case@{}.snap",
-                path.file_name().unwrap().to_str().unwrap()
-            ));
-            assert!(
-                snapshot.exists(),
-                "{} has no snapshot {}",
-                path.display(),
-                snapshot.display()
+            assert_has_snapshot(
+                &path,
+                &format!(
+                    "integration__runtime_ui__run_case@{}.snap",
+                    path.file_name().unwrap().to_str().unwrap()
+                ),
             );
         }
     }

@@ -9,7 +9,8 @@ use flowc::tools::ToolRegistry;
 
 const CHECK_TIME_DIRS: [&str; 2] = ["syntax", "compile"];
 
-fn expected_code(text: &str, path: &Path) -> String {
+/// The code a corpus file's first line names (`// expect: flow::<code>`).
+pub(crate) fn expected_code(text: &str, path: &Path) -> String {
     let first = text.lines().next().unwrap_or_default();
     first
         .strip_prefix("// expect: ")
@@ -21,6 +22,20 @@ fn expected_code(text: &str, path: &Path) -> String {
         })
         .trim()
         .to_owned()
+}
+
+/// Fails, naming the file, when corpus case `path` has no committed snapshot `name` (insta
+/// fails on a missing snapshot under CI too, but names only the test).
+pub(crate) fn assert_has_snapshot(path: &Path, name: &str) {
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/integration/snapshots")
+        .join(name);
+    assert!(
+        snapshot.exists(),
+        "{} has no snapshot {}",
+        path.display(),
+        snapshot.display()
+    );
 }
 
 fn check_case(path: &Path) {
@@ -85,15 +100,12 @@ fn every_check_time_code_has_a_corpus_case() {
                         .trim_start_matches("flow::")
                         .to_owned(),
                 );
-                let snapshot = root.join("tests/integration/snapshots").join(format!(
-                    "integration__ui__check_case@{dir}__{}.snap",
-                    path.file_name().unwrap().to_str().unwrap()
-                ));
-                assert!(
-                    snapshot.exists(),
-                    "{} has no snapshot {}",
-                    path.display(),
-                    snapshot.display()
+                assert_has_snapshot(
+                    &path,
+                    &format!(
+                        "integration__ui__check_case@{dir}__{}.snap",
+                        path.file_name().unwrap().to_str().unwrap()
+                    ),
                 );
             }
         }
