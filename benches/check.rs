@@ -74,41 +74,47 @@ fn check(c: &mut Criterion) {
     group.finish();
 }
 
-/// The parse alone (text to AST), to tell the parser's share of `check`.
-fn parse(c: &mut Criterion) {
-    let mut group = c.benchmark_group("parse");
+/// One phase of `check` on the 10k and 100k flows: `prepare` makes its input from the
+/// source, untimed; `phase` is what is timed.
+fn phase<I, O>(
+    c: &mut Criterion,
+    name: &str,
+    prepare: impl Fn(&SourceFile) -> I,
+    phase: impl Fn(&I) -> O,
+) {
+    let mut group = c.benchmark_group(name);
     for nodes in [10_000, 100_000] {
         let source = SourceFile::new(format!("generated-{nodes}.flow"), generated_flow(nodes));
+        let input = prepare(&source);
         group
             .sample_size(10)
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(5));
         group.throughput(Throughput::Elements(nodes as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(nodes), &source, |b, source| {
-            b.iter(|| flowc::syntax::parse(black_box(source)).expect("the flow parses"));
+        group.bench_with_input(BenchmarkId::from_parameter(nodes), &input, |b, input| {
+            b.iter(|| phase(black_box(input)));
         });
     }
     group.finish();
+}
+
+/// The parse alone (text to AST), to tell the parser's share of `check`.
+fn parse(c: &mut Criterion) {
+    phase(c, "parse", SourceFile::clone, |source| {
+        flowc::syntax::parse(source).expect("the flow parses")
+    });
 }
 
 /// The compile alone (AST to IR), the rest of `check`.
 fn compile(c: &mut Criterion) {
     let tools = ToolRegistry::builtin();
     let limits = flowc::sandbox::Limits::default();
-    let mut group = c.benchmark_group("compile");
-    for nodes in [10_000, 100_000] {
-        let source = SourceFile::new(format!("generated-{nodes}.flow"), generated_flow(nodes));
-        let flow = flowc::syntax::parse(&source).expect("the flow parses");
-        group
-            .sample_size(10)
-            .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(5));
-        group.throughput(Throughput::Elements(nodes as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(nodes), &flow, |b, flow| {
-            b.iter(|| flowc::compile::compile(black_box(flow), &tools, &limits));
-        });
-    }
-    group.finish();
+    phase(
+        c,
+        "compile",
+        |source| flowc::syntax::parse(source).expect("the flow parses"),
+        |flow| flowc::compile::compile(flow, &tools, &limits),
+    );
 }
 
 criterion_group!(benches, check, parse, compile);
