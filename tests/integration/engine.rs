@@ -106,10 +106,15 @@ fn run_with(
 }
 
 fn run(text: &str, input: Value) -> Run {
+    run_tools(text, input, test_tools())
+}
+
+/// A run with these tools and the default options.
+fn run_tools(text: &str, input: Value, tools: ToolRegistry) -> Run {
     run_with(
         text,
         input,
-        test_tools(),
+        tools,
         RunOptions::default(),
         &CancelToken::new(),
     )
@@ -245,15 +250,9 @@ const COUNTING: &str = "flow f {\n  state { n: int = 0, stop: int }\n  node inc 
 #[test]
 fn a_loop_runs_its_body_then_checks_until_do_until_style() {
     // The guard already holds on entry, yet the body runs once.
-    let run = run(COUNTING, json!({ "stop": 0 }));
-    assert_eq!(run.state()["n"], 1);
-    let run = run_with(
-        COUNTING,
-        json!({ "stop": 3 }),
-        test_tools(),
-        RunOptions::default(),
-        &CancelToken::new(),
-    );
+    let once = run(COUNTING, json!({ "stop": 0 }));
+    assert_eq!(once.state()["n"], 1);
+    let run = run(COUNTING, json!({ "stop": 3 }));
     assert_eq!(run.state()["n"], 3);
     assert_eq!(run.path(), ["inc", "inc", "inc", "done"]);
     let loops: Vec<&Value> = run.steps().iter().take(3).map(|s| &s["loop"]).collect();
@@ -375,13 +374,7 @@ fn an_error_edge_may_leave_a_loop() {
 fn retry_makes_n_more_attempts_with_exponential_backoff() {
     let (tools, calls) = flaky_tools(2);
     let text = "flow f {\n  node fetch = test.flaky retry 3 backoff 10ms\n  start -> fetch\n}\n";
-    let run = run_with(
-        text,
-        json!({}),
-        tools,
-        RunOptions::default(),
-        &CancelToken::new(),
-    );
+    let run = run_tools(text, json!({}), tools);
     assert_eq!(run.state()["calls"], 3);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(run.steps()[0]["attempts"], 3);
@@ -397,13 +390,7 @@ fn retry_makes_n_more_attempts_with_exponential_backoff() {
 fn retries_that_all_fail_end_in_the_error_edge() {
     let (tools, calls) = flaky_tools(10);
     let text = "flow f {\n  node fetch = test.flaky retry 2\n  node recover\n  start -> fetch\n  fetch -> recover on error\n}\n";
-    let run = run_with(
-        text,
-        json!({}),
-        tools,
-        RunOptions::default(),
-        &CancelToken::new(),
-    );
+    let run = run_tools(text, json!({}), tools);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(run.state()["error"]["message"], "attempt 3 failed");
 }
@@ -473,13 +460,7 @@ fn a_node_timeout_holds_for_a_tool_that_ignores_its_deadline() {
         Stubborn,
     );
     let text = "flow f {\n  node wait = test.stubborn timeout 10ms\n  start -> wait\n}\n";
-    let run = run_with(
-        text,
-        json!({}),
-        tools,
-        RunOptions::default(),
-        &CancelToken::new(),
-    );
+    let run = run_tools(text, json!({}), tools);
     assert_eq!(run.code(), "flow::timeout");
     assert!(
         run.steps()[0]
@@ -563,13 +544,7 @@ fn tools_see_the_current_state_including_untouched_fields() {
     let mut tools = test_tools();
     tools.register(ToolSpec::new("test.seen", "Echoes the state."), Seen);
     let text = "flow f {\n  node one { n = 1 }\n  node look = test.seen\n  node two { n = 2; #{ m: [n] } }\n  node again = test.seen\n  start -> one -> look -> two -> again\n}\n";
-    let run = run_with(
-        text,
-        json!({ "payload": [{ "a": 1 }], "n": 0 }),
-        tools,
-        RunOptions::default(),
-        &CancelToken::new(),
-    );
+    let run = run_tools(text, json!({ "payload": [{ "a": 1 }], "n": 0 }), tools);
     let state = run.state();
     assert_eq!(
         state["seen"],
