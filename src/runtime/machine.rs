@@ -318,12 +318,13 @@ impl<'r> Machine<'r> {
 
     /// An exhausted loop fails like a node: its own `on error` edge, when it has one.
     fn exhausted_loop_edge(&mut self, error: &RuntimeError) -> Option<Next<'r>> {
-        let RuntimeError::LoopExhausted { name, .. } = error else {
+        if !matches!(error, RuntimeError::LoopExhausted { .. }) {
             return None;
-        };
+        }
+        // The exhausted loop's `until` was the last one evaluated.
+        let &(id, _, _) = self.untils.last()?;
         let program = self.program;
-        let node = program.find(name)?;
-        let mut next = self.error_edge(node, error)?;
+        let mut next = self.error_edge(program.node(id), error)?;
         next.until = Some(false);
         Some(next)
     }
