@@ -253,32 +253,40 @@ pub enum CompileError {
         at: SourceSpan,
     },
 
-    #[error("edge leaves loop `{loop_name}` from inside its body")]
+    #[error("edge leaves loop `{loop_name}` from inside its body: `{node}` belongs to the loop")]
     #[diagnostic(
         code("flow::edge-leaves-loop"),
         help(
-            "a loop is left through its `until` guard; put the outgoing edge on the loop itself: `{loop_name} -> …` (only `on error` edges may leave from inside)"
+            "a node named in a loop's body runs only inside it, and the loop is left through its `until` guard; put the outgoing edge on the loop itself: `{loop_name} -> …` (only `on error` edges may leave from inside), or use another node here"
         )
     )]
     EdgeLeavesLoop {
         loop_name: String,
+        node: String,
         #[label(primary, "this edge leaves the loop")]
         at: SourceSpan,
         #[label("loop `{loop_name}`")]
         loop_at: SourceSpan,
+        #[label("`{node}` is part of the loop's body: it is named here")]
+        member_at: SourceSpan,
     },
 
-    #[error("edge enters loop `{loop_name}` past its entry")]
+    #[error("edge enters loop `{loop_name}` past its entry: `{node}` belongs to the loop")]
     #[diagnostic(
         code("flow::edge-enters-loop"),
-        help("enter a loop through its name: `… -> {loop_name}`")
+        help(
+            "a node named in a loop's body runs only inside it; enter the loop through its name: `… -> {loop_name}`, or use another node here"
+        )
     )]
     EdgeEntersLoop {
         loop_name: String,
+        node: String,
         #[label(primary, "this edge jumps into the loop's body")]
         at: SourceSpan,
         #[label("loop `{loop_name}`")]
         loop_at: SourceSpan,
+        #[label("`{node}` is part of the loop's body: it is named here")]
+        member_at: SourceSpan,
     },
 
     #[error("`{name}` is used in two loops, `{first_loop}` and `{second_loop}`")]
@@ -368,9 +376,9 @@ pub enum CompileError {
     )]
     InescapableCycle {
         path: String,
-        #[label(primary, "the cycle starts here")]
+        #[label(primary, "this edge is part of the cycle")]
         at: SourceSpan,
-        #[label(collection, "and continues here")]
+        #[label(collection, "and this one")]
         rest: Vec<SourceSpan>,
     },
 
@@ -403,13 +411,15 @@ pub enum CompileError {
         severity(Warning),
         code("flow::missing-default"),
         help(
-            "when no guard holds the run fails with `no-matching-edge`; add an unguarded edge `{from} -> …` as the default"
+            "when no guard holds, the run fails with `no-matching-edge`; add an unguarded edge `{from} -> …` as the default"
         )
     )]
     MissingDefault {
         from: String,
-        #[label("no edge is taken when every guard is false")]
+        #[label(primary, "taken only when its guard holds")]
         at: SourceSpan,
+        #[label(collection, "and this one too")]
+        rest: Vec<SourceSpan>,
     },
 
     #[error("guard is always {value}")]

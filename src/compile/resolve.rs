@@ -57,6 +57,8 @@ pub(super) struct Resolved<'a> {
     pub(super) orphan_guards: Vec<&'a Code>,
     /// The loop each declaration is declared in (loops) or first used in (nodes).
     pub(super) homes: Vec<Option<NodeId>>,
+    /// For a node in a loop body: where the body names it, which is why it belongs there.
+    pub(super) home_at: Vec<Option<Span>>,
     /// Whether a chain names the declaration at all.
     pub(super) used: Vec<bool>,
     /// A second declaration of a taken name: reported as a duplicate and otherwise ignored.
@@ -302,6 +304,7 @@ impl<'a> Resolver<'a, '_> {
             start_written: self.start_written,
             orphan_guards: self.orphan_guards,
             homes,
+            home_at,
             used,
             shadowed,
             entries: self.entries,

@@ -43,14 +43,26 @@ pub(super) fn check(
     warnings: &mut Vec<CompileError>,
 ) -> Structure {
     let checker = Checker { resolved };
-    let entry = checker.start(flow, errors);
-    let kept_edges = checker.boundaries(errors);
+    // Where a node named in a loop body is used outside it: one error per such use, however
+    // many of its hops cross the boundary.
+    let mut crossings = Vec::new();
+    let entry = checker.start(flow, &mut crossings, errors);
+    let kept_edges = checker.boundaries(&mut crossings, errors);
     let out = checker.adjacency(&kept_edges);
     checker.defaults(&kept_edges, errors, warnings);
     let loops = checker.loops(&out, errors);
     checker.cycles(&out, &loops, errors);
     if let Some(Target::Node(entry)) = entry {
-        checker.reachability(entry, &out, &loops, warnings);
+        // An edge refused for crossing a loop boundary is reported already: what it leads
+        // to is not unreachable on top of that.
+        let all_edges;
+        let reach = if kept_edges.len() == resolved.edges.len() {
+            &out
+        } else {
+            all_edges = checker.adjacency(&(0..resolved.edges.len()).collect::<Vec<_>>());
+            &all_edges
+        };
+        checker.reachability(entry, reach, &loops, warnings);
     }
     Structure {
         entry,
@@ -73,6 +85,11 @@ impl Checker<'_, '_> {
 
     fn name_span(&self, id: NodeId) -> Span {
         self.resolved.decls[id.index()].name().span
+    }
+
+    /// Where a loop body names `id`, which makes it part of that loop.
+    fn member_span(&self, id: NodeId) -> Span {
+        self.resolved.home_at[id.index()].unwrap_or_else(|| self.name_span(id))
     }
 
     fn home(&self, target: Target) -> Option<NodeId> {
@@ -108,7 +125,12 @@ impl Checker<'_, '_> {
         at
     }
 
-    fn start(&self, flow: &Flow, errors: &mut Vec<CompileError>) -> Option<Target> {
+    fn start(
+        &self,
+        flow: &Flow,
+        crossings: &mut Vec<Span>,
+        errors: &mut Vec<CompileError>,
+    ) -> Option<Target> {
         let starts = &self.resolved.starts;
         let Some(first) = starts.first() else {
             if self.resolved.start_written {
@@ -144,10 +166,20 @@ impl Checker<'_, '_> {
             let home = self.home(start.to).or(start.scope);
             if home.is_some() {
                 let crossed = self.crossed_loop(home, None);
+                let (node, member_at) = match start.to {
+                    Target::Node(to) => {
+                        let name = self.name(to);
+                        crossings.push(Span::new(start.span.end - name.len(), start.span.end));
+                        (name, self.member_span(to))
+                    }
+                    Target::End => (self.name(crossed), self.name_span(crossed)),
+                };
                 errors.push(CompileError::EdgeEntersLoop {
                     loop_name: self.name(crossed).to_owned(),
+                    node: node.to_owned(),
                     at: start.span.into(),
                     loop_at: self.name_span(crossed).into(),
+                    member_at: member_at.into(),
                 });
             }
         }
@@ -155,8 +187,9 @@ impl Checker<'_, '_> {
     }
 
     /// Reports edges that jump into a loop body or leave one (other than by `on error`), and
-    /// returns the others.
-    fn boundaries(&self, errors: &mut Vec<CompileError>) -> Vec<usize> {
+    /// returns the others. `crossings` are the uses of body nodes outside their loop that are
+    /// reported already: a use in `a -> x -> b` crosses twice and is reported once.
+    fn boundaries(&self, crossings: &mut Vec<Span>, errors: &mut Vec<CompileError>) -> Vec<usize> {
         let mut kept = Vec::new();
         for (index, edge) in self.resolved.edges.iter().enumerate() {
             let from = self.resolved.homes[edge.from.index()];
@@ -165,20 +198,35 @@ impl Checker<'_, '_> {
                 kept.push(index);
             } else if !self.is_within(from, to) {
                 let crossed = self.crossed_loop(to, from);
-                errors.push(CompileError::EdgeEntersLoop {
-                    loop_name: self.name(crossed).to_owned(),
-                    at: edge.span.into(),
-                    loop_at: self.name_span(crossed).into(),
-                });
+                let node = edge.to_node();
+                if !crossings.contains(&edge.to_span) {
+                    crossings.push(edge.to_span);
+                    errors.push(CompileError::EdgeEntersLoop {
+                        loop_name: self.name(crossed).to_owned(),
+                        node: self.name(node).to_owned(),
+                        at: edge.span.into(),
+                        loop_at: self.name_span(crossed).into(),
+                        member_at: self.member_span(node).into(),
+                    });
+                }
             } else if EdgeKind::of(edge) == EdgeKind::OnError {
                 kept.push(index);
             } else {
                 let crossed = self.crossed_loop(from, to);
-                errors.push(CompileError::EdgeLeavesLoop {
-                    loop_name: self.name(crossed).to_owned(),
-                    at: edge.span.into(),
-                    loop_at: self.name_span(crossed).into(),
-                });
+                let from_at = Span::new(
+                    edge.span.start,
+                    edge.span.start + self.name(edge.from).len(),
+                );
+                if !crossings.contains(&from_at) {
+                    crossings.push(from_at);
+                    errors.push(CompileError::EdgeLeavesLoop {
+                        loop_name: self.name(crossed).to_owned(),
+                        node: self.name(edge.from).to_owned(),
+                        at: edge.span.into(),
+                        loop_at: self.name_span(crossed).into(),
+                        member_at: self.member_span(edge.from).into(),
+                    });
+                }
             }
         }
         kept
@@ -202,12 +250,12 @@ impl Checker<'_, '_> {
         let count = self.resolved.decls.len();
         let mut first_default: Vec<Option<Span>> = vec![None; count];
         let mut first_error: Vec<Option<Span>> = vec![None; count];
-        let mut guarded = vec![false; count];
+        let mut guarded: Vec<Vec<Span>> = vec![Vec::new(); count];
         for &index in kept {
             let edge = &self.resolved.edges[index];
             let from = edge.from.index();
             match EdgeKind::of(edge) {
-                EdgeKind::Guarded => guarded[from] = true,
+                EdgeKind::Guarded => guarded[from].push(edge.span),
                 EdgeKind::Default => match first_default[from] {
                     Some(first) => errors.push(CompileError::AmbiguousDefault {
                         from: self.name(edge.from).to_owned(),
@@ -226,12 +274,15 @@ impl Checker<'_, '_> {
                 },
             }
         }
-        for index in 0..count {
-            if guarded[index] && first_default[index].is_none() {
+        for (index, guarded) in guarded.iter().enumerate() {
+            if let [first, rest @ ..] = guarded.as_slice()
+                && first_default[index].is_none()
+            {
                 let id = NodeId(u32::try_from(index).expect("fewer than 2^32 nodes"));
                 warnings.push(CompileError::MissingDefault {
                     from: self.name(id).to_owned(),
-                    at: self.name_span(id).into(),
+                    at: (*first).into(),
+                    rest: rest.iter().map(|&span| span.into()).collect(),
                 });
             }
         }
@@ -363,13 +414,23 @@ impl Checker<'_, '_> {
             members.sort();
             let mut path: Vec<&str> = members.iter().map(|id| self.name(*id)).collect();
             path.push(path[0]);
+            // The edges that close the cycle are what to change, not the declarations.
+            let mut edges: Vec<Span> = members
+                .iter()
+                .flat_map(|member| &out[member.index()])
+                .filter(|(to, kind, _)| {
+                    *kind != EdgeKind::OnError
+                        && matches!(to, Target::Node(to) if component.contains(to))
+                })
+                .map(|&(_, _, span)| span)
+                .collect();
+            edges.sort_by_key(|span| span.start);
+            edges.dedup();
+            let (first, rest) = edges.split_first().expect("a cycle has at least one edge");
             errors.push(CompileError::InescapableCycle {
                 path: path.join(" -> "),
-                at: self.name_span(members[0]).into(),
-                rest: members[1..]
-                    .iter()
-                    .map(|id| self.name_span(*id).into())
-                    .collect(),
+                at: (*first).into(),
+                rest: rest.iter().map(|&span| span.into()).collect(),
             });
         }
     }

@@ -17,10 +17,41 @@ pub enum SyntaxError {
     },
 
     #[error("`{opener}` is never closed")]
-    #[diagnostic(code("flow::syntax"), help("add the matching `{}` where this block, list or call ends", closer(*opener)))]
+    #[diagnostic(
+        code("flow::syntax"),
+        help("add the matching `{closer}` where this block, list or call ends")
+    )]
     Unclosed {
         opener: char,
-        #[label("opened here, never closed")]
+        closer: char,
+        /// The end of the last line that, by its indentation, belongs inside the brackets.
+        #[label(primary, "expected `{closer}` here")]
+        at: SourceSpan,
+        #[label("`{opener}` opened here")]
+        opened: SourceSpan,
+    },
+
+    #[error("`->` has no target")]
+    #[diagnostic(
+        code("flow::syntax"),
+        help(
+            "every `->` needs a target: `a -> b` (or `a -> end`); name the next node or remove the arrow"
+        )
+    )]
+    DanglingArrow {
+        #[label("nothing follows this arrow")]
+        at: SourceSpan,
+    },
+
+    #[error("`{keyword}` cannot be declared inside loop `{loop_name}`")]
+    #[diagnostic(
+        code("flow::syntax"),
+        help("{}", declared_at_flow_level(keyword, loop_name))
+    )]
+    DeclarationInLoop {
+        keyword: &'static str,
+        loop_name: String,
+        #[label("declared in the loop's body")]
         at: SourceSpan,
     },
 
@@ -85,10 +116,23 @@ fn opener(closer: char) -> char {
     }
 }
 
-fn closer(opener: char) -> char {
+pub(crate) fn closer(opener: char) -> char {
     match opener {
         '(' => ')',
         '[' => ']',
         _ => '}',
+    }
+}
+
+fn declared_at_flow_level(keyword: &str, loop_name: &str) -> String {
+    if keyword == "node" {
+        format!(
+            "nodes are declared at flow level and a loop's body holds only edges: move the \
+             `node …` line out of the loop, next to the other nodes, and name the node in the \
+             body: `loop {loop_name} max 3 {{ work }} until …`"
+        )
+    } else {
+        "the `state { … }` block is declared once, at flow level: move it out of the loop"
+            .to_owned()
     }
 }

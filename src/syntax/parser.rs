@@ -502,25 +502,51 @@ fn syntax_error(
     let unclosed = brackets
         .unmatched
         .first()
+        .copied()
         .filter(|(at, _)| *at <= offset)
         .or_else(|| {
             if at_end {
-                brackets.unclosed.last()
+                brackets.unclosed.last().copied()
             } else {
-                brackets.unclosed.iter().find(|(at, _)| *at == offset)
+                brackets
+                    .unclosed
+                    .iter()
+                    .copied()
+                    .find(|(at, _)| *at == offset)
             }
+        })
+        // Which bracket it is, the layout tells better: a `}` missing inside a block leaves
+        // the outermost one open.
+        .map(|first| {
+            brackets
+                .culprit
+                .filter(|(at, _)| *at <= offset)
+                .unwrap_or(first)
         });
-    if let Some(&(at, opener)) = unclosed {
-        return SyntaxError::Unclosed {
-            opener,
-            at: Span::new(at, at + 1).into(),
-        };
+    if let Some((at, opener)) = unclosed {
+        return scan::unclosed(text, at, opener);
     }
     if let Some(&(at, closer)) = brackets.stray.iter().find(|(at, _)| *at == offset) {
         return SyntaxError::Stray {
             closer,
             at: Span::new(at, at + 1).into(),
         };
+    }
+    let before = text[..offset].trim_end();
+    if expected.contains("a name") && before.ends_with("->") {
+        let found_word = text[offset..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        // `a -> node` is a reserved word as a name; `->` then a line break, a dangling arrow.
+        if !found_word || text[before.len()..offset].contains('\n') {
+            return SyntaxError::DanglingArrow {
+                at: Span::new(before.len() - 2, before.len()).into(),
+            };
+        }
+    }
+    if let Some(error) = declaration_in_loop(text, offset) {
+        return error;
     }
     SyntaxError::Unexpected {
         help: help_for(&expected, text, offset),
@@ -674,9 +700,6 @@ fn help_for(expected: &str, text: &str, offset: usize) -> String {
         return "a field is `name: type`, `name: type?` (nullable) or `name: type = default`"
             .to_owned();
     }
-    if expected.contains("a name") && text[..offset].trim_end().ends_with("->") {
-        return "every `->` needs a target: `a -> b`".to_owned();
-    }
     if let Some(word) = rest
         .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .next()
@@ -686,6 +709,36 @@ fn help_for(expected: &str, text: &str, offset: usize) -> String {
         return format!("`{word}` is a reserved word; pick another name");
     }
     "statements end at a newline or `;`; see docs/language.md for the syntax".to_owned()
+}
+
+/// `node` or `state` at the start of a statement in a loop's body: a declaration where only
+/// edges may go.
+fn declaration_in_loop(text: &str, offset: usize) -> Option<SyntaxError> {
+    let rest = &text[offset..];
+    let keyword = ["node", "state"].into_iter().find(|word| {
+        rest.strip_prefix(word)
+            .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+    })?;
+    let before = text[..offset].trim_end_matches([' ', '\t']);
+    if !(before.is_empty() || before.ends_with(['\n', ';', '{'])) {
+        return None;
+    }
+    let (open, _) = scan::brackets(&text[..offset])
+        .ok()?
+        .unclosed
+        .into_iter()
+        .rfind(|(_, opener)| *opener == '{')?;
+    // The words before the innermost open `{`: `loop NAME` or `loop NAME max N`.
+    let words: Vec<&str> = text[..open].split_whitespace().rev().take(4).collect();
+    let loop_name = match words.as_slice() {
+        [_, "max", name, "loop", ..] | [name, "loop", ..] => *name,
+        _ => return None,
+    };
+    Some(SyntaxError::DeclarationInLoop {
+        keyword,
+        loop_name: loop_name.to_owned(),
+        at: Span::new(offset, offset + keyword.len()).into(),
+    })
 }
 
 fn is_keyword(word: &str) -> bool {

@@ -16,6 +16,10 @@ pub(crate) struct Brackets {
     /// Byte offset and character of each bracket left open at the end of the file,
     /// outermost first.
     pub(crate) unclosed: BracketList,
+    /// When brackets are left open, the one that most likely lacks its closer: closers pair
+    /// with the nearest opener, so a `}` missing inside closes its block with the next one
+    /// out, and the first opener whose closer is indented less than its own line is the one.
+    pub(crate) culprit: Option<(usize, char)>,
     /// The brackets that never close as pest reads the code (a closer of another kind
     /// ends them too), in source order.
     pub(crate) unmatched: BracketList,
@@ -26,6 +30,7 @@ pub(crate) struct Brackets {
 pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
     let bytes = text.as_bytes();
     let mut open: Vec<(usize, u8)> = Vec::new();
+    let mut misplaced: Option<(usize, u8)> = None;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
@@ -61,7 +66,12 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
                 }
             }
             b')' | b']' | b'}' => {
-                open.pop();
+                if let Some(opened) = open.pop()
+                    && misplaced.is_none_or(|first| opened.0 < first.0)
+                    && closes_outdented(text, opened.0, i)
+                {
+                    misplaced = Some(opened);
+                }
             }
             _ => {}
         }
@@ -70,16 +80,76 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
     let (unmatched, stray) = unmatched(bytes);
     if unmatched.len() > MAX_UNMATCHED {
         let &(at, opener) = unmatched.last().expect("more than MAX_UNMATCHED");
-        return Err(SyntaxError::Unclosed {
-            opener,
-            at: Span::new(at, at + 1).into(),
-        });
+        return Err(unclosed(text, at, opener));
     }
+    let unclosed: BracketList = open.iter().map(|&(at, b)| (at, char::from(b))).collect();
+    let culprit = misplaced
+        .filter(|_| !unclosed.is_empty())
+        .map(|(at, b)| (at, char::from(b)));
     Ok(Brackets {
-        unclosed: open.iter().map(|&(at, b)| (at, char::from(b))).collect(),
+        unclosed,
+        culprit,
         unmatched,
         stray,
     })
+}
+
+/// The error for `opener` at `at` never closed, pointing where its closer belongs.
+pub(crate) fn unclosed(text: &str, at: usize, opener: char) -> SyntaxError {
+    let end = closer_goes(text, at);
+    SyntaxError::Unclosed {
+        opener,
+        closer: crate::syntax::error::closer(opener),
+        at: Span::new(end, end).into(),
+        opened: Span::new(at, at + 1).into(),
+    }
+}
+
+/// The indentation of the line that holds `at`, in bytes of blanks.
+fn line_indent(text: &str, at: usize) -> usize {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    text[start..]
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count()
+}
+
+/// Whether the closer at `close` begins a later line indented less than the line of the
+/// opener at `open`: then it is the closer of an outer block, by the layout.
+fn closes_outdented(text: &str, open: usize, close: usize) -> bool {
+    let start = text[..close].rfind('\n').map_or(0, |i| i + 1);
+    start > open
+        && text[start..close].trim().is_empty()
+        && line_indent(text, close) < line_indent(text, open)
+}
+
+/// Where the closer of the bracket at `open` belongs: the end of the last line after it that
+/// is indented more than the opener's line (blank lines and comments aside), or of the
+/// opener's own line.
+fn closer_goes(text: &str, open: usize) -> usize {
+    let indent = line_indent(text, open);
+    let own_end = text[open..].find('\n').map_or(text.len(), |i| open + i);
+    let mut end = own_end;
+    let mut line_start = own_end + 1;
+    while line_start < text.len() {
+        let line_end = text[line_start..]
+            .find('\n')
+            .map_or(text.len(), |i| line_start + i);
+        let line = &text[line_start..line_end];
+        let content = line.trim();
+        if !content.is_empty() && !content.starts_with("//") {
+            if line_indent(text, line_start) <= indent {
+                break;
+            }
+            end = line_end;
+        }
+        line_start = line_end + 1;
+    }
+    // Before trailing blanks, a line comment or a carriage return.
+    let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..end];
+    let code = line.find(" //").map_or(line, |i| &line[..i]);
+    line_start + code.trim_end().len()
 }
 
 /// More brackets than this without their match are refused before parsing, at the last of
@@ -279,6 +349,24 @@ mod tests {
             brackets(few).is_ok(),
             "a few are left to pest, which says more"
         );
+    }
+
+    #[test]
+    fn the_block_that_lacks_its_closer_is_found_by_the_layout() {
+        let text = "flow a {\n  node s { x = 1\n  node t {\n    y = 2\n  }\n  start -> s\n}\n";
+        let scan = brackets(text).expect("within limits");
+        assert_eq!(
+            scan.unclosed,
+            [(7, '{')],
+            "pairing by nesting blames the flow"
+        );
+        assert_eq!(scan.culprit, Some((text.find("{ x").unwrap(), '{')));
+        match unclosed(text, text.find("{ x").unwrap(), '{') {
+            SyntaxError::Unclosed { at, .. } => {
+                assert_eq!(at.offset(), text.find("x = 1").unwrap() + "x = 1".len());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
