@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::compile::error::CompileError;
 use crate::compile::ir::{NodeKind, Policy, RetryPolicy, Schema, SchemaField};
+use crate::compile::schema_check::{GuardRole, SchemaCheck};
 use crate::compile::suggest::closest;
 use crate::sandbox::{self, CodeError, CodeKind, CompiledCode, Limits};
 use crate::syntax::ast::{
@@ -20,10 +21,15 @@ pub(super) struct Actions<'t> {
     engine: rhai::Engine,
     /// State fields, when the flow has a schema: names outside it are errors.
     known: Vec<String>,
+    schema: Option<&'t Schema>,
 }
 
 impl<'t> Actions<'t> {
-    pub(super) fn new(tools: &'t ToolRegistry, limits: &Limits, schema: Option<&Schema>) -> Self {
+    pub(super) fn new(
+        tools: &'t ToolRegistry,
+        limits: &Limits,
+        schema: Option<&'t Schema>,
+    ) -> Self {
         let known: Vec<String> = match schema {
             Some(schema) => {
                 let mut names: Vec<String> = schema.fields.iter().map(|f| f.name.clone()).collect();
@@ -39,6 +45,7 @@ impl<'t> Actions<'t> {
             tools,
             engine,
             known,
+            schema,
         }
     }
 
@@ -155,17 +162,33 @@ impl<'t> Actions<'t> {
         code: &Code,
         errors: &mut Vec<CompileError>,
     ) -> Option<CompiledCode> {
-        self.compile(CodeKind::Script, code, errors)
+        let compiled = self.compile(CodeKind::Script, code, errors)?;
+        if let Some(schema) = self.schema {
+            let before = errors.len();
+            SchemaCheck::new(schema, &self.engine).script(&compiled.ast, code, errors);
+            if errors.len() > before {
+                return None;
+            }
+        }
+        Some(compiled)
     }
 
     /// Compiles a guard; one that reads no state is evaluated now and reported as constant.
     pub(super) fn guard(
         &self,
         code: &Code,
+        role: GuardRole,
         errors: &mut Vec<CompileError>,
         warnings: &mut Vec<CompileError>,
     ) -> Option<CompiledCode> {
         let compiled = self.compile(CodeKind::Guard, code, errors)?;
+        if let Some(schema) = self.schema {
+            let before = errors.len();
+            SchemaCheck::new(schema, &self.engine).guard(&compiled.ast, code, role, errors);
+            if errors.len() > before {
+                return None;
+            }
+        }
         if compiled.names.is_empty() {
             match self.engine.eval_ast::<rhai::Dynamic>(&compiled.ast) {
                 Ok(value) if value.is_bool() => warnings.push(CompileError::ConstantGuard {

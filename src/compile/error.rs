@@ -4,11 +4,22 @@
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
+use crate::compile::schema_check::{a_type, bool_example, literal_example};
+use crate::syntax::ast::FieldType;
+
 /// ` (did you mean `x`?)`-style help, or the fallback when there is no close name.
 fn did_you_mean(suggestion: Option<&String>, otherwise: &str) -> String {
     match suggestion {
         Some(name) => format!("did you mean `{name}`?"),
         None => otherwise.to_owned(),
+    }
+}
+
+/// How an unknown method's receiver is named: a field and its type, or nothing known.
+fn receiver_phrase(receiver: Option<&(String, FieldType)>) -> String {
+    match receiver {
+        Some((field, ty)) => format!(" on `{field}`, {}", a_type(*ty)),
+        None => String::new(),
     }
 }
 
@@ -382,6 +393,51 @@ pub enum CompileError {
         rest: Vec<SourceSpan>,
     },
 
+    #[error("`{field}` is {}, so comparing it with {} fails on every run", a_type(*ty), literal.article())]
+    #[diagnostic(
+        code("flow::mismatched-comparison"),
+        help(
+            "a guard compares values of one type (ints and floats together, strings with chars); compare `{field}` with {}{}, or change its type in `state`",
+            literal_example(*ty),
+            if matches!(ty, FieldType::List | FieldType::Map) { format!(" (or its size: `{field}.len()`)") } else { String::new() }
+        )
+    )]
+    MismatchedComparison {
+        field: String,
+        ty: FieldType,
+        literal: LiteralType,
+        #[label(primary, "this is {}", literal.article())]
+        at: SourceSpan,
+        #[label("`{field}` is {}", a_type(*ty))]
+        field_at: SourceSpan,
+    },
+
+    #[error("`{keyword}` guard `{field}` is {}, never true or false", a_type(*ty))]
+    #[diagnostic(
+        code("flow::non-bool-guard"),
+        help("a guard must be true or false, or the run fails there; test the field, e.g. {}", bool_example(field, *ty))
+    )]
+    NonBoolGuard {
+        field: String,
+        ty: FieldType,
+        keyword: &'static str,
+        #[label("{} field", a_type(*ty))]
+        at: SourceSpan,
+    },
+
+    #[error("no method `{method}`{}", receiver_phrase(receiver.as_ref()))]
+    #[diagnostic(
+        code("flow::unknown-method"),
+        help("{}", did_you_mean(suggestion.as_ref(), "see docs/language.md for the functions guards and scripts can call"))
+    )]
+    UnknownMethod {
+        method: String,
+        receiver: Option<(String, FieldType)>,
+        suggestion: Option<String>,
+        #[label("no such method")]
+        at: SourceSpan,
+    },
+
     #[error("`{name}` can never run: no path from `start` reaches it")]
     #[diagnostic(
         severity(Warning),
@@ -433,4 +489,26 @@ pub enum CompileError {
         #[label("reads no state")]
         at: SourceSpan,
     },
+}
+
+/// The type of a scalar literal, as the check names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiteralType {
+    Int,
+    Float,
+    Bool,
+    String,
+    Char,
+}
+
+impl LiteralType {
+    pub fn article(self) -> &'static str {
+        match self {
+            LiteralType::Int => "an int",
+            LiteralType::Float => "a float",
+            LiteralType::Bool => "a bool",
+            LiteralType::String => "a string",
+            LiteralType::Char => "a char",
+        }
+    }
 }

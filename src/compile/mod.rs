@@ -6,11 +6,12 @@ mod actions;
 mod error;
 pub mod ir;
 mod resolve;
+mod schema_check;
 mod structure;
 pub(crate) mod suggest;
 
 pub use actions::ERROR_FIELD;
-pub use error::CompileError;
+pub use error::{CompileError, LiteralType};
 
 use miette::Diagnostic;
 
@@ -19,6 +20,7 @@ use crate::syntax::ast::{EdgeCondition, Flow};
 use crate::tools::ToolRegistry;
 use ir::{Edge, EdgeWhen, IR_VERSION, Loop, Node, NodeId, NodeKind, Program};
 use resolve::Decl;
+use schema_check::GuardRole;
 
 /// The result of compiling: the program when there are no errors, and every diagnostic.
 #[derive(Debug)]
@@ -50,7 +52,8 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
             Decl::Node(node) => actions.node_kind(node, &mut errors).map(Compiled::Action),
             Decl::Loop(body) => {
                 let max = loop_bound(body, &mut errors);
-                let until = actions.guard(&body.until, &mut errors, &mut warnings);
+                let until =
+                    actions.guard(&body.until, GuardRole::Until, &mut errors, &mut warnings);
                 max.zip(until)
                     .map(|(max, until)| Compiled::Loop(max, until))
             }
@@ -60,12 +63,14 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
         .edges
         .iter()
         .map(|edge| match edge.condition {
-            Some(EdgeCondition::When(code)) => actions.guard(code, &mut errors, &mut warnings),
+            Some(EdgeCondition::When(code)) => {
+                actions.guard(code, GuardRole::When, &mut errors, &mut warnings)
+            }
             _ => None,
         })
         .collect();
     for code in &resolved.orphan_guards {
-        actions.guard(code, &mut errors, &mut warnings);
+        actions.guard(code, GuardRole::When, &mut errors, &mut warnings);
     }
     let structure = structure::check(flow, &resolved, &mut errors, &mut warnings);
 
