@@ -378,6 +378,38 @@ pub enum CompileError {
         at: SourceSpan,
     },
 
+    #[error("`start` leads nowhere")]
+    #[diagnostic(
+        code("flow::lone-start"),
+        help("`start` says where the run begins: write `start -> NODE` at flow level")
+    )]
+    LoneStart {
+        #[label("no edge follows")]
+        at: SourceSpan,
+    },
+
+    #[error("this guard belongs to no edge: `{from}` stands alone in its chain")]
+    #[diagnostic(
+        code("flow::guard-without-edge"),
+        help("a guard belongs to the first hop of its chain: write `{from} -> NEXT when …`")
+    )]
+    GuardWithoutEdge {
+        from: String,
+        #[label("guards no edge")]
+        at: SourceSpan,
+    },
+
+    #[error("this `on error` belongs to no edge: `{from}` stands alone in its chain")]
+    #[diagnostic(
+        code("flow::on-error-without-edge"),
+        help("an error edge names where to go: write `{from} -> HANDLER on error`")
+    )]
+    OnErrorWithoutEdge {
+        from: String,
+        #[label("no edge to take on error")]
+        at: SourceSpan,
+    },
+
     #[error("cycle {path} can never be left")]
     #[diagnostic(
         code("flow::inescapable-cycle"),

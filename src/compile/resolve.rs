@@ -196,6 +196,9 @@ impl<'a> Resolver<'a, '_> {
         // A lone `start` is no start edge: it must not hide the `no-start` error.
         self.start_written |= matches!(chain.endpoints.first(), Some(Endpoint::Start(_)))
             && chain.endpoints.len() > 1;
+        if let [lone] = chain.endpoints.as_slice() {
+            self.lone(lone, chain.condition.as_ref());
+        }
         for (hop, pair) in chain.endpoints.windows(2).enumerate() {
             let span = Span::new(pair[0].span().start, pair[1].span().end);
             let condition = if hop == 0 {
@@ -226,6 +229,36 @@ impl<'a> Resolver<'a, '_> {
                 }),
                 _ => {}
             }
+        }
+    }
+
+    /// A chain of one endpoint adds no edge: a `start` there, or a condition after it,
+    /// would be silently dropped. Its guard is still compiled, for its own mistakes.
+    fn lone(&mut self, endpoint: &'a Endpoint, condition: Option<&'a EdgeCondition>) {
+        let from = match endpoint {
+            Endpoint::Start(at) => {
+                self.errors
+                    .push(CompileError::LoneStart { at: (*at).into() });
+                "start".to_owned()
+            }
+            Endpoint::End(_) => "end".to_owned(),
+            Endpoint::Name(name) => name.name.clone(),
+        };
+        match condition {
+            Some(EdgeCondition::When(code)) => {
+                self.errors.push(CompileError::GuardWithoutEdge {
+                    from,
+                    at: code.span.into(),
+                });
+                self.orphan_guards.push(code);
+            }
+            Some(EdgeCondition::OnError(at)) => {
+                self.errors.push(CompileError::OnErrorWithoutEdge {
+                    from,
+                    at: (*at).into(),
+                });
+            }
+            None => {}
         }
     }
 
