@@ -8,6 +8,7 @@ mod example_runs;
 mod examples;
 mod exec;
 mod graph;
+mod readme;
 mod robustness;
 mod runtime_ui;
 mod ui;
