@@ -196,9 +196,12 @@ pub(super) fn width() -> usize {
     columns().filter(|w| *w >= 40).unwrap_or(DEFAULT_WIDTH)
 }
 
-/// The terminal's width as `COLUMNS` says, if it is set (shells often do not export it).
+/// The width of the terminal stderr is on (everything human goes there), else `COLUMNS`
+/// if it is set (shells often do not export it; it is how a test or a pipe asks for one).
 pub(super) fn columns() -> Option<usize> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+    terminal_size::terminal_size_of(std::io::stderr())
+        .map(|(terminal_size::Width(columns), _)| usize::from(columns))
+        .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()))
 }
 
 /// Whether stderr can show a live status line. Anywhere else stderr gets the step lines
