@@ -252,14 +252,14 @@ fn human_output_takes_the_terminals_width_before_columns() {
         .unwrap();
     let piped = message(&String::from_utf8(piped.stderr).unwrap());
     assert!(piped[0].ends_with("is not declared"), "{piped:?}");
-    // On a 50-column terminal (a pseudo-terminal from `script`), the terminal wins.
+    // On a 50-column terminal (a pseudo-terminal from `script`), the terminal wins. (`env`:
+    // the shell would set `COLUMNS` to the new width after `stty`.)
     let command = format!(
-        "stty cols 50 rows 20; '{}' check long.flow --color never",
+        "stty cols 50 rows 20; env COLUMNS=200 '{}' check long.flow --color never",
         env!("CARGO_BIN_EXE_flowc")
     );
     let terminal = Command::new("script")
         .current_dir(dir.path())
-        .env("COLUMNS", "200")
         .env_remove("NO_COLOR")
         .args(["-qec", &command, "/dev/null"])
         .stdin(Stdio::null())
