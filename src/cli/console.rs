@@ -362,9 +362,8 @@ pub(super) fn short_duration(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use super::{CLEAR_LINE, Console, Status, clock, run_live, status_line, tick_once};
     use crate::SourceFile;
