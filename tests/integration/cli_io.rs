@@ -155,6 +155,17 @@ fn a_closed_stderr_is_no_panic_either() {
             .unwrap();
         drop(child.stderr.take());
         assert_eq!(child.wait().unwrap().code(), Some(code), "{args:?}");
+
+        // No stderr at all (`2>&-`).
+        let closed = format!("'{}' {} 2>&-", env!("CARGO_BIN_EXE_flowc"), args.join(" "));
+        let status = Command::new("sh")
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .args(["-c", &closed])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "{closed}");
     }
 }
 
