@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::cli::exit;
-use crate::cli::input::{ColorChoice, read_flow, use_color, width};
+use crate::cli::input::{ColorChoice, FlowSize, read_flow, use_color, width};
+use crate::cli::output::{Stdout, eprint, usage};
 use crate::tools::ToolRegistry;
 
 #[derive(Debug, clap::Args)]
@@ -25,6 +26,8 @@ pub(super) struct CheckArgs {
     /// Colour in human output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    #[command(flatten)]
+    size: FlowSize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -39,25 +42,27 @@ enum Format {
 
 pub(super) fn run(args: &CheckArgs, registry: &ToolRegistry) -> u8 {
     if args.emit_ir && args.files.len() != 1 {
-        eprintln!("error: --emit-ir takes exactly one file");
-        return exit::USAGE;
+        return usage("--emit-ir takes exactly one file");
     }
+    let mut out = Stdout::new();
     let color = use_color(args.color);
     let mut unreadable = 0;
     let (mut errors, mut warnings) = (0, 0);
     let mut documents = Vec::new();
     for path in &args.files {
-        let source = match read_flow(path) {
+        let source = match read_flow(path, args.size) {
             Ok(source) => source,
             Err(message) => {
                 unreadable += 1;
                 match args.format {
-                    Format::Json => documents
-                        .push(json!({ "path": path.display().to_string(), "error": message })),
-                    Format::Short => {
-                        println!("{}:1:1: error[flow::unreadable]: {message}", path.display());
-                    }
-                    Format::Human => eprintln!("error: {message}"),
+                    Format::Json => documents.push(
+                        json!({ "path": path.display().to_string(), "error": message.to_string() }),
+                    ),
+                    Format::Short => out.print(format_args!(
+                        "{}:1:1: error[flow::unreadable]: {message}\n",
+                        path.display()
+                    )),
+                    Format::Human => eprint(format_args!("error: {message}\n")),
                 }
                 continue;
             }
@@ -67,22 +72,22 @@ pub(super) fn run(args: &CheckArgs, registry: &ToolRegistry) -> u8 {
         errors += report.error_count();
         warnings += report.warning_count();
         match args.format {
-            Format::Human => eprint!("{}", report.render_human(color, width())),
-            Format::Short => print!("{}", report.render_short()),
+            Format::Human => eprint(report.render_human(color, width())),
+            Format::Short => out.print(report.render_short()),
             Format::Json => documents.push(report.to_json()),
         }
         if args.emit_ir
             && let Some(program) = &checked.program
         {
-            println!(
-                "{}",
+            out.print(format_args!(
+                "{}\n",
                 serde_json::to_string_pretty(program).expect("the IR serializes")
-            );
+            ));
         }
     }
     match args.format {
-        Format::Json => println!(
-            "{}",
+        Format::Json => out.print(format_args!(
+            "{}\n",
             serde_json::to_string_pretty(&json!({
                 "version": 1,
                 "files": documents,
@@ -90,20 +95,20 @@ pub(super) fn run(args: &CheckArgs, registry: &ToolRegistry) -> u8 {
                 "warnings": warnings,
             }))
             .expect("JSON values serialize")
-        ),
-        Format::Human => eprintln!(
-            "{}",
+        )),
+        Format::Human => eprint(format_args!(
+            "{}\n",
             summary(args.files.len(), unreadable, errors, warnings)
-        ),
+        )),
         Format::Short => {}
     }
-    if unreadable > 0 {
+    out.finish(if unreadable > 0 {
         exit::USAGE
     } else if errors > 0 || (args.deny_warnings && warnings > 0) {
         exit::COMPILE
     } else {
         exit::OK
-    }
+    })
 }
 
 fn summary(files: usize, unreadable: usize, errors: usize, warnings: usize) -> String {

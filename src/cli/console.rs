@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::cli::input::columns;
+use crate::cli::input::{DEFAULT_WIDTH, columns};
 use crate::compile::ir::{Node, NodeKind, Program, Target};
 use crate::runtime::{
     Event, EventSink, Interpreter, JsonLines, NoEvents, RunOutcome, RuntimeError, Step, Tee,
@@ -22,7 +22,9 @@ use crate::tools::CancelToken;
 
 /// Runs with the trace and the console shared with a ticker thread: the engine reports only
 /// after a step, so while one runs the ticker keeps the spinner turning and the trace
-/// flushed. When the run returns, the ticker is stopped and the status line erased.
+/// flushed. When the run returns, the ticker is stopped and the status line erased. The
+/// trace's first write error cancels the run: no further step runs (with its side effects)
+/// unlogged.
 pub(super) fn run_live<W: Write + Send, T: Write + Send>(
     interpreter: &Interpreter,
     input: Map<String, Value>,
@@ -36,9 +38,10 @@ pub(super) fn run_live<W: Write + Send, T: Write + Send>(
         // Dropping `stop` ends the ticker.
         let (stop, stopped) = mpsc::channel::<()>();
         if live || trace.is_some() {
-            scope.spawn(move || tick(&stopped, console.filter(|_| live), trace));
+            scope.spawn(move || tick(&stopped, console.filter(|_| live), trace, cancel));
         }
-        let (mut trace_sink, mut console_sink) = (trace.map(Shared), console.map(Shared));
+        let mut trace_sink = trace.map(|log| Logged { log, cancel });
+        let mut console_sink = console.map(Shared);
         let (mut no_trace, mut no_lines) = (NoEvents, NoEvents);
         let trace_sink: &mut dyn EventSink = match trace_sink.as_mut() {
             Some(sink) => sink,
@@ -72,6 +75,26 @@ impl<S: EventSink> EventSink for Shared<'_, S> {
     }
 }
 
+/// The trace, shared with the ticker; cancels the run once a record could not be written.
+struct Logged<'a, T: Write> {
+    log: &'a Mutex<JsonLines<T>>,
+    cancel: &'a CancelToken,
+}
+
+impl<T: Write> EventSink for Logged<'_, T> {
+    fn event(&mut self, event: &Event<'_>) {
+        let mut log = lock(self.log);
+        log.event(event);
+        stop_if_failed(&log, self.cancel);
+    }
+}
+
+fn stop_if_failed<T: Write>(log: &JsonLines<T>, cancel: &CancelToken) {
+    if log.error().is_some() {
+        cancel.cancel();
+    }
+}
+
 /// How often the ticker turns the spinner and flushes the trace.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -86,14 +109,25 @@ fn tick<W: Write, T: Write>(
     stop: &mpsc::Receiver<()>,
     console: Option<&Mutex<Console<W>>>,
     trace: Option<&Mutex<JsonLines<T>>>,
+    cancel: &CancelToken,
 ) {
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(TICK) {
-        if let Some(trace) = trace {
-            lock(trace).flush_pending();
-        }
-        if let Some(console) = console {
-            lock(console).redraw();
-        }
+        tick_once(console, trace, cancel);
+    }
+}
+
+fn tick_once<W: Write, T: Write>(
+    console: Option<&Mutex<Console<W>>>,
+    trace: Option<&Mutex<JsonLines<T>>>,
+    cancel: &CancelToken,
+) {
+    if let Some(trace) = trace {
+        let mut log = lock(trace);
+        log.flush_pending();
+        stop_if_failed(&log, cancel);
+    }
+    if let Some(console) = console {
+        lock(console).redraw();
     }
 }
 
@@ -188,7 +222,7 @@ impl Status {
                 .collect(),
             shown: false,
             // One column spare: writing the last one wraps on some terminals.
-            width: columns().unwrap_or(80).saturating_sub(1),
+            width: columns().unwrap_or(DEFAULT_WIDTH).saturating_sub(1),
         }
     }
 
@@ -328,12 +362,16 @@ pub(super) fn short_duration(duration: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use super::{CLEAR_LINE, Console, Status, clock, status_line};
+    use super::{CLEAR_LINE, Console, Status, clock, run_live, status_line, tick_once};
     use crate::SourceFile;
-    use crate::runtime::{Event, EventSink, RunFinished, RunStatus};
-    use crate::tools::ToolRegistry;
+    use crate::runtime::{
+        Event, EventSink, Interpreter, JsonLines, RunFinished, RunOptions, RunStatus, RuntimeError,
+    };
+    use crate::sync::lock;
+    use crate::tools::{CancelToken, ToolRegistry};
 
     #[test]
     fn the_status_line_shows_spinner_step_node_and_time() {
@@ -435,6 +473,69 @@ mod tests {
         console.out.clear();
         console.finish();
         assert_eq!(console.out, CLEAR_LINE.as_bytes());
+    }
+
+    /// Takes every write; every flush fails, as a full disk does.
+    struct FullDisk;
+
+    impl std::io::Write for FullDisk {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("no space left"))
+        }
+    }
+
+    fn interpreter(text: &str) -> Interpreter {
+        let registry = ToolRegistry::builtin();
+        let checked = crate::check(&SourceFile::new("t.flow", text), &registry);
+        let program = checked.program.expect("the test flow compiles");
+        Interpreter::new(Arc::new(program), registry, RunOptions::default())
+    }
+
+    #[test]
+    fn a_trace_that_cannot_be_written_stops_the_run_before_the_next_step() {
+        let interpreter = interpreter(
+            "flow f {\n    state { n: int = 0 }\n    node a { n += 1 }\n    node b { n += 1 }\n    start -> a -> b\n}\n",
+        );
+        let trace = Mutex::new(JsonLines::new(FullDisk));
+        let cancel = CancelToken::new();
+        let result = run_live::<Vec<u8>, _>(
+            &interpreter,
+            serde_json::Map::new(),
+            &cancel,
+            Some(&trace),
+            None,
+        );
+        // `run_started` is flushed at once, and fails: not even the first step runs.
+        assert!(
+            matches!(&result, Err(RuntimeError::Cancelled { node: Some(node), .. }) if node == "a"),
+            "{result:?}"
+        );
+        assert!(cancel.is_cancelled());
+    }
+
+    #[test]
+    fn the_ticker_stops_the_run_when_a_flush_fails() {
+        let interpreter = interpreter("flow f {\n    node a = noop\n    start -> a\n}\n");
+        let trace = Mutex::new(JsonLines::new(FullDisk));
+        // Only the step goes to the trace: it waits in the buffer for the ticker.
+        let mut steps = |event: &Event<'_>| {
+            if matches!(event, Event::Step(_)) {
+                lock(&trace).event(event);
+            }
+        };
+        let run = CancelToken::new();
+        assert!(
+            interpreter
+                .run(serde_json::Map::new(), &mut steps, &run)
+                .is_ok()
+        );
+        let cancel = CancelToken::new();
+        tick_once::<Vec<u8>, _>(None, Some(&trace), &cancel);
+        assert!(cancel.is_cancelled());
+        assert!(lock(&trace).error().is_some());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use crate::cli::exit;
-use crate::cli::input::{ColorChoice, read_flow, use_color, width};
+use crate::cli::input::{ColorChoice, FlowSize, read_flow, use_color, width};
+use crate::cli::output::{Stdout, eprint, usage};
 use crate::tools::ToolRegistry;
 
 #[derive(Debug, clap::Args)]
@@ -13,6 +14,8 @@ pub(super) struct GraphArgs {
     /// The graph language.
     #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
     format: GraphFormat,
+    #[command(flatten)]
+    size: FlowSize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -24,29 +27,23 @@ enum GraphFormat {
 }
 
 pub(super) fn run(args: &GraphArgs, registry: &ToolRegistry) -> u8 {
-    let source = match read_flow(&args.file) {
+    let source = match read_flow(&args.file, args.size) {
         Ok(source) => source,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::USAGE;
-        }
+        Err(message) => return usage(message),
     };
     let checked = crate::check(&source, registry);
     let Some(program) = checked.program else {
-        eprint!(
-            "{}",
+        eprint(
             checked
                 .report
-                .render_human(use_color(ColorChoice::Auto), width())
+                .render_human(use_color(ColorChoice::Auto), width()),
         );
         return exit::COMPILE;
     };
-    print!(
-        "{}",
-        match args.format {
-            GraphFormat::Mermaid => crate::graph::mermaid(&program),
-            GraphFormat::Dot => crate::graph::dot(&program),
-        }
-    );
-    exit::OK
+    let mut out = Stdout::new();
+    out.print(match args.format {
+        GraphFormat::Mermaid => crate::graph::mermaid(&program),
+        GraphFormat::Dot => crate::graph::dot(&program),
+    });
+    out.finish(exit::OK)
 }

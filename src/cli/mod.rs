@@ -7,8 +7,10 @@ mod console;
 mod graph;
 mod input;
 mod limits;
+mod output;
 mod run;
 mod tools;
+mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -17,9 +19,10 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// The flow does not compile (or has warnings under `--deny-warnings`).
     pub const COMPILE: u8 = 1;
-    /// A bad command line or unreadable input.
+    /// A bad command line, an input that cannot be read (missing, too large, not UTF-8),
+    /// or an output that cannot be written (a closed pipe is not that: see `output`).
     pub const USAGE: u8 = 2;
-    /// The run failed (or was cancelled).
+    /// The run failed, was cancelled, or its trace could not be written.
     pub const RUN_FAILED: u8 = 3;
 }
 

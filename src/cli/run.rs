@@ -4,8 +4,7 @@
 //! lines while a step runs. `--limit` sets the sandbox limits. Ctrl-C (and SIGTERM) cancels
 //! the run cleanly: `cancelled`, exit 3.
 
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Once};
@@ -16,9 +15,14 @@ use serde_json::{Map, Value};
 use crate::FileReport;
 use crate::cli::console::{CLEAR_LINE, Console, STATUS_LINE, Status, run_live, short_duration};
 use crate::cli::exit;
-use crate::cli::input::{ColorChoice, live_status, read_flow, use_color, width};
+use crate::cli::input::{
+    Bound, ByteSize, ColorChoice, FlowSize, InputError, describe, live_status, parse_size,
+    read_flow, read_input, use_color, width,
+};
 use crate::cli::limits::{LimitSetting, parse_limit};
-use crate::runtime::{Interpreter, JsonLines, RunOptions};
+use crate::cli::output::{Stdout, eprint, usage};
+use crate::cli::trace;
+use crate::runtime::{Interpreter, RunOptions, RuntimeError};
 use crate::sandbox::Limits;
 use crate::sync::lock;
 use crate::tools::{CancelToken, ToolRegistry};
@@ -31,13 +35,18 @@ pub(super) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Sets one field of the initial state, after `--state` (repeatable).
-    #[arg(long = "set", value_name = "KEY=JSON")]
-    set: Vec<String>,
+    #[arg(long = "set", value_name = "KEY=JSON", value_parser = parse_assignment)]
+    set: Vec<Assignment>,
     /// Writes the execution log to FILE as JSON Lines, as the run goes.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
-    /// Fails the run after this many steps.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    /// Fails the run after this many steps (1 or more).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        value_parser = parse_max_steps
+    )]
     max_steps: u64,
     /// Fails the run after this long (`500ms`, `30s`, `2m`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -56,22 +65,71 @@ pub(super) struct RunArgs {
     /// Colour on stderr.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    #[command(flatten)]
+    size: FlowSize,
+    // 16 MiB: parsed and held by the engine, JSON takes 20 times its text for typical
+    // records and up to 70 times for a list of small numbers (measured), so the default
+    // keeps even the worst case near 1 GB.
+    /// The largest initial state read from `--state` (a file or stdin), e.g. `64MiB`, or a
+    /// number of bytes; a larger one is refused (exit 2).
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = "FLOWC_MAX_STATE_SIZE",
+        default_value = "16MiB",
+        value_parser = parse_size
+    )]
+    max_state_size: ByteSize,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|error| format!("{error} (write e.g. `500ms`, `30s`, `2m`)"))
+    let duration = humantime::parse_duration(text)
+        .map_err(|error| format!("{error} (write e.g. `500ms`, `30s`, `2m`)"))?;
+    if duration.is_zero() {
+        return Err("a run needs some time: write a duration above 0, e.g. `30s`".to_owned());
+    }
+    Ok(duration)
+}
+
+fn parse_max_steps(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("a run needs at least 1 step".to_owned()),
+        Ok(steps) => Ok(steps),
+        Err(_) => Err(format!(
+            "write a whole number of steps, 1 or more, not `{text}`"
+        )),
+    }
+}
+
+/// One `--set KEY=JSON`.
+#[derive(Clone, Debug)]
+struct Assignment {
+    key: String,
+    value: Value,
+}
+
+fn parse_assignment(text: &str) -> Result<Assignment, String> {
+    let Some((key, json)) = text.split_once('=').filter(|(key, _)| !key.is_empty()) else {
+        return Err("write KEY=JSON, e.g. `--set n=3` or `--set name='\"text\"'`".to_owned());
+    };
+    let value = serde_json::from_str(json).map_err(|error| {
+        format!("the value is not valid JSON ({error}); quote strings: --set {key}='\"text\"'")
+    })?;
+    Ok(Assignment {
+        key: key.to_owned(),
+        value,
+    })
 }
 
 pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
     let color = use_color(args.color);
-    let source = match read_flow(&args.file) {
+    let source = match read_flow(&args.file, args.size) {
         Ok(source) => source,
-        Err(message) => return usage(&message),
+        Err(message) => return usage(message),
     };
     let input = match initial_state(args) {
         Ok(input) => input,
-        Err(message) => return usage(&message),
+        Err(message) => return usage(message),
     };
     let mut limits = Limits::default();
     for setting in &args.limits {
@@ -79,21 +137,16 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
     }
     let checked = crate::check_with_limits(&source, registry, &limits);
     if checked.report.has_errors() || (!args.quiet && !checked.report.problems.is_empty()) {
-        eprint!("{}", checked.report.render_human(color, width()));
+        eprint(checked.report.render_human(color, width()));
     }
     let Some(program) = checked.program else {
         return exit::COMPILE;
     };
 
     let trace = match &args.trace {
-        Some(path) => match File::create(path) {
-            Ok(file) => Some(Mutex::new(JsonLines::new(BufWriter::new(file)))),
-            Err(error) => {
-                return usage(&format!(
-                    "cannot write the trace to `{}`: {error}",
-                    path.display()
-                ));
-            }
+        Some(path) => match trace::create(path, &args.inputs()) {
+            Ok(trace) => Some(Mutex::new(trace)),
+            Err(error) => return usage(error),
         },
         None => None,
     };
@@ -122,43 +175,71 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
         console.as_ref(),
     );
 
-    let mut code = exit::OK;
-    if let Some(trace) = trace
-        && let Err(error) = trace
+    // A trace that failed has cancelled the run (see `run_live`): its error is the reason
+    // to give, not `cancelled`.
+    let trace_error = trace.and_then(|trace| {
+        trace
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .finish()
-    {
-        eprintln!("error: writing the trace: {error}");
-        code = exit::RUN_FAILED;
+            .err()
+    });
+    if let (Some(error), Some(path)) = (&trace_error, &args.trace) {
+        let stopped = if matches!(result, Err(RuntimeError::Cancelled { .. })) {
+            "; the run was stopped"
+        } else {
+            ""
+        };
+        eprint(format_args!(
+            "error: cannot write the trace to `{}`: {error}{stopped}\n",
+            path.display()
+        ));
     }
+    let code = if trace_error.is_some() {
+        exit::RUN_FAILED
+    } else {
+        exit::OK
+    };
     match result {
         Ok(outcome) => {
-            println!(
-                "{}",
+            let mut out = Stdout::new();
+            out.print(format_args!(
+                "{}\n",
                 serde_json::to_string_pretty(&outcome.state).expect("JSON values serialize")
-            );
+            ));
             if !args.quiet {
-                eprintln!(
-                    "finished: {} steps in {}",
+                eprint(format_args!(
+                    "finished: {} steps in {}\n",
                     outcome.steps,
                     short_duration(outcome.duration)
-                );
+                ));
             }
-            code
+            out.finish(code)
         }
+        Err(RuntimeError::Cancelled { .. }) if trace_error.is_some() => exit::RUN_FAILED,
         Err(error) => {
             let mut report = FileReport::new(source);
             report.push(error);
-            eprint!("{}", report.render_human(color, width()));
+            eprint(report.render_human(color, width()));
             exit::RUN_FAILED
         }
     }
 }
 
-fn usage(message: &str) -> u8 {
-    eprintln!("error: {message}");
-    exit::USAGE
+impl RunArgs {
+    /// The files the run reads (`None` is stdin).
+    fn inputs(&self) -> Vec<Option<&Path>> {
+        let mut inputs = vec![Some(self.file.as_path())];
+        if self.state.is_some() {
+            inputs.push(self.state_path());
+        }
+        inputs
+    }
+
+    /// The state file, or `None` for stdin (`--state -`) and without `--state`.
+    fn state_path(&self) -> Option<&Path> {
+        self.state.as_deref().filter(|path| path.as_os_str() != "-")
+    }
 }
 
 /// Tools run in the flow file's folder.
@@ -169,45 +250,44 @@ fn workdir(file: &Path) -> PathBuf {
     }
 }
 
+/// Why `--state` gave no initial state.
+#[derive(Debug, thiserror::Error)]
+enum StateError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("{input} is not valid JSON: {error}")]
+    NotJson {
+        input: String,
+        error: serde_json::Error,
+    },
+    #[error("{input} must hold a JSON object, not {kind}")]
+    NotAnObject { input: String, kind: &'static str },
+}
+
 /// `--state` (a file or stdin) with each `--set` applied.
-fn initial_state(args: &RunArgs) -> Result<Map<String, Value>, String> {
-    let mut state = match &args.state {
-        None => Map::new(),
-        Some(path) => {
-            let (name, text) = if path.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(|error| format!("cannot read stdin: {error}"))?;
-                ("stdin".to_owned(), text)
-            } else {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
-                (format!("`{}`", path.display()), text)
-            };
-            match serde_json::from_str::<Value>(&text) {
-                Ok(Value::Object(map)) => map,
-                Ok(other) => {
-                    return Err(format!(
-                        "{name} must hold a JSON object, not {}",
-                        json_kind(&other)
-                    ));
-                }
-                Err(error) => return Err(format!("{name} is not valid JSON: {error}")),
+fn initial_state(args: &RunArgs) -> Result<Map<String, Value>, StateError> {
+    let mut state = Map::new();
+    if args.state.is_some() {
+        let path = args.state_path();
+        let bytes = read_input(path, Bound::State, args.max_state_size)?;
+        state = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => {
+                return Err(StateError::NotAnObject {
+                    input: describe(path),
+                    kind: json_kind(&other),
+                });
             }
-        }
-    };
-    for assignment in &args.set {
-        let Some((key, json)) = assignment
-            .split_once('=')
-            .filter(|(key, _)| !key.is_empty())
-        else {
-            return Err(format!("`--set {assignment}`: write `--set key=JSON`"));
+            Err(error) => {
+                return Err(StateError::NotJson {
+                    input: describe(path),
+                    error,
+                });
+            }
         };
-        let value: Value = serde_json::from_str(json).map_err(|error| {
-            format!("`--set {assignment}`: the value is not valid JSON ({error}); quote strings: --set {key}='\"text\"'")
-        })?;
-        state.insert(key.to_owned(), value);
+    }
+    for Assignment { key, value } in &args.set {
+        state.insert(key.clone(), value.clone());
     }
     Ok(state)
 }

@@ -1,6 +1,7 @@
 //! `flowc tools`: what a flow can call.
 
 use crate::cli::exit;
+use crate::cli::output::Stdout;
 use crate::tools::ToolRegistry;
 
 #[derive(Debug, clap::Args)]
@@ -11,21 +12,22 @@ pub(super) struct ToolsArgs {
 }
 
 pub(super) fn run(args: &ToolsArgs, registry: &ToolRegistry) -> u8 {
+    let mut out = Stdout::new();
     if args.json {
         let tools: Vec<_> = registry.iter().collect();
-        println!(
-            "{}",
+        out.print(format_args!(
+            "{}\n",
             serde_json::to_string_pretty(&tools).expect("tool specs serialize")
-        );
-        return exit::OK;
+        ));
+        return out.finish(exit::OK);
     }
     for tool in registry.iter() {
-        println!("{}", tool.signature());
-        println!("    {}", tool.description);
+        out.print(format_args!("{}\n", tool.signature()));
+        out.print(format_args!("    {}\n", tool.description));
         for arg in &tool.args {
-            println!("    {:<10} {}", arg.name, arg.description);
+            out.print(format_args!("    {:<10} {}\n", arg.name, arg.description));
         }
-        println!();
+        out.print("\n");
     }
-    exit::OK
+    out.finish(exit::OK)
 }

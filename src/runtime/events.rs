@@ -299,8 +299,8 @@ const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// tailing the file follows the run while a fast one still costs one write per buffer, not
 /// per step. Between records nothing runs: to bound how long the last records wait while
 /// a step is slow, call [`JsonLines::flush_pending`] from a timer (`flowc run` does).
-/// The first write error is kept (see [`JsonLines::finish`]) and later records are
-/// dropped.
+/// The first write error is kept (see [`JsonLines::error`] and [`JsonLines::finish`]) and
+/// later records are dropped.
 #[derive(Debug)]
 pub struct JsonLines<W: Write> {
     out: W,
@@ -326,6 +326,12 @@ impl<W: Write> JsonLines<W> {
             let flushed = self.flush(Instant::now());
             self.keep(flushed);
         }
+    }
+
+    /// The first write error, if one happened. A caller that must not go on unlogged checks
+    /// it after each record and stops the run (`flowc run` cancels it).
+    pub fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
     }
 
     /// Flushes, and returns the writer or the first error.
@@ -524,7 +530,9 @@ mod tests {
         }
         let state = state();
         let mut log = JsonLines::new(Full);
+        assert!(log.error().is_none());
         log.event(&started(&state));
+        assert_eq!(log.error().unwrap().to_string(), "disk full");
         log.event(&step(&state, 1));
         log.flush_pending();
         assert_eq!(log.finish().unwrap_err().to_string(), "disk full");

@@ -227,6 +227,53 @@ fn colour_follows_the_flag_and_no_color_wins() {
 }
 
 #[test]
+fn human_output_takes_the_terminals_width_before_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "b".repeat(70);
+    write(
+        dir.path(),
+        "long.flow",
+        format!("flow long {{\n    node a = noop\n    start -> a -> {name}\n}}\n").as_bytes(),
+    );
+    let message = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .skip_while(|line| !line.contains('×'))
+            .take(2)
+            .map(|line| line.trim_end().to_owned())
+            .collect()
+    };
+    // A pipe has no width: `COLUMNS` gives it, and the message fits on one line.
+    let piped = flowc()
+        .current_dir(dir.path())
+        .env("COLUMNS", "200")
+        .args(["check", "long.flow", "--color", "never"])
+        .output()
+        .unwrap();
+    let piped = message(&String::from_utf8(piped.stderr).unwrap());
+    assert!(piped[0].ends_with("is not declared"), "{piped:?}");
+    // On a 50-column terminal (a pseudo-terminal from `script`), the terminal wins. (`env`:
+    // the shell would set `COLUMNS` to the new width after `stty`.)
+    let command = format!(
+        "stty cols 50 rows 20; env COLUMNS=200 '{}' check long.flow --color never",
+        env!("CARGO_BIN_EXE_flowc")
+    );
+    let terminal = Command::new("script")
+        .current_dir(dir.path())
+        .env_remove("NO_COLOR")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let terminal = message(&String::from_utf8(terminal.stdout).unwrap());
+    assert!(
+        terminal.iter().all(|line| line.chars().count() <= 50),
+        "{terminal:?}"
+    );
+    assert!(!terminal[0].ends_with("is not declared"), "{terminal:?}");
+}
+
+#[test]
 fn emit_ir_prints_the_program_as_json() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "ok.flow", CLEAN.as_bytes());

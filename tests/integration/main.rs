@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod cli_io;
 mod engine;
 mod example_runs;
 mod examples;
