@@ -687,6 +687,22 @@ fn help_for(expected: &str, text: &str, offset: usize) -> String {
         return "this string is not closed: end it with `\"` on the same line".to_owned();
     }
     if expected.contains("duration") {
+        // pest stops before the number (`timeout: 30`) or after it (`timeout 30`, wanting
+        // the unit).
+        let start = text[..offset]
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .len();
+        let after = &text[start..];
+        let digits = &after[..after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len())];
+        let bare = !digits.is_empty()
+            && !after[digits.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '.');
+        if bare {
+            return format!(
+                "a duration has a unit: write `{digits}s` (or `{digits}ms`, `{digits}m`, `{digits}h`)"
+            );
+        }
         return "a duration is a whole number and a unit: `250ms`, `5s`, `2m` or `1h`".to_owned();
     }
     if expected.contains("`until GUARD`") {
