@@ -318,7 +318,9 @@ impl Checker<'_, '_> {
             let Some(entry) = entry.filter(|entry| members.contains(entry)) else {
                 // An undefined entry is reported where it is named; anything else here is a
                 // loop or node that belongs elsewhere.
-                if let Some(entry) = entry {
+                if let Some(entry) = entry
+                    && !self.resolved.in_two_loops[entry.index()]
+                {
                     errors.push(CompileError::LoopEntryElsewhere {
                         name: body.name.name.clone(),
                         entry: self.name(entry).to_owned(),

@@ -31,6 +31,14 @@ pub enum SyntaxError {
         opened: SourceSpan,
     },
 
+    #[error("missing `{separator}`")]
+    #[diagnostic(code("flow::syntax"), help("{}", separator_help(*separator)))]
+    MissingSeparator {
+        separator: char,
+        #[label("expected `{separator}` here")]
+        at: SourceSpan,
+    },
+
     #[error("`->` has no target")]
     #[diagnostic(
         code("flow::syntax"),
@@ -121,6 +129,14 @@ pub(crate) fn closer(opener: char) -> char {
         '(' => ')',
         '[' => ']',
         _ => '}',
+    }
+}
+
+fn separator_help(separator: char) -> &'static str {
+    if separator == ',' {
+        "the items of an argument list, object or array are separated by `,`, across lines too"
+    } else {
+        "two statements on one line are separated by `;`, or put each on its own line"
     }
 }
 

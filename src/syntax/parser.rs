@@ -548,6 +548,9 @@ fn syntax_error(
     if let Some(error) = declaration_in_loop(text, offset) {
         return error;
     }
+    if let Some(error) = missing_separator(text, offset, &expected) {
+        return error;
+    }
     SyntaxError::Unexpected {
         help: help_for(&expected, text, offset),
         found: describe_found(text, offset),
@@ -754,6 +757,33 @@ fn declaration_in_loop(text: &str, offset: usize) -> Option<SyntaxError> {
         keyword,
         loop_name: loop_name.to_owned(),
         at: Span::new(offset, offset + keyword.len()).into(),
+    })
+}
+
+/// A `,` missing at the end of a line inside a list, or a `;` between two statements on one
+/// line: pest stops at the next item, but the separator goes before it.
+fn missing_separator(text: &str, offset: usize, expected: &str) -> Option<SyntaxError> {
+    let before = text[..offset].trim_end();
+    let line_break = text[before.len()..offset].contains('\n');
+    if expected.contains("`,`") && line_break {
+        return Some(SyntaxError::MissingSeparator {
+            separator: ',',
+            at: Span::new(before.len(), before.len()).into(),
+        });
+    }
+    let rest = &text[offset..];
+    let word_len = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let word = &rest[..word_len];
+    let starts_statement = matches!(word, "node" | "loop" | "state")
+        || (!word.is_empty() && rest[word_len..].trim_start().starts_with("->"));
+    // Where a name is expected, a keyword is a reserved word used as one (`node state`).
+    let after_statement =
+        !expected.contains("a name") && !before.is_empty() && !before.ends_with(['{', ';', '>']);
+    (starts_statement && !line_break && after_statement).then(|| SyntaxError::MissingSeparator {
+        separator: ';',
+        at: Span::new(before.len(), before.len()).into(),
     })
 }
 
