@@ -287,11 +287,11 @@ pub enum CompileError {
         at: SourceSpan,
         #[label("loop `{loop_name}`")]
         loop_at: SourceSpan,
-        #[label("`{node}` is part of the loop's body: it is named here")]
+        #[label("named in the loop's body here, so it is part of the loop")]
         member_at: SourceSpan,
     },
 
-    #[error("edge enters loop `{loop_name}` past its entry: `{node}` belongs to the loop")]
+    #[error("edge enters loop `{loop_name}` past its entry{}", node.as_ref().map_or_else(String::new, |node| format!(": `{node}` belongs to the loop")))]
     #[diagnostic(
         code("flow::edge-enters-loop"),
         help(
@@ -300,13 +300,14 @@ pub enum CompileError {
     )]
     EdgeEntersLoop {
         loop_name: String,
-        node: String,
+        /// The body node entered; none for a `start` written inside the body.
+        node: Option<String>,
         #[label(primary, "this edge jumps into the loop's body")]
         at: SourceSpan,
         #[label("loop `{loop_name}`")]
         loop_at: SourceSpan,
-        #[label("`{node}` is part of the loop's body: it is named here")]
-        member_at: SourceSpan,
+        #[label("named in the loop's body here, so it is part of the loop")]
+        member_at: Option<SourceSpan>,
     },
 
     #[error("`{name}` is used in two loops, `{first_loop}` and `{second_loop}`")]
