@@ -84,12 +84,16 @@ pub(super) fn syntax_error(
     }
     let before = text[..offset].trim_end();
     if expected.contains("a name") && before.ends_with("->") {
-        let found_word = text[offset..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_');
-        // `a -> node` is a reserved word as a name; `->` then a line break, a dangling arrow.
-        if !found_word || text[before.len()..offset].contains('\n') {
+        let rest = &text[offset..];
+        let word = &rest[..rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len())];
+        // `a -> node` is a reserved word as a name; `->` then a line break, or the edge's
+        // condition (`a -> when ok`), a dangling arrow.
+        if word.is_empty()
+            || matches!(word, "when" | "on")
+            || text[before.len()..offset].contains('\n')
+        {
             return SyntaxError::DanglingArrow {
                 at: Span::new(before.len() - 2, before.len()).into(),
             };
