@@ -24,9 +24,10 @@ pub enum SyntaxError {
     Unclosed {
         opener: char,
         closer: char,
-        /// The end of the last line that, by its indentation, belongs inside the brackets.
+        /// The end of the last line that, by its indentation, belongs inside the brackets,
+        /// when the layout tells.
         #[label(primary, "expected `{closer}` here")]
-        at: SourceSpan,
+        at: Option<SourceSpan>,
         #[label("`{opener}` opened here")]
         opened: SourceSpan,
     },
