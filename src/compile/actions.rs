@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::compile::error::CompileError;
+use crate::compile::hints;
 use crate::compile::ir::{NodeKind, Policy, RetryPolicy, Schema, SchemaField};
 use crate::compile::schema_check::{GuardRole, SchemaCheck};
 use crate::compile::suggest::closest;
@@ -11,7 +12,7 @@ use crate::sandbox::{self, CodeError, CodeKind, CompiledCode, Limits};
 use crate::syntax::ast::{
     Code, FieldType, LiteralValue, NodeAction, NodeDecl, StateBlock, ToolCall,
 };
-use crate::tools::{ToolRegistry, literal_type_name};
+use crate::tools::{ArgType, ToolRegistry, literal_type_name};
 
 /// The state field the engine sets when an `on error` edge is taken.
 pub const ERROR_FIELD: &str = "error";
@@ -94,6 +95,8 @@ impl<'t> Actions<'t> {
         let before = errors.len();
         let mut given = HashMap::new();
         let mut args = serde_json::Map::new();
+        // Reported after the loop: one with no close spelling may be the missing argument.
+        let mut unknown = Vec::new();
         for arg in &call.args {
             let name = &arg.name.name;
             if let Some(first) = given.insert(name.as_str(), arg.name.span) {
@@ -105,21 +108,23 @@ impl<'t> Actions<'t> {
                 continue;
             }
             let Some(arg_spec) = spec.arg_spec(name) else {
-                errors.push(CompileError::UnknownArg {
-                    tool: spec.name.clone(),
-                    arg: name.clone(),
-                    suggestion: closest(name, spec.args.iter().map(|a| a.name.as_str())),
-                    signature: spec.signature(),
-                    at: arg.name.span.into(),
-                });
+                unknown.push(arg);
                 continue;
             };
             if !arg_spec.ty.accepts(&arg.value.value) {
+                // A bare whole number where a duration goes: it only lacks its unit.
+                let unitless = match (&arg_spec.ty, &arg.value.value) {
+                    (ArgType::Duration, LiteralValue::Json(serde_json::Value::Number(n))) => {
+                        n.as_u64()
+                    }
+                    _ => None,
+                };
                 errors.push(CompileError::ArgType {
                     tool: spec.name.clone(),
                     arg: name.clone(),
                     expected: arg_spec.ty.name(),
                     found: literal_type_name(&arg.value.value),
+                    unitless,
                     signature: spec.signature(),
                     at: arg.value.span.into(),
                 });
@@ -142,11 +147,37 @@ impl<'t> Actions<'t> {
             }
             args.insert(name.clone(), value);
         }
-        for missing in spec
+        let mut missing: Vec<_> = spec
             .args
             .iter()
             .filter(|a| a.required && !given.contains_key(a.name.as_str()))
-        {
+            .collect();
+        let unspelt = unknown
+            .iter()
+            .filter(|arg| {
+                closest(&arg.name.name, spec.args.iter().map(|a| a.name.as_str())).is_none()
+            })
+            .count();
+        for arg in unknown {
+            let mut suggestion = closest(&arg.name.name, spec.args.iter().map(|a| a.name.as_str()));
+            // `exec(command: …)`: the one unknown argument stands for the one missing, which
+            // is then not reported again.
+            if suggestion.is_none()
+                && unspelt == 1
+                && let [only] = missing.as_slice()
+            {
+                suggestion = Some(only.name.clone());
+                missing.clear();
+            }
+            errors.push(CompileError::UnknownArg {
+                tool: spec.name.clone(),
+                arg: arg.name.name.clone(),
+                suggestion,
+                signature: spec.signature(),
+                at: arg.name.span.into(),
+            });
+        }
+        for missing in missing {
             errors.push(CompileError::MissingArg {
                 tool: spec.name.clone(),
                 arg: missing.name.clone(),
@@ -197,6 +228,7 @@ impl<'t> Actions<'t> {
                 }),
                 Ok(value) => {
                     errors.push(CompileError::GuardSyntax {
+                        hint: None,
                         reason: format!(
                             "a guard must be true or false, this one is always {} `{value}`",
                             value.type_name()
@@ -210,6 +242,7 @@ impl<'t> Actions<'t> {
                 Err(error) => {
                     if let Some(refused) = sandbox::refused_comparison(&error) {
                         errors.push(CompileError::GuardSyntax {
+                            hint: None,
                             reason: format!("it always fails: {refused}"),
                             at: code.span.into(),
                         });
@@ -231,13 +264,19 @@ impl<'t> Actions<'t> {
         match sandbox::compile(&self.engine, kind, &code.text, code.span, &self.known) {
             Ok(compiled) => Some(compiled),
             Err(CodeError::Syntax { reason, at }) => {
+                let (hint, at) = match hints::for_syntax(&self.engine, kind, code, at) {
+                    Some((hint, at)) => (Some(hint), at),
+                    None => (None, at),
+                };
                 errors.push(match kind {
                     CodeKind::Guard => CompileError::GuardSyntax {
                         reason,
+                        hint,
                         at: at.into(),
                     },
                     CodeKind::Script => CompileError::ScriptSyntax {
                         reason,
+                        hint,
                         at: at.into(),
                     },
                 });
@@ -250,6 +289,7 @@ impl<'t> Actions<'t> {
                         at.start + name.len().min(code.span.end - at.start),
                     );
                     errors.push(CompileError::UnknownField {
+                        hint: hints::for_unknown_name(&name),
                         suggestion: closest(&name, self.known.iter().map(String::as_str)),
                         name,
                         at: at.into(),

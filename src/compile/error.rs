@@ -4,6 +4,7 @@
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
+use crate::compile::hints::Hint;
 use crate::compile::schema_check::{a_type, bool_example, literal_example};
 use crate::syntax::ast::FieldType;
 
@@ -13,6 +14,11 @@ fn did_you_mean(suggestion: Option<&String>, otherwise: &str) -> String {
         Some(name) => format!("did you mean `{name}`?"),
         None => otherwise.to_owned(),
     }
+}
+
+/// The hint's text, or the general help.
+fn hint_or(hint: Option<&Hint>, otherwise: &str) -> String {
+    hint.map_or_else(|| otherwise.to_owned(), ToString::to_string)
 }
 
 /// How an unknown method's receiver is named: a field and its type, or nothing known.
@@ -112,12 +118,14 @@ pub enum CompileError {
     },
 
     #[error("argument `{arg}` of `{tool}` must be {expected}, not {found}")]
-    #[diagnostic(code("flow::bad-tool-args"), help("the tool takes {signature}"))]
+    #[diagnostic(code("flow::bad-tool-args"), help("{}the tool takes {signature}", match unitless { Some(n) => format!("a duration has a unit: write `{n}s` (or `{n}ms`, `{n}m`); "), None => String::new() }))]
     ArgType {
         tool: String,
         arg: String,
         expected: &'static str,
         found: &'static str,
+        /// The number written, when a duration was expected and only its unit is missing.
+        unitless: Option<u64>,
         signature: String,
         #[label("this is {found}")]
         at: SourceSpan,
@@ -197,12 +205,11 @@ pub enum CompileError {
     #[error("invalid guard: {reason}")]
     #[diagnostic(
         code("flow::guard-syntax"),
-        help(
-            "a guard is one rhai expression over the state's fields, e.g. `count < 3 && status == \"ok\"`"
-        )
+        help("{}", hint_or(hint.as_ref(), "a guard is one rhai expression over the state's fields, e.g. `count < 3 && status == \"ok\"`"))
     )]
     GuardSyntax {
         reason: String,
+        hint: Option<Hint>,
         #[label("here")]
         at: SourceSpan,
     },
@@ -210,19 +217,21 @@ pub enum CompileError {
     #[error("invalid script: {reason}")]
     #[diagnostic(
         code("flow::script-syntax"),
-        help("a script is rhai statements; state fields are variables, `let` makes a local")
+        help("{}", hint_or(hint.as_ref(), "a script is rhai statements; state fields are variables, `let` makes a local"))
     )]
     ScriptSyntax {
         reason: String,
+        hint: Option<Hint>,
         #[label("here")]
         at: SourceSpan,
     },
 
     #[error("`{name}` is not a state field")]
-    #[diagnostic(code("flow::unknown-field"), help("{}", did_you_mean(suggestion.as_ref(), &format!("declare it in `state {{ … }}` (e.g. `{name}: any`), or make it a local with `let` in a script"))))]
+    #[diagnostic(code("flow::unknown-field"), help("{}", match hint { Some(hint) => hint.to_string(), None => did_you_mean(suggestion.as_ref(), &format!("declare it in `state {{ … }}` (e.g. `{name}: any`), or make it a local with `let` in a script")) }))]
     UnknownField {
         name: String,
         suggestion: Option<String>,
+        hint: Option<Hint>,
         #[label("not declared in `state`")]
         at: SourceSpan,
     },
@@ -278,11 +287,11 @@ pub enum CompileError {
         at: SourceSpan,
         #[label("loop `{loop_name}`")]
         loop_at: SourceSpan,
-        #[label("`{node}` is part of the loop's body: it is named here")]
+        #[label("named in the loop's body here, so it is part of the loop")]
         member_at: SourceSpan,
     },
 
-    #[error("edge enters loop `{loop_name}` past its entry: `{node}` belongs to the loop")]
+    #[error("edge enters loop `{loop_name}` past its entry{}", node.as_ref().map_or_else(String::new, |node| format!(": `{node}` belongs to the loop")))]
     #[diagnostic(
         code("flow::edge-enters-loop"),
         help(
@@ -291,13 +300,14 @@ pub enum CompileError {
     )]
     EdgeEntersLoop {
         loop_name: String,
-        node: String,
+        /// The body node entered; none for a `start` written inside the body.
+        node: Option<String>,
         #[label(primary, "this edge jumps into the loop's body")]
         at: SourceSpan,
         #[label("loop `{loop_name}`")]
         loop_at: SourceSpan,
-        #[label("`{node}` is part of the loop's body: it is named here")]
-        member_at: SourceSpan,
+        #[label("named in the loop's body here, so it is part of the loop")]
+        member_at: Option<SourceSpan>,
     },
 
     #[error("`{name}` is used in two loops, `{first_loop}` and `{second_loop}`")]

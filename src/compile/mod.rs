@@ -4,6 +4,7 @@
 
 mod actions;
 mod error;
+mod hints;
 pub mod ir;
 mod resolve;
 mod schema_check;
@@ -12,6 +13,7 @@ pub(crate) mod suggest;
 
 pub use actions::ERROR_FIELD;
 pub use error::{CompileError, LiteralType};
+pub use hints::Hint;
 
 use miette::Diagnostic;
 

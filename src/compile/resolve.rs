@@ -59,6 +59,9 @@ pub(super) struct Resolved<'a> {
     pub(super) homes: Vec<Option<NodeId>>,
     /// For a node in a loop body: where the body names it, which is why it belongs there.
     pub(super) home_at: Vec<Option<Span>>,
+    /// Nodes reported as named in two unrelated loop bodies: what follows from that (a loop
+    /// that begins with one) is not reported again.
+    pub(super) in_two_loops: Vec<bool>,
     /// Whether a chain names the declaration at all.
     pub(super) used: Vec<bool>,
     /// A second declaration of a taken name: reported as a duplicate and otherwise ignored.
@@ -284,6 +287,7 @@ impl<'a> Resolver<'a, '_> {
         let mut homes: Vec<Option<NodeId>> = vec![None; self.decls.len()];
         let mut home_at: Vec<Option<Span>> = vec![None; self.decls.len()];
         let mut used = vec![false; self.decls.len()];
+        let mut in_two_loops = vec![false; self.decls.len()];
         for (&id, &parent) in &self.loop_parents {
             homes[id.index()] = parent;
         }
@@ -320,6 +324,7 @@ impl<'a> Resolver<'a, '_> {
                 homes[id.index()] = scope;
                 home_at[id.index()] = Some(span);
             } else if !is_within(current, scope) {
+                in_two_loops[id.index()] = true;
                 self.errors.push(CompileError::NodeInTwoLoops {
                     name: self.decls[id.index()].name().name.clone(),
                     first_loop: self.decls[first_loop.index()].name().name.clone(),
@@ -338,6 +343,7 @@ impl<'a> Resolver<'a, '_> {
             orphan_guards: self.orphan_guards,
             homes,
             home_at,
+            in_two_loops,
             used,
             shadowed,
             entries: self.entries,

@@ -184,8 +184,25 @@ impl<'s> SchemaCheck<'s> {
     }
 
     /// In a script a field may be shadowed or given another value, so only a method that
-    /// exists for no type at all is sure to fail.
+    /// exists for no type at all is sure to fail; and not even that in a script that makes
+    /// functions or function pointers, since a map may hold one and call it as a method
+    /// (`m.f()`).
     pub(super) fn script(&self, ast: &AST, code: &Code, errors: &mut Vec<CompileError>) {
+        let mut makes_pointers = ast.iter_functions().next().is_some();
+        ast.walk(&mut |path: &[ASTNode]| {
+            makes_pointers |= match path.last() {
+                Some(
+                    ASTNode::Expr(Expr::FnCall(call, _)) | ASTNode::Stmt(Stmt::FnCall(call, _)),
+                ) => call.name == "Fn",
+                // `Fn("abs")` is made at compile time.
+                Some(ASTNode::Expr(Expr::DynamicConstant(value, _))) => value.is_fnptr(),
+                _ => false,
+            };
+            !makes_pointers
+        });
+        if makes_pointers {
+            return;
+        }
         ast.walk(&mut |path: &[ASTNode]| {
             if let Some(ASTNode::Expr(Expr::Dot(dot, ..))) = path.last()
                 && let Expr::MethodCall(method, pos) = &dot.rhs
@@ -425,6 +442,17 @@ mod tests {
             "s.contains(\"x\") && s.trim() == ()",
         ] {
             assert_eq!(codes(&fields, fine, ""), Vec::<String>::new(), "{fine}");
+        }
+        // A map may hold a closure or a function pointer and call it as a method.
+        for script in [
+            "let o = #{ f: |x| x }; o.f(1);",
+            "let o = #{}; o.f = Fn(\"abs\"); o.f();",
+        ] {
+            assert_eq!(
+                codes(&fields, "true", script),
+                ["flow::constant-guard"],
+                "{script}"
+            );
         }
         // A script's own function is a method too.
         assert_eq!(

@@ -166,20 +166,21 @@ impl Checker<'_, '_> {
             let home = self.home(start.to).or(start.scope);
             if home.is_some() {
                 let crossed = self.crossed_loop(home, None);
-                let (node, member_at) = match start.to {
+                let member = match start.to {
                     Target::Node(to) => {
                         let name = self.name(to);
                         crossings.push(Span::new(start.span.end - name.len(), start.span.end));
-                        (name, self.member_span(to))
+                        Some((name.to_owned(), self.member_span(to).into()))
                     }
-                    Target::End => (self.name(crossed), self.name_span(crossed)),
+                    Target::End => None,
                 };
+                let (node, member_at) = member.unzip();
                 errors.push(CompileError::EdgeEntersLoop {
                     loop_name: self.name(crossed).to_owned(),
-                    node: node.to_owned(),
+                    node,
                     at: start.span.into(),
                     loop_at: self.name_span(crossed).into(),
-                    member_at: member_at.into(),
+                    member_at,
                 });
             }
         }
@@ -203,10 +204,10 @@ impl Checker<'_, '_> {
                     crossings.push(edge.to_span);
                     errors.push(CompileError::EdgeEntersLoop {
                         loop_name: self.name(crossed).to_owned(),
-                        node: self.name(node).to_owned(),
+                        node: Some(self.name(node).to_owned()),
                         at: edge.span.into(),
                         loop_at: self.name_span(crossed).into(),
-                        member_at: self.member_span(node).into(),
+                        member_at: Some(self.member_span(node).into()),
                     });
                 }
             } else if EdgeKind::of(edge) == EdgeKind::OnError {
@@ -318,7 +319,9 @@ impl Checker<'_, '_> {
             let Some(entry) = entry.filter(|entry| members.contains(entry)) else {
                 // An undefined entry is reported where it is named; anything else here is a
                 // loop or node that belongs elsewhere.
-                if let Some(entry) = entry {
+                if let Some(entry) = entry
+                    && !self.resolved.in_two_loops[entry.index()]
+                {
                     errors.push(CompileError::LoopEntryElsewhere {
                         name: body.name.name.clone(),
                         entry: self.name(entry).to_owned(),

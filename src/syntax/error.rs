@@ -24,11 +24,20 @@ pub enum SyntaxError {
     Unclosed {
         opener: char,
         closer: char,
-        /// The end of the last line that, by its indentation, belongs inside the brackets.
+        /// The end of the last line that, by its indentation, belongs inside the brackets,
+        /// when the layout tells.
         #[label(primary, "expected `{closer}` here")]
-        at: SourceSpan,
+        at: Option<SourceSpan>,
         #[label("`{opener}` opened here")]
         opened: SourceSpan,
+    },
+
+    #[error("missing `{separator}`")]
+    #[diagnostic(code("flow::syntax"), help("{}", separator_help(*separator)))]
+    MissingSeparator {
+        separator: char,
+        #[label("expected `{separator}` here")]
+        at: SourceSpan,
     },
 
     #[error("`->` has no target")]
@@ -121,6 +130,14 @@ pub(crate) fn closer(opener: char) -> char {
         '(' => ')',
         '[' => ']',
         _ => '}',
+    }
+}
+
+fn separator_help(separator: char) -> &'static str {
+    if separator == ',' {
+        "the items of an argument list, object or array are separated by `,`, across lines too"
+    } else {
+        "two statements on one line are separated by `;`, or put each on its own line"
     }
 }
 

@@ -2,6 +2,7 @@
 //! error; never looks at what names mean.
 
 pub mod ast;
+mod diagnose;
 mod error;
 mod parser;
 mod scan;

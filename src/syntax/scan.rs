@@ -96,11 +96,10 @@ pub(crate) fn brackets(text: &str) -> Result<Brackets, SyntaxError> {
 
 /// The error for `opener` at `at` never closed, pointing where its closer belongs.
 pub(crate) fn unclosed(text: &str, at: usize, opener: char) -> SyntaxError {
-    let end = closer_goes(text, at);
     SyntaxError::Unclosed {
         opener,
         closer: crate::syntax::error::closer(opener),
-        at: Span::new(end, end).into(),
+        at: closer_goes(text, at).map(|end| Span::new(end, end).into()),
         opened: Span::new(at, at + 1).into(),
     }
 }
@@ -125,10 +124,13 @@ fn closes_outdented(text: &str, open: usize, close: usize) -> bool {
 
 /// Where the closer of the bracket at `open` belongs: the end of the last line after it that
 /// is indented more than the opener's line (blank lines and comments aside), or of the
-/// opener's own line.
-fn closer_goes(text: &str, open: usize) -> usize {
+/// opener's own line when code follows the opener there. `None` for an opener that ends its
+/// line with nothing indented under it: the layout does not tell.
+fn closer_goes(text: &str, open: usize) -> Option<usize> {
     let indent = line_indent(text, open);
     let own_end = text[open..].find('\n').map_or(text.len(), |i| open + i);
+    let after_opener = &text[open + 1..own_end];
+    let ends_line = after_opener.trim().is_empty() || after_opener.trim_start().starts_with("//");
     let mut end = own_end;
     let mut line_start = own_end + 1;
     while line_start < text.len() {
@@ -145,11 +147,14 @@ fn closer_goes(text: &str, open: usize) -> usize {
         }
         line_start = line_end + 1;
     }
+    if end == own_end && ends_line {
+        return None;
+    }
     // Before trailing blanks, a line comment or a carriage return.
     let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
     let line = &text[line_start..end];
     let code = line.find(" //").map_or(line, |i| &line[..i]);
-    line_start + code.trim_end().len()
+    Some(line_start + code.trim_end().len())
 }
 
 /// More brackets than this without their match are refused before parsing, at the last of
@@ -362,11 +367,17 @@ mod tests {
         );
         assert_eq!(scan.culprit, Some((text.find("{ x").unwrap(), '{')));
         match unclosed(text, text.find("{ x").unwrap(), '{') {
-            SyntaxError::Unclosed { at, .. } => {
+            SyntaxError::Unclosed { at: Some(at), .. } => {
                 assert_eq!(at.offset(), text.find("x = 1").unwrap() + "x = 1".len());
             }
             other => panic!("{other:?}"),
         }
+        // Nothing indented under a `{` that ends its line: no guess where `}` goes.
+        let flat = "flow a {\nnode s = noop\nstart -> s\n";
+        assert!(matches!(
+            unclosed(flat, 7, '{'),
+            SyntaxError::Unclosed { at: None, .. }
+        ));
     }
 
     #[test]
