@@ -44,6 +44,16 @@ impl FileReport {
         })
     }
 
+    /// The problems the renderers show: the first [`MAX_SHOWN_PROBLEMS`] (errors come
+    /// first), and how many more there are.
+    fn shown_problems(&self) -> (impl Iterator<Item = &dyn Diagnostic>, usize) {
+        let hidden = self
+            .each_problem()
+            .count()
+            .saturating_sub(MAX_SHOWN_PROBLEMS);
+        (self.each_problem().take(MAX_SHOWN_PROBLEMS), hidden)
+    }
+
     pub fn error_count(&self) -> usize {
         self.each_problem().filter(|p| is_error(*p)).count()
     }
@@ -69,7 +79,8 @@ impl FileReport {
         let lines = LineIndex::new(&self.source.text);
         let snippets = IndexedSource::new(&self.source.name, &self.source.text);
         let mut out = String::new();
-        for problem in self.each_problem() {
+        let (problems, more) = self.shown_problems();
+        for problem in problems {
             let (labels, hidden) = shown_labels(problem);
             // A label too far right on its line would make miette panic (see
             // `MAX_SNIPPET_COLUMN`): such a problem is shown with `file:line:col` instead.
@@ -96,6 +107,10 @@ impl FileReport {
                     .expect("writing to a String cannot fail");
             }
         }
+        if more > 0 {
+            writeln!(out, "{}", more_problems(&self.source.name, more))
+                .expect("writing to a String cannot fail");
+        }
         out
     }
 
@@ -103,7 +118,8 @@ impl FileReport {
     pub fn render_short(&self) -> String {
         let lines = LineIndex::new(&self.source.text);
         let mut out = String::new();
-        for problem in self.each_problem() {
+        let (problems, more) = self.shown_problems();
+        for problem in problems {
             let (line, column) =
                 primary_label(problem).map_or((1, 1), |label| lines.line_column(label.offset()));
             writeln!(
@@ -115,15 +131,19 @@ impl FileReport {
             )
             .expect("writing to a String cannot fail");
         }
+        if more > 0 {
+            writeln!(out, "{}", more_problems(&self.source.name, more))
+                .expect("writing to a String cannot fail");
+        }
         out
     }
 
-    /// One JSON object: the path and every problem with its labels (byte offset and length,
-    /// 1-based line and column of both ends).
+    /// One JSON object: the path, the counts, and the problems shown with their labels (byte
+    /// offset and length, 1-based line and column of both ends); `omitted` counts the rest.
     pub fn to_json(&self) -> Value {
         let lines = LineIndex::new(&self.source.text);
-        let problems: Vec<Value> = self
-            .each_problem()
+        let (shown, omitted) = self.shown_problems();
+        let problems: Vec<Value> = shown
             .map(|problem| {
                 let labels: Vec<Value> = problem
                     .labels()
@@ -159,8 +179,20 @@ impl FileReport {
             "errors": self.error_count(),
             "warnings": self.warning_count(),
             "diagnostics": problems,
+            "omitted": omitted,
         })
     }
+}
+
+/// The most problems shown for one file, in every format: past a screenful more do not
+/// help a reader, and 200,000 of them took minutes and gigabytes to render. The counts (and
+/// the exit code) still take every problem into account.
+pub const MAX_SHOWN_PROBLEMS: usize = 100;
+
+/// The line that ends a file's report when problems were left out.
+fn more_problems(path: &str, more: usize) -> String {
+    let what = if more == 1 { "problem" } else { "problems" };
+    format!("{path}: {more} more {what} not shown (at most {MAX_SHOWN_PROBLEMS} per file)")
 }
 
 fn is_error(problem: &dyn Diagnostic) -> bool {
