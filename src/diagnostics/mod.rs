@@ -11,8 +11,10 @@ use serde_json::{Value, json};
 use crate::source::SourceFile;
 use crate::span::LineIndex;
 
+mod controls;
 mod indexed_source;
 
+use controls::{ShownText, escaped};
 use indexed_source::IndexedSource;
 
 /// Every diagnostic found in one file, with the text they point into.
@@ -77,7 +79,9 @@ impl FileReport {
             .with_width(width)
             .with_links(false);
         let lines = LineIndex::new(&self.source.text);
-        let snippets = IndexedSource::new(&self.source.name, &self.source.text);
+        let name = escaped(&self.source.name);
+        let shown = ShownText::new(&self.source.text);
+        let snippets = IndexedSource::new(&name, &shown.text);
         let mut out = String::new();
         let (problems, more) = self.shown_problems();
         for problem in problems {
@@ -88,7 +92,7 @@ impl FileReport {
             let with_source = WithSource {
                 inner: problem,
                 source: fits.then_some(&snippets),
-                labels: (hidden > 0).then_some(labels),
+                labels: labels.iter().map(|label| shown.label(label)).collect(),
             };
             handler
                 .render_report(&mut out, &with_source)
@@ -103,12 +107,12 @@ impl FileReport {
             if !fits {
                 let (line, column) = primary_label(problem)
                     .map_or((1, 1), |label| lines.line_column(label.offset()));
-                writeln!(out, "  at {}:{line}:{column}", self.source.name)
+                writeln!(out, "  at {name}:{line}:{column}")
                     .expect("writing to a String cannot fail");
             }
         }
         if more > 0 {
-            writeln!(out, "{}", more_problems(&self.source.name, more))
+            writeln!(out, "{}", more_problems(&name, more))
                 .expect("writing to a String cannot fail");
         }
         out
@@ -117,6 +121,7 @@ impl FileReport {
     /// `path:line:col: severity[code]: message`, one line per problem.
     pub fn render_short(&self) -> String {
         let lines = LineIndex::new(&self.source.text);
+        let name = escaped(&self.source.name);
         let mut out = String::new();
         let (problems, more) = self.shown_problems();
         for problem in problems {
@@ -124,15 +129,15 @@ impl FileReport {
                 primary_label(problem).map_or((1, 1), |label| lines.line_column(label.offset()));
             writeln!(
                 out,
-                "{}:{line}:{column}: {}[{}]: {problem}",
-                self.source.name,
+                "{name}:{line}:{column}: {}[{}]: {}",
                 severity_name(problem),
                 code(problem),
+                escaped(&problem.to_string()),
             )
             .expect("writing to a String cannot fail");
         }
         if more > 0 {
-            writeln!(out, "{}", more_problems(&self.source.name, more))
+            writeln!(out, "{}", more_problems(&name, more))
                 .expect("writing to a String cannot fail");
         }
         out
@@ -254,12 +259,13 @@ fn shown_labels(problem: &dyn Diagnostic) -> (Vec<LabeledSpan>, usize) {
     (labels, hidden)
 }
 
-/// A phase error carries no text; this lends it the file's, for rendering, and draws only
-/// `labels` when some are left out.
+/// A phase error carries no text; this lends it the file's as snippets show it (control
+/// characters replaced), for rendering, with `labels` placed in that text, and its message
+/// and help with their control characters escaped.
 struct WithSource<'a> {
     inner: &'a dyn Diagnostic,
     source: Option<&'a IndexedSource<'a>>,
-    labels: Option<Vec<LabeledSpan>>,
+    labels: Vec<LabeledSpan>,
 }
 
 impl fmt::Debug for WithSource<'_> {
@@ -270,7 +276,7 @@ impl fmt::Debug for WithSource<'_> {
 
 impl fmt::Display for WithSource<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.inner, f)
+        f.write_str(&escaped(&self.inner.to_string()))
     }
 }
 
@@ -284,7 +290,8 @@ impl Diagnostic for WithSource<'_> {
         self.inner.severity()
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.inner.help()
+        let help = self.inner.help()?.to_string();
+        Some(Box::new(escaped(&help).into_owned()))
     }
     fn url<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         self.inner.url()
@@ -293,10 +300,9 @@ impl Diagnostic for WithSource<'_> {
         self.source.map(|source| source as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        match &self.labels {
-            Some(labels) => Some(Box::new(labels.iter().cloned())),
-            None => self.inner.labels(),
-        }
+        // None, not an empty list, for a problem without labels, as the problem says.
+        (!self.labels.is_empty())
+            .then(|| Box::new(self.labels.iter().cloned()) as Box<dyn Iterator<Item = LabeledSpan>>)
     }
 }
 

@@ -1120,3 +1120,48 @@ fn hostile_files_are_checked_and_their_report_capped() {
         );
     }
 }
+
+/// Control characters of the file never reach the terminal raw: `human` and `short` show
+/// them escaped in messages and as one visible character in snippets, with the label still
+/// under the character it points at; `json` keeps the exact text.
+#[test]
+fn control_characters_are_shown_escaped_and_labels_stay_in_place() {
+    let hidden = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    };
+    let text = "flow f {\n  // title: \u{1b}]0;pwned\u{7} and \u{1b}[2J\n  node a = exec(cmd: \"echo \u{1b}[31mred\u{7}\")\n  start -> a -> b\u{1b}[1m\n}\n";
+    let checked = check_all(text);
+    let report = &checked.report;
+    assert_eq!(codes(&checked), ["flow::syntax"]);
+
+    let human = report.render_human(false, 100);
+    assert!(!hidden(&human), "{human:?}");
+    assert!(human.contains("found `\\u{1b}`"), "{human}");
+    assert!(
+        human.contains("\"echo \u{241b}[31mred\u{2407}\""),
+        "{human}"
+    );
+    // The label's arrow is under the picture of the ESC it points at.
+    let lines: Vec<&str> = human.lines().collect();
+    let snippet = lines
+        .iter()
+        .position(|line| line.contains("-> b\u{241b}"))
+        .expect("the snippet line");
+    let column = |line: &str, what: char| line.chars().position(|c| c == what);
+    assert_eq!(
+        column(lines[snippet + 1], '┬'),
+        column(lines[snippet], '\u{241b}'),
+        "{human}"
+    );
+
+    let short = report.render_short();
+    assert!(!hidden(&short), "{short:?}");
+    assert!(short.contains("found `\\u{1b}`"), "{short}");
+
+    let json = report.to_json();
+    assert_eq!(
+        json["diagnostics"][0]["message"].as_str(),
+        Some("expected `on error` or `when GUARD`, found `\u{1b}`")
+    );
+}
