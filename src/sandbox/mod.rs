@@ -2,7 +2,7 @@
 //! are compiled. `compile` compiles through it once; `runtime` evaluates what it compiled.
 //! A leaf module: it knows spans, not flows.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use rhai::packages::{
@@ -19,6 +19,7 @@ use crate::span::Span;
 mod names;
 mod strict;
 
+pub use names::{MAX_DECLARATIONS, MAX_WORDS};
 pub(crate) use strict::{is_refused_comparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
@@ -178,6 +179,12 @@ pub fn compile(
     span: Span,
     known: &[String],
 ) -> Result<CompiledCode, CodeError> {
+    if let Some((at, reason)) = names::too_big(text) {
+        return Err(CodeError::Syntax {
+            reason,
+            at: Span::new(span.start + at.start, span.start + at.end),
+        });
+    }
     let mut scope = Scope::new();
     for name in known {
         // Declared, not constant: the optimizer would fold a constant's value into the AST.
@@ -301,7 +308,8 @@ fn free_names(ast: &AST, known: &[String], strict: bool) -> Vec<String> {
         declared.extend(function.params.iter().map(ToString::to_string));
     }
     if strict {
-        used.retain(|name| known.iter().any(|k| k == name));
+        let known: HashSet<&str> = known.iter().map(String::as_str).collect();
+        used.retain(|name| known.contains(name.as_str()));
     } else {
         used.retain(|name| !declared.contains(name));
     }

@@ -58,6 +58,50 @@ fn parse_leniently(strict: &Engine, kind: CodeKind, text: &str) -> Result<AST, P
     })
 }
 
+/// The most variables (`let` and `const`) one guard or script may declare. rhai's parser and
+/// optimizer look a name up by scanning every variable declared before it, so a script of
+/// n declarations took time quadratic in n (40,000 in 1 MB: 78 s); with this bound a
+/// script's compile is linear in its length.
+pub const MAX_DECLARATIONS: usize = 500;
+
+/// The most distinct words (names, keywords, words in strings) in one guard or script:
+/// rhai keeps the names it cannot resolve in a list it scans for each new one, which is
+/// quadratic in their number.
+pub const MAX_WORDS: usize = 10_000;
+
+/// The first word of `text` (its span in `text`) that goes past [`MAX_DECLARATIONS`] or [`MAX_WORDS`], and which: one
+/// pass over the words of the text, strings and comments included (a bound, not a parse).
+pub(super) fn too_big(text: &str) -> Option<(Span, String)> {
+    let mut declarations = 0;
+    let mut words = HashSet::new();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut at = 0;
+    for piece in text.split_inclusive(|c: char| !is_word(c)) {
+        let word = piece.trim_end_matches(|c: char| !is_word(c));
+        if matches!(word, "let" | "const") {
+            declarations += 1;
+            if declarations > MAX_DECLARATIONS {
+                return Some((
+                    Span::new(at, at + word.len()),
+                    format!(
+                        "more than {MAX_DECLARATIONS} variables are declared (`let`, `const`); split the work into several nodes"
+                    ),
+                ));
+            }
+        }
+        if !word.is_empty() && words.insert(word) && words.len() > MAX_WORDS {
+            return Some((
+                Span::new(at, at + word.len()),
+                format!(
+                    "more than {MAX_WORDS} different names are used; split the work into several nodes"
+                ),
+            ));
+        }
+        at += piece.len();
+    }
+    None
+}
+
 /// What the walk found.
 pub(super) struct Unknown {
     /// Every name strict mode rejects, at its first rejected use, in source order.
@@ -280,6 +324,29 @@ mod tests {
             let ours = compile(&engine, kind, &text, Span::new(0, text.len()), &known).map(|_| ());
             prop_assert_eq!(ours, one_by_one(kind, &text, &known), "{}", text);
         }
+    }
+
+    #[test]
+    fn code_past_the_size_bounds_is_refused_at_the_word_that_passes_them() {
+        let lets = (0..=MAX_DECLARATIONS)
+            .map(|i| format!("let v{i} = n; "))
+            .collect::<Vec<_>>()
+            .concat();
+        let (at, reason) = too_big(&lets).expect("one declaration too many");
+        assert_eq!(&lets[at.start..at.end], "let");
+        assert_eq!(at.start, lets.rfind("let").expect("a let"));
+        assert!(reason.contains("variables are declared"), "{reason}");
+        assert_eq!(too_big(&lets[..at.start]), None);
+
+        let words = (0..=MAX_WORDS)
+            .map(|i| format!("u{i};"))
+            .collect::<Vec<_>>()
+            .concat();
+        let (at, reason) = too_big(&words).expect("one name too many");
+        assert_eq!(&words[at.start..at.end], format!("u{MAX_WORDS}"));
+        assert!(reason.contains("different names"), "{reason}");
+        // Repeating a name adds nothing.
+        assert_eq!(too_big(&"x + ".repeat(50_000)), None);
     }
 
     #[test]
