@@ -4,6 +4,11 @@
 //! script, the others `noop`), and from each node a guarded edge to the next plus a default
 //! edge past it, so there are as many guards as nodes and the flow compiles without errors
 //! or warnings. Run with `cargo bench --bench check`; results are in docs/performance.md.
+//!
+//! The `hostile` group checks files written to be slow, each at three sizes so that linear
+//! growth shows: thousands of unknown names in one script, thousands of `let`s (in one
+//! script, and spread over scripts under the bound), and a file of as many errors, rendered
+//! in `human`. Run it alone with `cargo bench --bench check -- hostile`.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -117,5 +122,83 @@ fn compile(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, check, parse, compile);
+/// A flow with a schema whose one script assigns `names` unknown names.
+fn unknown_names(names: usize) -> String {
+    let body: Vec<String> = (0..names).map(|i| format!("u{i} = n")).collect();
+    format!(
+        "flow f {{\n  state {{ n: int = 0 }}\n  node a {{ {} }}\n  start -> a\n}}\n",
+        body.join("; ")
+    )
+}
+
+/// A flow of `nodes` scripts of `lets` declarations each, chained.
+fn many_lets(nodes: usize, lets: usize) -> String {
+    let mut text = String::from("flow f {\n  state { n: int = 0 }\n");
+    for node in 0..nodes {
+        writeln!(text, "  node s{node} {{").expect("writing to a String");
+        for i in 0..lets {
+            writeln!(text, "    let v{i} = n + {i};").expect("writing to a String");
+        }
+        text.push_str("  }\n");
+    }
+    text.push_str("  start -> s0\n");
+    for node in 1..nodes {
+        writeln!(text, "  s{} -> s{node}", node - 1).expect("writing to a String");
+    }
+    text.push_str("}\n");
+    text
+}
+
+/// A flow of `errors` edges to undeclared nodes.
+fn many_errors(errors: usize) -> String {
+    let mut text = String::from("flow f {\n  node a = noop\n  start -> a\n");
+    for i in 0..errors {
+        writeln!(text, "  a -> m{i}").expect("writing to a String");
+    }
+    text.push_str("}\n");
+    text
+}
+
+/// `check` on hostile files, then the `human` report (which shows 100 problems at most).
+fn hostile(c: &mut Criterion) {
+    let tools = ToolRegistry::builtin();
+    let mut group = c.benchmark_group("hostile");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let cases: Vec<(&str, usize, String)> = [1_000, 2_000, 4_000]
+        .into_iter()
+        .map(|n| ("unknown-names", n, unknown_names(n)))
+        .chain(
+            [10_000, 20_000, 40_000]
+                .into_iter()
+                .map(|n| ("lets-in-one-script", n, many_lets(1, n))),
+        )
+        .chain(
+            [10, 20, 40]
+                .into_iter()
+                .map(|n| ("scripts-of-400-lets", n, many_lets(n, 400))),
+        )
+        .chain(
+            [50_000, 100_000, 200_000]
+                .into_iter()
+                .map(|n| ("errors", n, many_errors(n))),
+        )
+        .collect();
+    for (name, size, text) in cases {
+        let source = SourceFile::new(format!("{name}-{size}.flow"), text);
+        assert!(flowc::check(&source, &tools).report.has_errors() || name == "scripts-of-400-lets");
+        group.throughput(Throughput::Bytes(source.text.len() as u64));
+        group.bench_with_input(BenchmarkId::new(name, size), &source, |b, source| {
+            b.iter(|| {
+                let checked = flowc::check(black_box(source), &tools);
+                checked.report.render_human(false, 100)
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, check, parse, compile, hostile);
 criterion_main!(benches);

@@ -11,8 +11,10 @@ use serde_json::{Value, json};
 use crate::source::SourceFile;
 use crate::span::LineIndex;
 
+mod controls;
 mod indexed_source;
 
+use controls::{ShownText, escaped};
 use indexed_source::IndexedSource;
 
 /// Every diagnostic found in one file, with the text they point into.
@@ -44,6 +46,16 @@ impl FileReport {
         })
     }
 
+    /// The problems the renderers show: the first [`MAX_SHOWN_PROBLEMS`] (errors come
+    /// first), and how many more there are.
+    fn shown_problems(&self) -> (impl Iterator<Item = &dyn Diagnostic>, usize) {
+        let hidden = self
+            .each_problem()
+            .count()
+            .saturating_sub(MAX_SHOWN_PROBLEMS);
+        (self.each_problem().take(MAX_SHOWN_PROBLEMS), hidden)
+    }
+
     pub fn error_count(&self) -> usize {
         self.each_problem().filter(|p| is_error(*p)).count()
     }
@@ -67,9 +79,12 @@ impl FileReport {
             .with_width(width)
             .with_links(false);
         let lines = LineIndex::new(&self.source.text);
-        let snippets = IndexedSource::new(&self.source.name, &self.source.text);
+        let name = escaped(&self.source.name);
+        let shown = ShownText::new(&self.source.text);
+        let snippets = IndexedSource::new(&name, &shown.text);
         let mut out = String::new();
-        for problem in self.each_problem() {
+        let (problems, more) = self.shown_problems();
+        for problem in problems {
             let (labels, hidden) = shown_labels(problem);
             // A label too far right on its line would make miette panic (see
             // `MAX_SNIPPET_COLUMN`): such a problem is shown with `file:line:col` instead.
@@ -77,7 +92,7 @@ impl FileReport {
             let with_source = WithSource {
                 inner: problem,
                 source: fits.then_some(&snippets),
-                labels: (hidden > 0).then_some(labels),
+                labels: labels.iter().map(|label| shown.label(label)).collect(),
             };
             handler
                 .render_report(&mut out, &with_source)
@@ -92,9 +107,13 @@ impl FileReport {
             if !fits {
                 let (line, column) = primary_label(problem)
                     .map_or((1, 1), |label| lines.line_column(label.offset()));
-                writeln!(out, "  at {}:{line}:{column}", self.source.name)
+                writeln!(out, "  at {name}:{line}:{column}")
                     .expect("writing to a String cannot fail");
             }
+        }
+        if more > 0 {
+            writeln!(out, "{}", more_problems(&name, more))
+                .expect("writing to a String cannot fail");
         }
         out
     }
@@ -102,28 +121,34 @@ impl FileReport {
     /// `path:line:col: severity[code]: message`, one line per problem.
     pub fn render_short(&self) -> String {
         let lines = LineIndex::new(&self.source.text);
+        let name = escaped(&self.source.name);
         let mut out = String::new();
-        for problem in self.each_problem() {
+        let (problems, more) = self.shown_problems();
+        for problem in problems {
             let (line, column) =
                 primary_label(problem).map_or((1, 1), |label| lines.line_column(label.offset()));
             writeln!(
                 out,
-                "{}:{line}:{column}: {}[{}]: {problem}",
-                self.source.name,
+                "{name}:{line}:{column}: {}[{}]: {}",
                 severity_name(problem),
                 code(problem),
+                escaped(&problem.to_string()),
             )
             .expect("writing to a String cannot fail");
+        }
+        if more > 0 {
+            writeln!(out, "{}", more_problems(&name, more))
+                .expect("writing to a String cannot fail");
         }
         out
     }
 
-    /// One JSON object: the path and every problem with its labels (byte offset and length,
-    /// 1-based line and column of both ends).
+    /// One JSON object: the path, the counts, and the problems shown with their labels (byte
+    /// offset and length, 1-based line and column of both ends); `omitted` counts the rest.
     pub fn to_json(&self) -> Value {
         let lines = LineIndex::new(&self.source.text);
-        let problems: Vec<Value> = self
-            .each_problem()
+        let (shown, omitted) = self.shown_problems();
+        let problems: Vec<Value> = shown
             .map(|problem| {
                 let labels: Vec<Value> = problem
                     .labels()
@@ -159,8 +184,20 @@ impl FileReport {
             "errors": self.error_count(),
             "warnings": self.warning_count(),
             "diagnostics": problems,
+            "omitted": omitted,
         })
     }
+}
+
+/// The most problems shown for one file, in every format: past a screenful more do not
+/// help a reader, and 200,000 of them took minutes and gigabytes to render. The counts (and
+/// the exit code) still take every problem into account.
+pub const MAX_SHOWN_PROBLEMS: usize = 100;
+
+/// The line that ends a file's report when problems were left out.
+fn more_problems(path: &str, more: usize) -> String {
+    let what = if more == 1 { "problem" } else { "problems" };
+    format!("{path}: {more} more {what} not shown (at most {MAX_SHOWN_PROBLEMS} per file)")
 }
 
 fn is_error(problem: &dyn Diagnostic) -> bool {
@@ -222,12 +259,13 @@ fn shown_labels(problem: &dyn Diagnostic) -> (Vec<LabeledSpan>, usize) {
     (labels, hidden)
 }
 
-/// A phase error carries no text; this lends it the file's, for rendering, and draws only
-/// `labels` when some are left out.
+/// A phase error carries no text; this lends it the file's as snippets show it (control
+/// characters replaced), for rendering, with `labels` placed in that text, and its message
+/// and help with their control characters escaped.
 struct WithSource<'a> {
     inner: &'a dyn Diagnostic,
     source: Option<&'a IndexedSource<'a>>,
-    labels: Option<Vec<LabeledSpan>>,
+    labels: Vec<LabeledSpan>,
 }
 
 impl fmt::Debug for WithSource<'_> {
@@ -238,7 +276,7 @@ impl fmt::Debug for WithSource<'_> {
 
 impl fmt::Display for WithSource<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.inner, f)
+        f.write_str(&escaped(&self.inner.to_string()))
     }
 }
 
@@ -252,7 +290,8 @@ impl Diagnostic for WithSource<'_> {
         self.inner.severity()
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.inner.help()
+        let help = self.inner.help()?.to_string();
+        Some(Box::new(escaped(&help).into_owned()))
     }
     fn url<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
         self.inner.url()
@@ -261,10 +300,9 @@ impl Diagnostic for WithSource<'_> {
         self.source.map(|source| source as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        match &self.labels {
-            Some(labels) => Some(Box::new(labels.iter().cloned())),
-            None => self.inner.labels(),
-        }
+        // None, not an empty list, for a problem without labels, as the problem says.
+        (!self.labels.is_empty())
+            .then(|| Box::new(self.labels.iter().cloned()) as Box<dyn Iterator<Item = LabeledSpan>>)
     }
 }
 

@@ -2,7 +2,7 @@
 //! are compiled. `compile` compiles through it once; `runtime` evaluates what it compiled.
 //! A leaf module: it knows spans, not flows.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use rhai::packages::{
@@ -16,8 +16,10 @@ use serde_json::Value;
 
 use crate::span::Span;
 
+mod names;
 mod strict;
 
+pub use names::{MAX_DECLARATIONS, MAX_WORDS};
 pub(crate) use strict::{is_refused_comparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
@@ -177,52 +179,95 @@ pub fn compile(
     span: Span,
     known: &[String],
 ) -> Result<CompiledCode, CodeError> {
+    if let Some((at, reason)) = names::too_big(text) {
+        return Err(CodeError::Syntax {
+            reason,
+            at: Span::new(span.start + at.start, span.start + at.end),
+        });
+    }
     let mut scope = Scope::new();
     for name in known {
         // Declared, not constant: the optimizer would fold a constant's value into the AST.
         scope.push_dynamic(name.as_str(), Dynamic::UNIT);
     }
-    let mut unknown = Vec::new();
+    let result = match kind {
+        CodeKind::Guard => engine.compile_expression_with_scope(&scope, text),
+        CodeKind::Script => engine.compile_with_scope(&scope, text),
+    };
+    let error = match result {
+        Ok(ast) => {
+            let names = free_names(&ast, known, engine.strict_variables());
+            return Ok(CompiledCode {
+                text: text.to_owned(),
+                span,
+                names,
+                ast: Arc::new(ast),
+            });
+        }
+        Err(error) => error,
+    };
+    // Strict mode stops at the first unknown name; one lenient parse finds them all.
+    let ParseErrorType::VariableUndefined(first) = error.err_type() else {
+        return Err(syntax(&error, kind, text, span));
+    };
+    let mut unknown = match names::unknown_names(engine, kind, text, span, known) {
+        Ok(unknown) if !unknown.ask_strict && unknown.names.iter().any(|(n, _)| n == first) => {
+            return Err(CodeError::UnknownNames(unknown.names));
+        }
+        Ok(unknown) => unknown.names,
+        // Strict mode meets the same syntax error, unless a module path comes first.
+        Err(error) if !text.contains("::") => return Err(syntax(&error, kind, text, span)),
+        Err(lenient) => {
+            let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            for word in words.collect::<BTreeSet<_>>() {
+                scope.push_dynamic(word, Dynamic::UNIT);
+            }
+            let strict = match kind {
+                CodeKind::Guard => engine.compile_expression_with_scope(&scope, text).err(),
+                CodeKind::Script => engine.compile_with_scope(&scope, text).err(),
+            };
+            return Err(syntax(
+                strict.as_ref().unwrap_or(&lenient),
+                kind,
+                text,
+                span,
+            ));
+        }
+    };
+    // What only a strict compile tells: a module path (a syntax error), or a script
+    // function's name used before the function is written (an unknown name). Compile
+    // again with the names found declared, and once more per name it still stops at.
+    for (name, _) in &unknown {
+        scope.push_dynamic(name.as_str(), Dynamic::UNIT);
+    }
     loop {
         let result = match kind {
             CodeKind::Guard => engine.compile_expression_with_scope(&scope, text),
             CodeKind::Script => engine.compile_with_scope(&scope, text),
         };
-        match result {
-            Ok(ast) => {
-                if !unknown.is_empty() {
-                    return Err(CodeError::UnknownNames(unknown));
-                }
-                let names = free_names(&ast, known, engine.strict_variables());
-                return Ok(CompiledCode {
-                    text: text.to_owned(),
-                    span,
-                    names,
-                    ast: Arc::new(ast),
-                });
-            }
-            Err(error) => {
+        let Err(error) = result else {
+            return Err(CodeError::UnknownNames(unknown));
+        };
+        match error.err_type() {
+            ParseErrorType::VariableUndefined(name) if !scope.contains(name) => {
                 let at = span.point_in(text, error.position());
-                match error.err_type() {
-                    // Strict mode stops at the first unknown name: declare it and go on, so
-                    // one pass reports them all.
-                    ParseErrorType::VariableUndefined(name) if !scope.contains(name) => {
-                        unknown.push((name.clone(), at));
-                        scope.push_dynamic(name.clone(), Dynamic::UNIT);
-                    }
-                    other => {
-                        return Err(CodeError::Syntax {
-                            reason: describe(other, kind),
-                            at,
-                        });
-                    }
-                }
+                let place = unknown.partition_point(|(_, found)| found.start < at.start);
+                unknown.insert(place, (name.clone(), at));
+                scope.push_dynamic(name.clone(), Dynamic::UNIT);
             }
+            _ => return Err(syntax(&error, kind, text, span)),
         }
     }
 }
 
-fn describe(error: &ParseErrorType, kind: CodeKind) -> String {
+fn syntax(error: &rhai::ParseError, kind: CodeKind, text: &str, span: Span) -> CodeError {
+    CodeError::Syntax {
+        reason: describe(error.err_type(), kind),
+        at: span.point_in(text, error.position()),
+    }
+}
+
+pub(crate) fn describe(error: &ParseErrorType, kind: CodeKind) -> String {
     let what = match kind {
         CodeKind::Guard => "the expression",
         CodeKind::Script => "the script",
@@ -263,7 +308,8 @@ fn free_names(ast: &AST, known: &[String], strict: bool) -> Vec<String> {
         declared.extend(function.params.iter().map(ToString::to_string));
     }
     if strict {
-        used.retain(|name| known.iter().any(|k| k == name));
+        let known: HashSet<&str> = known.iter().map(String::as_str).collect();
+        used.retain(|name| known.contains(name.as_str()));
     } else {
         used.retain(|name| !declared.contains(name));
     }

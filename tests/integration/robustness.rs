@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use flowc::diagnostics::MAX_HUMAN_LABELS;
+use flowc::diagnostics::{MAX_HUMAN_LABELS, MAX_SHOWN_PROBLEMS};
 use flowc::tools::ToolRegistry;
 use flowc::{Checked, FileReport, SourceFile};
 use proptest::prelude::*;
@@ -133,10 +133,12 @@ fn check_all(text: &str) -> Checked {
         checked.program.is_some() || !report.problems.is_empty(),
         "a failed check says why"
     );
+    let shown = report.problems.len().min(MAX_SHOWN_PROBLEMS);
+    let more = usize::from(report.problems.len() > MAX_SHOWN_PROBLEMS);
     assert_eq!(
         short.lines().count(),
-        report.problems.len(),
-        "one short line per problem:\n{short}"
+        shown + more,
+        "one short line per problem shown, one for the rest:\n{short}"
     );
     assert!(
         report.problems.is_empty() || !human.is_empty(),
@@ -145,7 +147,11 @@ fn check_all(text: &str) -> Checked {
     let diagnostics = json["diagnostics"]
         .as_array()
         .expect("diagnostics is an array");
-    assert_eq!(diagnostics.len(), report.problems.len());
+    assert_eq!(diagnostics.len(), shown);
+    assert_eq!(
+        json["omitted"].as_u64(),
+        Some((report.problems.len() - shown) as u64)
+    );
     for diagnostic in diagnostics {
         for label in diagnostic["labels"].as_array().expect("labels is an array") {
             let start = usize::try_from(label["offset"].as_u64().expect("offset")).expect("fits");
@@ -835,36 +841,46 @@ fn timed<T>(what: &str, render: impl FnOnce() -> T) -> T {
 }
 
 /// Each renderer once took time quadratic in the number of diagnostics (in a release build,
-/// `human` took 5.7 s for 16,000 and 38 s for 40,000); this many would take minutes in a
-/// debug build if that came back.
+/// `human` took 5.7 s for 16,000 and 38 s for 40,000). Now each format shows the first
+/// [`MAX_SHOWN_PROBLEMS`] and counts the rest; they are pushed last line first, so the ones
+/// shown are at the end of a long file, where reading a snippet was slow.
 #[test]
-fn twenty_thousand_diagnostics_render_in_every_format() {
+fn twenty_thousand_diagnostics_show_the_first_hundred_in_every_format() {
     let count = 20_000;
     let (text, spans) = lines_to_label(count);
     let mut report = FileReport::new(SourceFile::new("many.flow", text));
-    for (i, at) in spans.into_iter().enumerate() {
+    for (i, at) in spans.into_iter().enumerate().rev() {
         report.push(Undeclared {
             name: format!("missing{i}"),
             at,
         });
     }
+    let more = format!(
+        "many.flow: {} more problems not shown (at most {MAX_SHOWN_PROBLEMS} per file)",
+        count - MAX_SHOWN_PROBLEMS
+    );
+    assert_eq!(report.error_count(), count, "every problem is counted");
 
     let human = timed("20,000 diagnostics, human", || {
         report.render_human(false, 80)
     });
-    assert_eq!(human.matches("flow::undefined-node\n").count(), count);
+    assert_eq!(
+        human.matches("flow::undefined-node\n").count(),
+        MAX_SHOWN_PROBLEMS
+    );
     let last = count + 1;
     // miette counts the column in bytes, `short` and `json` in characters.
     assert!(
         human.contains(&format!("[many.flow:{last}:9]")),
-        "the last snippet is placed on its line:\n{}",
-        &human[human.len() - 500..]
+        "the last line's snippet is placed on its line:\n{}",
+        &human[..500]
     );
+    assert_eq!(human.lines().last(), Some(more.as_str()));
 
     let short = timed("20,000 diagnostics, short", || report.render_short());
-    assert_eq!(short.lines().count(), count);
+    assert_eq!(short.lines().count(), MAX_SHOWN_PROBLEMS + 1);
     assert_eq!(
-        short.lines().last(),
+        short.lines().next(),
         Some(
             format!(
                 "many.flow:{last}:8: error[flow::undefined-node]: `missing{}` is not declared",
@@ -873,11 +889,17 @@ fn twenty_thousand_diagnostics_render_in_every_format() {
             .as_str()
         )
     );
+    assert_eq!(short.lines().last(), Some(more.as_str()));
 
     let json = timed("20,000 diagnostics, json", || report.to_json());
     let diagnostics = json["diagnostics"].as_array().expect("diagnostics");
-    assert_eq!(diagnostics.len(), count);
-    let label = &diagnostics[count - 1]["labels"][0];
+    assert_eq!(diagnostics.len(), MAX_SHOWN_PROBLEMS);
+    assert_eq!(
+        json["omitted"].as_u64(),
+        Some((count - MAX_SHOWN_PROBLEMS) as u64)
+    );
+    assert_eq!(json["errors"].as_u64(), Some(count as u64));
+    let label = &diagnostics[0]["labels"][0];
     assert_eq!(
         (label["line"].as_u64(), label["column"].as_u64()),
         (Some(last as u64), Some(8))
@@ -1059,4 +1081,87 @@ fn lone_starts_and_conditions_without_an_edge_are_errors() {
             .collect();
         assert_eq!(errors, expected, "{items}");
     }
+}
+
+/// Hostile files: a script of thousands of unknown names (one compile per name took 112 s
+/// for 43 KB in a release build) and a file of thousands of errors (200,000 took minutes and
+/// gigabytes to render in `human`). Each is checked, every problem counted, a hundred shown.
+#[test]
+fn hostile_files_are_checked_and_their_report_capped() {
+    let names = 2_000;
+    let assignments: Vec<String> = (0..names).map(|i| format!("u{i} = n")).collect();
+    let unknown = format!(
+        "flow f {{\n  state {{ n: int = 0 }}\n  node a {{ {} }}\n  start -> a\n}}\n",
+        assignments.join("; ")
+    );
+    let errors = 5_000;
+    let mut undefined = String::from("flow f {\n  node a = noop\n  start -> a\n");
+    for i in 0..errors {
+        writeln!(undefined, "  a -> m{i}").expect("writing to a String");
+    }
+    undefined.push_str("}\n");
+
+    for (text, count, code) in [
+        (unknown, names, "flow::unknown-field"),
+        (undefined, errors, "flow::undefined-node"),
+    ] {
+        let checked = check_all(&text);
+        let report = &checked.report;
+        assert_eq!(report.error_count(), count);
+        let json = report.to_json();
+        assert_eq!(
+            json["omitted"].as_u64(),
+            Some((count - MAX_SHOWN_PROBLEMS) as u64)
+        );
+        let human = report.render_human(false, 80);
+        assert_eq!(
+            human.matches(&format!("{code}\n")).count(),
+            MAX_SHOWN_PROBLEMS
+        );
+    }
+}
+
+/// Control characters of the file never reach the terminal raw: `human` and `short` show
+/// them escaped in messages and as one visible character in snippets, with the label still
+/// under the character it points at; `json` keeps the exact text.
+#[test]
+fn control_characters_are_shown_escaped_and_labels_stay_in_place() {
+    let hidden = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    };
+    let text = "flow f {\n  // title: \u{1b}]0;pwned\u{7} and \u{1b}[2J\n  node a = exec(cmd: \"echo \u{1b}[31mred\u{7}\")\n  start -> a -> b\u{1b}[1m\n}\n";
+    let checked = check_all(text);
+    let report = &checked.report;
+    assert_eq!(codes(&checked), ["flow::syntax"]);
+
+    let human = report.render_human(false, 100);
+    assert!(!hidden(&human), "{human:?}");
+    assert!(human.contains("found `\\u{1b}`"), "{human}");
+    assert!(
+        human.contains("\"echo \u{241b}[31mred\u{2407}\""),
+        "{human}"
+    );
+    // The label's arrow is under the picture of the ESC it points at.
+    let lines: Vec<&str> = human.lines().collect();
+    let snippet = lines
+        .iter()
+        .position(|line| line.contains("-> b\u{241b}"))
+        .expect("the snippet line");
+    let column = |line: &str, what: char| line.chars().position(|c| c == what);
+    assert_eq!(
+        column(lines[snippet + 1], '┬'),
+        column(lines[snippet], '\u{241b}'),
+        "{human}"
+    );
+
+    let short = report.render_short();
+    assert!(!hidden(&short), "{short:?}");
+    assert!(short.contains("found `\\u{1b}`"), "{short}");
+
+    let json = report.to_json();
+    assert_eq!(
+        json["diagnostics"][0]["message"].as_str(),
+        Some("expected `on error` or `when GUARD`, found `\u{1b}`")
+    );
 }
