@@ -16,10 +16,10 @@ use serde_json::Value;
 
 use crate::span::Span;
 
-mod names;
+mod unknown_names;
 mod strict;
 
-pub use names::{MAX_DECLARATIONS, MAX_WORDS};
+pub use unknown_names::{MAX_DECLARATIONS, MAX_WORDS};
 pub(crate) use strict::{is_refused_comparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
@@ -179,7 +179,7 @@ pub fn compile(
     span: Span,
     known: &[String],
 ) -> Result<CompiledCode, CodeError> {
-    if let Some((at, reason)) = names::too_big(text) {
+    if let Some((at, reason)) = unknown_names::too_big(text) {
         return Err(CodeError::Syntax {
             reason,
             at: Span::new(span.start + at.start, span.start + at.end),
@@ -210,7 +210,7 @@ pub fn compile(
     let ParseErrorType::VariableUndefined(first) = error.err_type() else {
         return Err(syntax(&error, kind, text, span));
     };
-    let mut unknown = match names::unknown_names(engine, kind, text, span, known) {
+    let mut unknown = match unknown_names::unknown_names(engine, kind, text, span, known) {
         Ok(unknown) if !unknown.ask_strict && unknown.names.iter().any(|(n, _)| n == first) => {
             return Err(CodeError::UnknownNames(unknown.names));
         }
