@@ -43,14 +43,15 @@ fn run(command: &mut Command) -> Output {
     }
 }
 
-/// A flow of 4,000 nodes, and one with an undeclared target on each of 4,000 edges: a large
-/// IR, graph and diagnostics (in every format) to write.
+/// A flow of 4,000 nodes, and one with an undeclared, long-named target on each of 4,000
+/// edges: a large IR, graph and diagnostics (in every format) to write.
 fn large_flows(dir: &Path) {
     let mut clean = String::from("flow big {\n    node n0 = noop\n    start -> n0\n");
     let mut broken = String::from("flow broken {\n    node n0 = noop\n    start -> n0\n");
     for i in 1..4000 {
         let _ = writeln!(clean, "    node n{i} = noop\n    n{} -> n{i}", i - 1);
-        let _ = writeln!(broken, "    n0 -> missing{i}");
+        // Long names: at most 100 problems per file are shown, and each must be large.
+        let _ = writeln!(broken, "    n0 -> missing{i}_{}", "x".repeat(1500));
     }
     clean.push_str("}\n");
     broken.push_str("}\n");
