@@ -444,7 +444,7 @@ impl<'a> Running<'a> {
         }
         // The group goes first, while the unreaped child keeps its id from being reused.
         kill_group(self.child.id());
-        // In case `kill` could not run: at least the command itself goes.
+        // In case the group could not be signalled: at least the command itself goes.
         let _ = self.child.kill();
         // An error means there is nothing left to reap.
         let _ = self.child.wait();
@@ -541,17 +541,15 @@ fn read_stderr(mut stderr: ChildStderr, events: &Sender<Event>) {
     let _ = events.send(Event::Stderr(StderrTail { bytes: tail, cut }));
 }
 
-/// Sends `SIGKILL` to the process group `pgid`. std has no API for signalling a group, and
-/// `libc` is not a dependency, so this runs `kill(1)`, which every POSIX system has. When it
-/// cannot run, the caller still kills the child itself with [`Child::kill`].
+/// Sends `SIGKILL` to the process group `pgid`. An error means the group is already gone (or
+/// was never made), and then there is nothing to kill; the caller still kills the child itself
+/// with [`Child::kill`].
 #[cfg(unix)]
 fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    use rustix::process::{Pid, Signal, kill_process_group};
+    if let Some(pgid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process_group(pgid, Signal::KILL);
+    }
 }
 
 #[cfg(not(unix))]
