@@ -26,8 +26,11 @@
 //! (`setsid`, `setpgid`) escapes that; if it still holds stdout or stderr one second after the
 //! command exited, the node fails rather than wait for it.
 
+mod groups;
 mod running;
 mod words;
+
+pub(crate) use groups::kill_all_and_exit;
 
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use call::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure};
+pub(crate) use exec::kill_all_and_exit;
 
 use serde::Serialize;
 

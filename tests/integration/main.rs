@@ -10,4 +10,6 @@ mod exec;
 mod graph;
 mod robustness;
 mod runtime_ui;
+#[cfg(target_os = "linux")]
+mod signals;
 mod ui;

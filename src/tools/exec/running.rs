@@ -8,6 +8,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::groups;
 use super::{Limit, cancelled, duration, stderr_tail};
 use crate::tools::{CancelToken, ToolFailure};
 
@@ -68,6 +69,8 @@ impl Reports {
 pub(super) struct Running<'a> {
     shown: &'a str,
     child: Child,
+    /// The command's process group, in the registry of live groups until it is killed.
+    pgid: u32,
     /// How the command ended, once it exited on its own.
     status: Option<ExitStatus>,
     /// Set once the child is reaped: from then on its pid may belong to another process.
@@ -123,13 +126,18 @@ impl<'a> Running<'a> {
             // the engine, which then cancels the run, rather than straight to the command.
             command.process_group(0).arg0(program);
         }
+        let mut live = groups::live();
         let mut child = command.spawn().map_err(|error| cannot_start(&error))?;
+        let pgid = child.id();
+        live.add(pgid);
+        drop(live);
 
         let (sender, events) = mpsc::channel();
         let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let mut running = Running {
             shown,
             child,
+            pgid,
             status: None,
             reaped: false,
             events,
@@ -186,7 +194,7 @@ impl<'a> Running<'a> {
                         // again while its group has members, so this reaches exactly them; an
                         // empty group makes it a no-op unless, within these microseconds, the
                         // pids wrapped around and a new process took the id as its group's.
-                        kill_group(self.child.id());
+                        groups::end(self.pgid);
                     }
                     Ok(None) => {}
                     Err(error) => {
@@ -266,7 +274,7 @@ impl<'a> Running<'a> {
             return;
         }
         // The group goes first, while the unreaped child keeps its id from being reused.
-        kill_group(self.child.id());
+        groups::end(self.pgid);
         // In case the group could not be signalled: at least the command itself goes.
         let _ = self.child.kill();
         // An error means there is nothing left to reap.
@@ -328,20 +336,6 @@ fn read_stderr(mut stderr: ChildStderr, events: &Sender<Event>) {
     }
     let _ = events.send(Event::Stderr(StderrTail { bytes: tail, cut }));
 }
-
-/// Sends `SIGKILL` to the process group `pgid`. An error means the group is already gone (or
-/// was never made), and then there is nothing to kill; the caller still kills the child itself
-/// with [`Child::kill`].
-#[cfg(unix)]
-fn kill_group(pgid: u32) {
-    use rustix::process::{Pid, Signal, kill_process_group};
-    if let Some(pgid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
-        let _ = kill_process_group(pgid, Signal::KILL);
-    }
-}
-
-#[cfg(not(unix))]
-fn kill_group(_pgid: u32) {}
 
 /// The folder commands run in, made absolute so that relative program paths resolve the same
 /// way whatever the engine's own working directory is. An empty path means the current one.
