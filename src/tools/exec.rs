@@ -25,12 +25,18 @@
 //! hold the output pipes open. A process that moved itself to another group or session
 //! (`setsid`, `setpgid`) escapes that; if it still holds stdout or stderr one second after the
 //! command exited, the node fails rather than wait for it.
+//!
+//! The group dies with the engine too: on its second signal `flowc run` kills every group in
+//! the registry of live groups ([`groups`]), and when the `flowc` binary is killed outright
+//! each group's watchdog kills it ([`watchdog`]).
 
 mod groups;
 mod running;
+mod watchdog;
 mod words;
 
 pub(crate) use groups::kill_all_and_exit;
+pub use watchdog::serve as serve_watchdog;
 
 use std::time::{Duration, Instant};
 

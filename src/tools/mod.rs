@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 pub use call::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure};
 pub(crate) use exec::kill_all_and_exit;
+pub use exec::serve_watchdog as serve_exec_watchdog;
 
 use serde::Serialize;
 

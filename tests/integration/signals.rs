@@ -179,3 +179,45 @@ fn a_second_signal_in_quick_succession_leaves_nothing_behind() {
     let status = start().end_with(&[Signal::INT, Signal::INT]);
     assert!(matches!(status.code(), Some(3 | 130)), "{status}");
 }
+
+/// Killed outright, flowc can kill nothing: the group's watchdog does.
+#[test]
+fn sigkill_of_flowc_leaves_nothing_behind() {
+    use std::os::unix::process::ExitStatusExt;
+    let status = start().end_with(&[Signal::KILL]);
+    assert_eq!(status.signal(), Some(Signal::KILL.as_raw()), "{status}");
+}
+
+/// With the watchdog in between, how the command ended still reads as before.
+#[test]
+fn the_binary_reports_exit_statuses_and_start_failures_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |cmd: &str| {
+        let flow = dir.path().join("one.flow");
+        fs::write(
+            &flow,
+            format!("flow one {{\n    node work = exec(cmd: {cmd:?})\n    start -> work\n}}\n"),
+        )
+        .unwrap();
+        let output = assert_cmd::Command::cargo_bin("flowc")
+            .unwrap()
+            .arg("run")
+            .arg(&flow)
+            // Wide enough that no message is wrapped.
+            .env("COLUMNS", "1000")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "the run fails");
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let stderr = run("sh -c 'echo dying >&2; kill -KILL $$'");
+    assert!(stderr.contains("(signal: 9 (SIGKILL))"), "{stderr}");
+    assert!(stderr.contains("dying"), "{stderr}");
+    let stderr = run("sh -c 'exit 7'");
+    assert!(stderr.contains("(exit status: 7)"), "{stderr}");
+    let stderr = run("flowc-no-such-command");
+    assert!(
+        stderr.contains("cannot start `flowc-no-such-command`: No such file or directory"),
+        "{stderr}"
+    );
+}

@@ -8,8 +8,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::groups;
 use super::{Limit, cancelled, duration, stderr_tail};
+use super::{groups, watchdog};
 use crate::tools::{CancelToken, ToolFailure};
 
 /// The most stdout a command may print.
@@ -71,6 +71,8 @@ pub(super) struct Running<'a> {
     child: Child,
     /// The command's process group, in the registry of live groups until it is killed.
     pgid: u32,
+    /// The group's watchdog, until the group is killed.
+    watchdog: Option<Child>,
     /// How the command ended, once it exited on its own.
     status: Option<ExitStatus>,
     /// Set once the child is reaped: from then on its pid may belong to another process.
@@ -118,17 +120,32 @@ impl<'a> Running<'a> {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let mut live = groups::live();
+        // The group's first member, when this executable can be one (see `watchdog`).
+        let mut watchdog = watchdog::start()
+            .map_err(|error| cannot_start(&format_args!("cannot start its watchdog: {error}")))?;
+        let pgid = watchdog.as_ref().map(Child::id);
         #[cfg(unix)]
         {
             use std::os::unix::process::CommandExt;
-            // Its own process group, whose id is its pid: killing the group reaches everything
-            // it started (unless that moved itself elsewhere), and the terminal's Ctrl-C goes to
-            // the engine, which then cancels the run, rather than straight to the command.
-            command.process_group(0).arg0(program);
+            // A process group of its own (the watchdog's, else a new one whose id is its pid):
+            // killing the group reaches everything it started (unless that moved itself
+            // elsewhere), and the terminal's Ctrl-C goes to the engine, which then cancels the
+            // run, rather than straight to the command.
+            let group = pgid.and_then(|pgid| i32::try_from(pgid).ok()).unwrap_or(0);
+            command.process_group(group).arg0(program);
         }
-        let mut live = groups::live();
-        let mut child = command.spawn().map_err(|error| cannot_start(&error))?;
-        let pgid = child.id();
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                if let Some(watchdog) = watchdog.as_mut() {
+                    let _ = watchdog.kill();
+                    let _ = watchdog.wait();
+                }
+                return Err(cannot_start(&error));
+            }
+        };
+        let pgid = pgid.unwrap_or_else(|| child.id());
         live.add(pgid);
         drop(live);
 
@@ -138,6 +155,7 @@ impl<'a> Running<'a> {
             shown,
             child,
             pgid,
+            watchdog,
             status: None,
             reaped: false,
             events,
@@ -190,11 +208,12 @@ impl<'a> Running<'a> {
                         self.reaped = true;
                         exited_at = Some(Instant::now());
                         // Whatever it left running in its group (see the module documentation).
-                        // The child is reaped, but POSIX keeps its pid from being handed out
-                        // again while its group has members, so this reaches exactly them; an
-                        // empty group makes it a no-op unless, within these microseconds, the
-                        // pids wrapped around and a new process took the id as its group's.
-                        groups::end(self.pgid);
+                        // The child is reaped, but the unreaped watchdog keeps the group's id
+                        // from being handed out again. Without one, POSIX keeps it while the
+                        // group has members, so this reaches exactly them; an empty group makes
+                        // it a no-op unless, within these microseconds, the pids wrapped around
+                        // and a new process took the id as its group's.
+                        self.end_group();
                     }
                     Ok(None) => {}
                     Err(error) => {
@@ -274,12 +293,22 @@ impl<'a> Running<'a> {
             return;
         }
         // The group goes first, while the unreaped child keeps its id from being reused.
-        groups::end(self.pgid);
+        self.end_group();
         // In case the group could not be signalled: at least the command itself goes.
         let _ = self.child.kill();
         // An error means there is nothing left to reap.
         let _ = self.child.wait();
         self.reaped = true;
+    }
+
+    /// Kills the process group (the command, what it left there, the watchdog) and reaps the
+    /// watchdog.
+    fn end_group(&mut self) {
+        groups::end(self.pgid);
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
     }
 }
 
