@@ -303,36 +303,62 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The token Ctrl-C cancels. The handler is installed once per process; a second Ctrl-C
-/// while a run is stopping exits at once (code 130).
+/// The token a signal cancels: `SIGINT` (Ctrl-C), `SIGTERM`, `SIGHUP` or `SIGQUIT`, all
+/// alike. The handler is installed once per process. A second signal while a run is stopping
+/// kills every running command's process group and exits at once, with 128 + the signal's
+/// number (130 for Ctrl-C). Elsewhere than on Unix no signal is handled.
+#[cfg(unix)]
 fn cancel_on_ctrl_c(cancel: &CancelToken) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    use signal_hook::iterator::Signals;
     static CURRENT: Mutex<Option<CancelToken>> = Mutex::new(None);
     static INSTALL: Once = Once::new();
     *lock(&CURRENT) = Some(cancel.clone());
     INSTALL.call_once(|| {
-        let installed = ctrlc::set_handler(|| {
-            let current = lock(&CURRENT);
-            // Over a status line, erase it (and the `^C` the terminal echoed after it);
-            // the ticker draws it again below.
-            let live = STATUS_LINE.load(Ordering::Relaxed);
-            match current.as_ref() {
-                Some(token) if !token.is_cancelled() => {
-                    let lead = if live { CLEAR_LINE } else { "\n" };
-                    eprintln!("{lead}cancelling… (Ctrl-C again to quit at once)");
-                    token.cancel();
-                }
-                _ => {
-                    // Holding stderr, so that no redraw comes after the erase.
-                    let mut stderr = std::io::stderr().lock();
-                    if live {
-                        let _ = stderr.write_all(CLEAR_LINE.as_bytes());
+        // The signals are handled on a thread of their own, where locking and printing are
+        // safe, rather than in a signal handler.
+        let installed = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT]).and_then(|mut signals| {
+            std::thread::Builder::new()
+                .name("signals".to_owned())
+                .spawn(move || {
+                    for signal in signals.forever() {
+                        on_signal(lock(&CURRENT).as_ref(), signal);
                     }
-                    std::process::exit(130)
-                }
-            }
+                })
+                .map(drop)
         });
         if let Err(error) = installed {
-            eprintln!("warning: Ctrl-C will not cancel the run cleanly: {error}");
+            eprint(format_args!(
+                "warning: Ctrl-C will not cancel the run cleanly: {error}\n"
+            ));
         }
     });
+}
+
+#[cfg(not(unix))]
+fn cancel_on_ctrl_c(_cancel: &CancelToken) {}
+
+/// The first signal cancels the run; any signal after that ends the process.
+#[cfg(unix)]
+fn on_signal(current: Option<&CancelToken>, signal: i32) {
+    // Over a status line, erase it (and the `^C` the terminal echoed after it);
+    // the ticker draws it again below.
+    let live = STATUS_LINE.load(Ordering::Relaxed);
+    match current {
+        Some(token) if !token.is_cancelled() => {
+            let lead = if live { CLEAR_LINE } else { "\n" };
+            eprint(format_args!(
+                "{lead}cancelling… (Ctrl-C again to quit at once)\n"
+            ));
+            token.cancel();
+        }
+        _ => {
+            // Holding stderr, so that no redraw comes after the erase.
+            let mut stderr = std::io::stderr().lock();
+            if live {
+                let _ = stderr.write_all(CLEAR_LINE.as_bytes());
+            }
+            crate::tools::kill_all_and_exit(128 + signal)
+        }
+    }
 }

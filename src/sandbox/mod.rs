@@ -16,11 +16,11 @@ use serde_json::Value;
 
 use crate::span::Span;
 
-mod unknown_names;
 mod strict;
+mod unknown_names;
 
-pub use unknown_names::{MAX_DECLARATIONS, MAX_WORDS};
 pub(crate) use strict::{is_refused_comparison, refused_comparison};
+pub use unknown_names::{MAX_DECLARATIONS, MAX_WORDS};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use call::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure};
+pub(crate) use exec::kill_all_and_exit;
+pub use exec::serve_watchdog as serve_exec_watchdog;
 
 use serde::Serialize;
 

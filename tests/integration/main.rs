@@ -12,4 +12,6 @@ mod graph;
 mod readme;
 mod robustness;
 mod runtime_ui;
+#[cfg(target_os = "linux")]
+mod signals;
 mod ui;
