@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::FileReport;
-use crate::cli::console::{CLEAR_LINE, Console, STATUS_LINE, Status, run_live, short_duration};
+use crate::cli::console::{CLEAR_LINE, Console, STATUS_LINE, Status, run_live};
 use crate::cli::exit;
 use crate::cli::input::{ColorChoice, live_status, read_flow, use_color, width};
 use crate::cli::limits::{LimitSetting, parse_limit};
@@ -22,6 +22,7 @@ use crate::runtime::{Interpreter, JsonLines, RunOptions};
 use crate::sandbox::Limits;
 use crate::sync::lock;
 use crate::tools::{CancelToken, ToolRegistry};
+use crate::value::{DurationStyle, Kind, format_duration};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct RunArgs {
@@ -142,7 +143,7 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
                 eprintln!(
                     "finished: {} steps in {}",
                     outcome.steps,
-                    short_duration(outcome.duration)
+                    format_duration(outcome.duration, DurationStyle::Measured)
                 );
             }
             code
@@ -190,7 +191,7 @@ fn initial_state(args: &RunArgs) -> Result<Map<String, Value>, String> {
                 Ok(other) => {
                     return Err(format!(
                         "{name} must hold a JSON object, not {}",
-                        json_kind(&other)
+                        Kind::of_json(&other).json_name()
                     ));
                 }
                 Err(error) => return Err(format!("{name} is not valid JSON: {error}")),
@@ -210,17 +211,6 @@ fn initial_state(args: &RunArgs) -> Result<Map<String, Value>, String> {
         state.insert(key.to_owned(), value);
     }
     Ok(state)
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The token Ctrl-C cancels. The handler is installed once per process; a second Ctrl-C

@@ -1383,3 +1383,169 @@ mod cli_run {
         assert!(stderr.contains("flow::cancelled"), "{stderr}");
     }
 }
+
+// ---- the schema holds on writes ---------------------------------------------------------
+
+/// Returns the same changes on every call.
+struct Sets(Value);
+
+impl Tool for Sets {
+    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        Ok(object(self.0.clone()))
+    }
+}
+
+fn setting_tools(changes: Value) -> ToolRegistry {
+    let mut tools = test_tools();
+    tools.register(
+        ToolSpec::new("test.set", "Sets fixed changes."),
+        Sets(changes),
+    );
+    tools
+}
+
+#[test]
+fn assigning_an_in_place_method_result_fails_the_node_and_changes_nothing() {
+    let run = run(
+        "flow f {\n  state { name: string, n: int = 0 }\n  node tidy { n = 1; name = name.trim(); }\n  node recover\n  start -> tidy -> end\n  tidy -> recover on error\n}\n",
+        json!({ "name": " ada " }),
+    );
+    let state = run.state();
+    assert_eq!(state["name"], " ada ");
+    assert_eq!(state["n"], 0, "no write of the failed step is kept");
+    assert_eq!(state["error"]["code"], "invalid-write");
+    assert_eq!(
+        state["error"]["message"],
+        "state field `name` must be string, but the node wrote null"
+    );
+    assert_eq!(run.path(), ["tidy", "recover"]);
+}
+
+#[test]
+fn the_in_place_help_names_the_method_and_the_statement() {
+    let run = run(
+        "flow f {\n  state { tags: list }\n  node add {\n    tags = tags.push(\"x\");\n  }\n  start -> add\n}\n",
+        json!({ "tags": [] }),
+    );
+    assert_eq!(run.code(), "flow::invalid-write");
+    let rendered = run.rendered();
+    assert!(
+        rendered.contains("`push` works in place and returns nothing"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("`tags` is declared as list here"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_wrong_type_from_a_returned_map_is_refused_before_anything_is_written() {
+    let text = "flow f {\n  state { total: float = 0.0, count: int = 0 }\n  node price { total = 2.5; #{ count: \"3\" } }\n  start -> price\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.code(), "flow::invalid-write");
+    assert_eq!(
+        run.error().to_string(),
+        "node `price` failed: state field `count` must be int, but the node wrote string `\"3\"`"
+    );
+    let handled = run_tools(
+        &text.replace(
+            "start -> price",
+            "node recover\n  start -> price\n  price -> recover on error",
+        ),
+        json!({}),
+        test_tools(),
+    );
+    assert_eq!(handled.state()["total"], 0.0);
+    assert_eq!(handled.state()["error"]["code"], "invalid-write");
+}
+
+#[test]
+fn a_returned_map_overrides_the_variable_it_checks() {
+    let run = run(
+        "flow f {\n  state { name: string }\n  node tidy { name = (); #{ name: \"ada\" } }\n  start -> tidy\n}\n",
+        json!({ "name": "x" }),
+    );
+    assert_eq!(run.state()["name"], "ada");
+}
+
+#[test]
+fn a_tools_changes_must_fit_the_schema_and_apply_all_or_nothing() {
+    let run = run_tools(
+        "flow f {\n  state { a: int = 0, count: int = 0 }\n  node fetch = test.set\n  node recover\n  start -> fetch\n  fetch -> recover on error\n}\n",
+        json!({}),
+        setting_tools(json!({ "a": 1, "count": "12" })),
+    );
+    let state = run.state();
+    assert_eq!(state["a"], 0);
+    assert_eq!(state["count"], 0);
+    assert_eq!(state["error"]["code"], "invalid-write");
+}
+
+#[test]
+fn the_error_field_holds_a_map_or_null() {
+    let run = run(
+        "flow f {\n  state { n: int = 0 }\n  node clear { error = 5 }\n  start -> clear\n}\n",
+        json!({}),
+    );
+    assert_eq!(run.code(), "flow::invalid-write");
+    let run = run_tools(
+        "flow f {\n  state { n: int = 0 }\n  node clear { error = () }\n  node fail = test.fail\n  start -> fail -> end\n  fail -> clear on error\n}\n",
+        json!({}),
+        test_tools(),
+    );
+    assert_eq!(run.state()["error"], Value::Null);
+}
+
+#[test]
+fn writes_that_fit_are_kept_and_fields_outside_the_schema_are_free() {
+    let run = run_tools(
+        "flow f {\n  state { ratio: float = 0.0, label: string? = \"x\", any_value: any = 0 }\n  node set { ratio = 1; label = (); any_value = [1]; #{ extra: 5 } }\n  node more = test.set\n  start -> set -> more\n}\n",
+        json!({}),
+        setting_tools(json!({ "other": "anything", "ratio": 2 })),
+    );
+    let state = run.state();
+    assert_eq!(state["ratio"], 2);
+    assert_eq!(state["label"], Value::Null);
+    assert_eq!(state["any_value"], json!([1]));
+    assert_eq!(state["extra"], 5);
+    assert_eq!(state["other"], "anything");
+}
+
+#[test]
+fn without_a_schema_writes_are_not_checked() {
+    let run = run(
+        "flow f {\n  node tidy { name = name.trim(); }\n  start -> tidy\n}\n",
+        json!({ "name": " ada " }),
+    );
+    assert_eq!(run.state()["name"], Value::Null);
+}
+
+#[test]
+fn int_means_64_signed_bits_for_defaults_state_values_and_tool_arguments() {
+    let tools = ToolRegistry::builtin();
+    let default = flowc::check(
+        &SourceFile::new(
+            "f.flow",
+            "flow f {\n  state { n: int = 18446744073709551615 }\n  node a\n  start -> a\n}\n",
+        ),
+        &tools,
+    );
+    assert!(default.program.is_none());
+    let rendered = default.report.render_human(false, 80);
+    assert!(rendered.contains("flow::bad-default"), "{rendered}");
+    assert!(
+        rendered.contains("int (too large for a 64-bit int)"),
+        "{rendered}"
+    );
+    let refused = run(
+        "flow f {\n  state { n: int }\n  node a\n  start -> a\n}\n",
+        json!({ "n": 18_446_744_073_709_551_615_u64 }),
+    );
+    assert_eq!(refused.code(), "flow::invalid-state");
+    let as_float = run(
+        "flow f {\n  state { n: float }\n  node a\n  start -> a\n}\n",
+        json!({ "n": 18_446_744_073_709_551_615_u64 }),
+    );
+    assert!(as_float.state()["n"].is_f64());
+}
