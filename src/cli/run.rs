@@ -85,6 +85,15 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
     let Some(program) = checked.program else {
         return exit::COMPILE;
     };
+    if !args.quiet {
+        let mut report = FileReport::new(source.clone());
+        for warning in crate::runtime::input_warnings(&program, &input) {
+            report.push(warning);
+        }
+        if !report.problems.is_empty() {
+            eprint!("{}", report.render_human(color, width()));
+        }
+    }
 
     let trace = match &args.trace {
         Some(path) => match File::create(path) {

@@ -39,6 +39,7 @@ mod error;
 mod events;
 mod machine;
 mod state;
+mod warning;
 mod write;
 
 use std::path::PathBuf;
@@ -52,6 +53,7 @@ pub use events::{
     Changes, EdgeTaken, ErrorRecord, Event, EventSink, FieldValue, FinishedError, JsonLines,
     LoopPosition, NoEvents, OuterUntil, RunFinished, RunStarted, RunStatus, StateView, Step, Tee,
 };
+pub use warning::{RuntimeWarning, input_warnings};
 
 use crate::compile::ERROR_FIELD;
 use crate::compile::ir::{EdgeWhen, NodeKind, Program};

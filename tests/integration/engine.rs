@@ -1549,3 +1549,57 @@ fn int_means_64_signed_bits_for_defaults_state_values_and_tool_arguments() {
     );
     assert!(as_float.state()["n"].is_f64());
 }
+
+// ---- warnings about the initial state ---------------------------------------------------
+
+const SIGNUP: &str = "flow signup {\n    state {\n        name: string = \"\"\n        count: int = 0\n    }\n    node greet = noop\n    start -> greet\n}\n";
+
+fn input_warnings(input: Value) -> Vec<flowc::runtime::RuntimeWarning> {
+    let checked = flowc::check(
+        &SourceFile::new("signup.flow", SIGNUP),
+        &ToolRegistry::builtin(),
+    );
+    flowc::runtime::input_warnings(&checked.program.unwrap(), &object(input))
+}
+
+#[test]
+fn a_key_one_edit_from_a_field_it_leaves_out_is_a_warning() {
+    let warnings = input_warnings(json!({ "nmae": "ada", "count": 1, "source": "web" }));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let mut report = FileReport::new(SourceFile::new("signup.flow", SIGNUP));
+    report.push(warnings[0].clone());
+    assert!(!report.has_errors());
+    insta::assert_snapshot!(report.render_human(false, 80));
+}
+
+#[test]
+fn extra_keys_far_from_every_field_or_beside_it_are_not_warned_about() {
+    assert!(input_warnings(json!({ "source": "web", "id": 7 })).is_empty());
+    // The field is given too: `counts` is an extra key, not a misspelt `count`.
+    assert!(input_warnings(json!({ "counts": [1], "count": 1 })).is_empty());
+    // Two edits away.
+    assert!(input_warnings(json!({ "nmea": "x" })).is_empty());
+}
+
+#[test]
+fn flowc_run_shows_input_warnings_on_stderr_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("signup.flow"), SIGNUP).unwrap();
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("flowc")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["run", "signup.flow", "--set", "cuont=2"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("flow::unknown-state-key"), "{stderr}");
+    assert!(stderr.contains("did you mean `count`?"), "{stderr}");
+    let quiet = run(&["run", "signup.flow", "--set", "cuont=2", "--quiet"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(String::from_utf8(quiet.stderr).unwrap(), "");
+}
