@@ -84,8 +84,11 @@ pub enum Kind {
     Int,
     /// A whole number outside the 64-bit range (JSON numbers have no size limit).
     BigInt,
-    /// Any other number.
+    /// Any other number within a float's range.
     Float,
+    /// A number beyond a float's range (`1e400`): JSON allows it, guards and scripts cannot
+    /// compute with it, only `any` takes it.
+    OutOfRange,
     String,
     /// A rhai character: JSON holds it as a one-character string.
     Char,
@@ -112,8 +115,10 @@ impl Kind {
             Kind::Int
         } else if is_whole(number) {
             Kind::BigInt
-        } else {
+        } else if number.as_f64().is_some_and(f64::is_finite) {
             Kind::Float
+        } else {
+            Kind::OutOfRange
         }
     }
 
@@ -148,6 +153,7 @@ impl Kind {
             Kind::Int => "int",
             Kind::BigInt => "int (too large for a 64-bit int)",
             Kind::Float => "float",
+            Kind::OutOfRange => "number (too large for a float)",
             Kind::String => "string",
             Kind::Char => "char",
             Kind::List => "list",
@@ -162,7 +168,7 @@ impl Kind {
         match self {
             Kind::Null => "null",
             Kind::Bool => "a boolean",
-            Kind::Int | Kind::BigInt | Kind::Float => "a number",
+            Kind::Int | Kind::BigInt | Kind::Float | Kind::OutOfRange => "a number",
             Kind::String | Kind::Char => "a string",
             Kind::List => "an array",
             Kind::Map => "an object",
@@ -258,6 +264,19 @@ mod tests {
         assert!(!FieldType::Int.accepts(false, Kind::of_json(&json!(3.0))));
         assert!(FieldType::Int.accepts(false, Kind::of_dynamic(&Dynamic::from_int(3))));
         assert!(!FieldType::Int.accepts(false, Kind::of_dynamic(&Dynamic::from_float(3.0))));
+    }
+
+    #[test]
+    fn numbers_beyond_the_64_bit_and_float_ranges_have_kinds_of_their_own() {
+        let kind = |text: &str| Kind::of_json(&serde_json::from_str(text).unwrap());
+        assert_eq!(kind("9223372036854775807"), Kind::Int);
+        assert_eq!(kind("18446744073709551615"), Kind::BigInt);
+        assert_eq!(kind("2.5"), Kind::Float);
+        if cfg!(feature = "exact-numbers") {
+            assert_eq!(kind("123456789012345678901234567890"), Kind::BigInt);
+            assert_eq!(kind("1e400"), Kind::OutOfRange);
+            assert!(!FieldType::Float.accepts(false, Kind::OutOfRange));
+        }
     }
 
     #[test]

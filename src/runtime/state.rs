@@ -361,8 +361,26 @@ fn field_value(ty: FieldType, value: Value) -> Value {
     }
 }
 
+/// A JSON value as a rhai value: an int that fits 64 signed bits stays an int, every other
+/// number becomes the nearest float. Not through serde: JSON numbers keep their text
+/// (`serde_json`'s `arbitrary_precision`, so that numbers no code reads pass through
+/// untouched), which serde hands over as a map.
 pub(crate) fn to_dynamic(value: &Value) -> Dynamic {
-    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(int) => Dynamic::from_int(int),
+            None => Dynamic::from_float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => Dynamic::from(text.clone()),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(to_dynamic).collect()),
+        Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(key, value)| (key.into(), to_dynamic(value)))
+                .collect(),
+        ),
+    }
 }
 
 pub(crate) fn to_json(value: &Dynamic) -> Value {

@@ -1603,3 +1603,67 @@ fn flowc_run_shows_input_warnings_on_stderr_unless_quiet() {
     assert_eq!(quiet.status.code(), Some(0));
     assert_eq!(String::from_utf8(quiet.stderr).unwrap(), "");
 }
+
+// ---- numbers beyond 64 bits -------------------------------------------------------------
+
+#[cfg(feature = "exact-numbers")]
+#[test]
+fn flowc_run_passes_numbers_no_code_names_through_with_their_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("big.flow"),
+        "flow big {\n  state { n: int = 0 }\n  node inc { n += 1 }\n  start -> inc\n}\n",
+    )
+    .unwrap();
+    let output = assert_cmd::Command::cargo_bin("flowc")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["run", "big.flow", "--state", "-", "--quiet"])
+        .write_stdin(
+            r#"{"id": 123456789012345678901234567890, "price": 1.50, "deep": [{"x": -98765432109876543210}]}"#,
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("\"id\": 123456789012345678901234567890"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"price\": 1.50"), "{stdout}");
+    assert!(stdout.contains("\"x\": -98765432109876543210"), "{stdout}");
+    assert!(stdout.contains("\"n\": 1"), "{stdout}");
+}
+
+#[cfg(feature = "exact-numbers")]
+#[test]
+fn a_number_beyond_64_bits_that_code_names_is_its_nearest_float_or_refused_by_int() {
+    let big: Value = serde_json::from_str("123456789012345678901234567890").unwrap();
+    let read = run(
+        "flow f {\n  node copy { copied = id }\n  start -> copy\n}\n",
+        json!({ "id": big.clone() }),
+    );
+    assert_eq!(
+        read.state()["copied"].as_f64(),
+        Some(1.234_567_890_123_456_8e29)
+    );
+    let int = run(
+        "flow f {\n  state { id: int }\n  node a\n  start -> a\n}\n",
+        json!({ "id": big }),
+    );
+    assert_eq!(int.code(), "flow::invalid-state");
+    let huge: Value = serde_json::from_str("1e400").unwrap();
+    let float = run(
+        "flow f {\n  state { x: float }\n  node a\n  start -> a\n}\n",
+        json!({ "x": huge }),
+    );
+    assert_eq!(float.code(), "flow::invalid-state");
+    assert!(
+        float
+            .error()
+            .to_string()
+            .contains("number (too large for a float)"),
+        "{}",
+        float.rendered()
+    );
+}
