@@ -177,7 +177,7 @@ impl<'t> Actions<'t> {
                     errors.push(CompileError::GuardSyntax {
                         reason: format!(
                             "a guard must be true or false, this one is always {} `{value}`",
-                            value.type_name()
+                            Kind::of_dynamic(&value).name()
                         ),
                         at: code.span.into(),
                     });

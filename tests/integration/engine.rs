@@ -1667,3 +1667,19 @@ fn a_number_beyond_64_bits_that_code_names_is_its_nearest_float_or_refused_by_in
         float.rendered()
     );
 }
+
+#[test]
+fn a_constant_guard_that_is_not_a_bool_names_its_type_in_the_flows_words() {
+    let checked = flowc::check(
+        &SourceFile::new(
+            "f.flow",
+            "flow f {\n  node a\n  node b\n  start -> a\n  a -> b when 1 + 1\n}\n",
+        ),
+        &ToolRegistry::builtin(),
+    );
+    let rendered = checked.report.render_human(false, 200);
+    assert!(
+        rendered.contains("this one is always int `2`"),
+        "{rendered}"
+    );
+}
