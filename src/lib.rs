@@ -21,6 +21,7 @@ pub mod span;
 mod sync;
 pub mod syntax;
 pub mod tools;
+pub mod value;
 
 pub use compile::ir::Program;
 pub use diagnostics::FileReport;

@@ -19,6 +19,7 @@ use crate::runtime::{
 };
 use crate::sync::lock;
 use crate::tools::CancelToken;
+use crate::value::{DurationStyle, format_duration};
 
 /// Runs with the trace and the console shared with a ticker thread: the engine reports only
 /// after a step, so while one runs the ticker keeps the spinner turning and the trace
@@ -309,7 +310,7 @@ fn step_line(step: &Step<'_>, color: bool) -> String {
         step.seq,
         step.node,
         step.tool,
-        short_duration(step.duration)
+        format_duration(step.duration, DurationStyle::Measured)
     );
     if let Some(position) = &step.in_loop {
         let _ = write!(line, " [{} #{}]", position.name, position.iteration);
@@ -347,17 +348,6 @@ fn step_line(step: &Step<'_>, color: bool) -> String {
         let _ = writeln!(line, "     {dim}|{reset} {printed}");
     }
     line
-}
-
-pub(super) fn short_duration(duration: Duration) -> String {
-    let micros = duration.as_micros();
-    if micros < 1000 {
-        format!("{micros}µs")
-    } else if micros < 1_000_000 {
-        format!("{:.1}ms", duration.as_secs_f64() * 1000.0)
-    } else {
-        format!("{:.2}s", duration.as_secs_f64())
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::FileReport;
-use crate::cli::console::{CLEAR_LINE, Console, STATUS_LINE, Status, run_live, short_duration};
+use crate::cli::console::{CLEAR_LINE, Console, STATUS_LINE, Status, run_live};
 use crate::cli::exit;
 use crate::cli::input::{
     Bound, ByteSize, ColorChoice, FlowSize, InputError, describe, live_status, parse_size,
@@ -26,6 +26,7 @@ use crate::runtime::{Interpreter, RunOptions, RuntimeError};
 use crate::sandbox::Limits;
 use crate::sync::lock;
 use crate::tools::{CancelToken, ToolRegistry};
+use crate::value::{DurationStyle, Kind, format_duration};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct RunArgs {
@@ -142,6 +143,9 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
     let Some(program) = checked.program else {
         return exit::COMPILE;
     };
+    if !args.quiet {
+        warn_about_input(&source, &program, &input, color);
+    }
 
     let trace = match &args.trace {
         Some(path) => match trace::create(path, &args.inputs()) {
@@ -211,7 +215,7 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
                 eprint(format_args!(
                     "finished: {} steps in {}\n",
                     outcome.steps,
-                    short_duration(outcome.duration)
+                    format_duration(outcome.duration, DurationStyle::Measured)
                 ));
             }
             out.finish(code)
@@ -239,6 +243,22 @@ impl RunArgs {
     /// The state file, or `None` for stdin (`--state -`) and without `--state`.
     fn state_path(&self) -> Option<&Path> {
         self.state.as_deref().filter(|path| path.as_os_str() != "-")
+    }
+}
+
+/// Initial-state keys that look like misspelt fields.
+fn warn_about_input(
+    source: &crate::SourceFile,
+    program: &crate::Program,
+    input: &Map<String, Value>,
+    color: bool,
+) {
+    let mut report = FileReport::new(source.clone());
+    for warning in crate::runtime::input_warnings(program, input) {
+        report.push(warning);
+    }
+    if !report.problems.is_empty() {
+        eprint(report.render_human(color, width()));
     }
 }
 
@@ -275,7 +295,7 @@ fn initial_state(args: &RunArgs) -> Result<Map<String, Value>, StateError> {
             Ok(other) => {
                 return Err(StateError::NotAnObject {
                     input: describe(path),
-                    kind: json_kind(&other),
+                    kind: Kind::of_json(&other).json_name(),
                 });
             }
             Err(error) => {
@@ -290,17 +310,6 @@ fn initial_state(args: &RunArgs) -> Result<Map<String, Value>, StateError> {
         state.insert(key.clone(), value.clone());
     }
     Ok(state)
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The token a signal cancels: `SIGINT` (Ctrl-C), `SIGTERM`, `SIGHUP` or `SIGQUIT`, all

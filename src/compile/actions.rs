@@ -13,6 +13,7 @@ use crate::syntax::ast::{
     Code, FieldType, LiteralValue, NodeAction, NodeDecl, StateBlock, ToolCall,
 };
 use crate::tools::{ArgType, ToolRegistry, literal_type_name};
+use crate::value::Kind;
 
 /// The state field the engine sets when an `on error` edge is taken.
 pub const ERROR_FIELD: &str = "error";
@@ -231,7 +232,7 @@ impl<'t> Actions<'t> {
                         hint: None,
                         reason: format!(
                             "a guard must be true or false, this one is always {} `{value}`",
-                            value.type_name()
+                            Kind::of_dynamic(&value).name()
                         ),
                         at: code.span.into(),
                     });
@@ -344,22 +345,11 @@ pub(super) fn schema(block: &StateBlock, errors: &mut Vec<CompileError>) -> Sche
 
 /// Durations are accepted where a number of milliseconds is.
 fn default_fits(ty: FieldType, nullable: bool, value: &LiteralValue) -> bool {
-    use serde_json::Value;
     match value {
         LiteralValue::Duration(_) => {
             matches!(ty, FieldType::Int | FieldType::Float | FieldType::Any)
         }
-        LiteralValue::Json(json) => match (ty, json) {
-            (_, Value::Null) if ty != FieldType::Any => nullable,
-            (FieldType::Int, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            (FieldType::Any, _)
-            | (FieldType::Float, Value::Number(_))
-            | (FieldType::Bool, Value::Bool(_))
-            | (FieldType::String, Value::String(_))
-            | (FieldType::List, Value::Array(_))
-            | (FieldType::Map, Value::Object(_)) => true,
-            _ => false,
-        },
+        LiteralValue::Json(json) => ty.accepts(nullable, Kind::of_json(json)),
     }
 }
 

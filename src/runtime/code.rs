@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
-use crate::runtime::state::State;
+use crate::runtime::state::{BadWrite, State};
 use crate::sandbox::{self, CompiledCode, Limits};
 use crate::span::Span;
 use crate::sync::lock;
 use crate::tools::CancelToken;
+use crate::value::{DurationStyle, Kind, format_duration};
 
 /// Print lines kept per step; the rest are counted.
 const MAX_OUTPUT_LINES: usize = 1000;
@@ -53,6 +54,8 @@ pub(crate) enum CodeFailure {
         reason: String,
         at: Span,
     },
+    /// A value that does not fit its field's declared type.
+    Write(Box<BadWrite>),
 }
 
 impl CodeFailure {
@@ -73,14 +76,19 @@ impl CodeFailure {
             CodeFailure::Deadline(Deadline::Wall) => (
                 format!(
                     "exceeded the sandbox limit `max_wall_time_ms` ({})",
-                    humantime::format_duration(Duration::from_millis(limits.max_wall_time_ms))
+                    format_duration(
+                        Duration::from_millis(limits.max_wall_time_ms),
+                        DurationStyle::Literal
+                    )
                 ),
                 "the code must finish within `max_wall_time_ms`; look for a loop that does not end, or \
                  raise it with `flowc run --limit max_wall_time_ms=N`"
                     .to_owned(),
             ),
             CodeFailure::Error { reason, .. } => (reason.clone(), String::new()),
-            CodeFailure::Deadline(_) | CodeFailure::Cancelled => (String::new(), String::new()),
+            CodeFailure::Deadline(_) | CodeFailure::Cancelled | CodeFailure::Write(_) => {
+                (String::new(), String::new())
+            }
         }
     }
 
@@ -254,7 +262,7 @@ impl Sandbox {
         value.as_bool().map_err(|_| CodeFailure::Error {
             reason: format!(
                 "a guard must be true or false, this one gave {} `{}`",
-                type_name(&value),
+                Kind::of_dynamic(&value).name(),
                 show(&value)
             ),
             at: code.span,
@@ -309,8 +317,19 @@ impl Sandbox {
             };
             if differs {
                 self.storable(new, || format!("`{}`", state.name(slot)), code.span)?;
+                // A name the returned map sets again is checked with the map's value.
+                if !returned(&value, state.name(slot)) {
+                    state.check_write(slot, new).map_err(CodeFailure::Write)?;
+                }
             }
             self.changed.push(differs);
+        }
+        if let Ok(map) = value.as_map_ref() {
+            for (name, new) in map.iter() {
+                state
+                    .check_write_named(name, new)
+                    .map_err(CodeFailure::Write)?;
+            }
         }
         for ((&slot, new), differs) in slots
             .iter()
@@ -473,6 +492,11 @@ impl Sandbox {
     }
 }
 
+/// Whether a script's result is an object map that sets `name`.
+fn returned(value: &Dynamic, name: &str) -> bool {
+    value.as_map_ref().is_ok_and(|map| map.contains_key(name))
+}
+
 /// Why a value cannot enter the state.
 enum Unstorable {
     /// A sandbox limit: its name and value.
@@ -538,21 +562,6 @@ pub(crate) fn shorten(text: String, max: usize) -> String {
     let mut short: String = text.chars().take(max - 1).collect();
     short.push('…');
     short
-}
-
-/// The flow's name for a value's type.
-pub(crate) fn type_name(value: &Dynamic) -> &'static str {
-    match value.type_name() {
-        "()" => "null",
-        "i64" => "int",
-        "f64" => "float",
-        "bool" => "bool",
-        "char" => "char",
-        "string" => "string",
-        "array" => "list",
-        "map" => "map",
-        other => other,
-    }
 }
 
 /// `a = 1, b = "x"`: the values of the names a guard reads.

@@ -62,6 +62,11 @@ pub enum RuntimeError {
         at: SourceSpan,
     },
 
+    /// Boxed: its text fields would make every `Result` of the run large.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    InvalidWrite(Box<InvalidWrite>),
+
     #[error("node `{node}` failed: tool `{tool}`: {message}")]
     #[diagnostic(
         code("flow::tool-failed"),
@@ -161,6 +166,7 @@ impl RuntimeError {
             }
             RuntimeError::GuardError { .. } => "guard-error",
             RuntimeError::ScriptError { .. } => "script-error",
+            RuntimeError::InvalidWrite(_) => "invalid-write",
             RuntimeError::ToolFailed { .. } => "tool-failed",
             RuntimeError::NodeTimeout { .. } | RuntimeError::RunTimeout { .. } => "timeout",
             RuntimeError::NoMatchingEdge { .. } => "no-matching-edge",
@@ -181,6 +187,7 @@ impl RuntimeError {
             | RuntimeError::RunTimeout { node, .. }
             | RuntimeError::NoMatchingEdge { node, .. }
             | RuntimeError::MaxSteps { node, .. } => Some(node),
+            RuntimeError::InvalidWrite(write) => Some(&write.node),
             RuntimeError::LoopExhausted { name, .. } => Some(name),
             RuntimeError::Cancelled { node, .. } => node.as_deref(),
         }
@@ -192,6 +199,7 @@ impl RuntimeError {
         matches!(
             self,
             RuntimeError::ScriptError { .. }
+                | RuntimeError::InvalidWrite(_)
                 | RuntimeError::ToolFailed { .. }
                 | RuntimeError::NodeTimeout { .. }
         )
@@ -202,7 +210,38 @@ impl RuntimeError {
         match self {
             RuntimeError::ScriptError { reason, .. } => reason.clone(),
             RuntimeError::ToolFailed { message, .. } => message.clone(),
+            RuntimeError::InvalidWrite(write) => write.message(),
             other => other.to_string(),
         }
+    }
+}
+
+/// A step wrote a value that does not fit its field's declared type (`flow::invalid-write`).
+#[derive(Clone, Debug, thiserror::Error, miette::Diagnostic)]
+#[error("node `{node}` failed: {}", self.message())]
+#[diagnostic(code("flow::invalid-write"), help("{help}"))]
+pub struct InvalidWrite {
+    pub node: String,
+    pub field: String,
+    /// `int`, or `int or null`.
+    pub expected: String,
+    /// The value's type, and the value when short.
+    pub given: String,
+    pub help: String,
+    /// What wrote the value: the script's statement or text, or the tool call.
+    #[label(primary, "this wrote {given} to `{field}`")]
+    pub at: SourceSpan,
+    /// The field's declaration (none for `error`, which the engine declares).
+    #[label("`{field}` is declared as {expected} here")]
+    pub declared: Option<SourceSpan>,
+}
+
+impl InvalidWrite {
+    /// The one-line message without the node prefix.
+    pub fn message(&self) -> String {
+        format!(
+            "state field `{}` must be {}, but the node wrote {}",
+            self.field, self.expected, self.given
+        )
     }
 }

@@ -12,9 +12,11 @@ use crate::runtime::error::RuntimeError;
 use crate::runtime::events::{
     Changes, EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, OuterUntil, Step,
 };
-use crate::runtime::state::State;
+use crate::runtime::state::{BadWrite, State, Stored};
+use crate::runtime::write::{Writer, invalid_write};
 use crate::runtime::{Interpreter, Plan, RunOptions};
 use crate::tools::{CancelToken, FailureKind, ToolCall, ToolFailure, ToolRegistry};
+use crate::value::{DurationStyle, Kind, format_duration};
 
 /// Where a step goes next.
 struct Next<'p> {
@@ -161,7 +163,10 @@ impl<'r> Machine<'r> {
     fn run_timeout(&self, node: &Node) -> RuntimeError {
         RuntimeError::RunTimeout {
             node: node.name.clone(),
-            limit: format_duration(self.options.timeout.unwrap_or_default()),
+            limit: format_duration(
+                self.options.timeout.unwrap_or_default(),
+                DurationStyle::Literal,
+            ),
             at: node.span.into(),
         }
     }
@@ -233,6 +238,9 @@ impl<'r> Machine<'r> {
                     CodeFailure::Cancelled => cancelled(node),
                     CodeFailure::Deadline(Deadline::Node) => node_timeout(node, policy),
                     CodeFailure::Deadline(Deadline::Run) => self.run_timeout(node),
+                    CodeFailure::Write(bad) => {
+                        self.invalid_write(node, *bad, &Writer::Script(code))
+                    }
                     other => {
                         let (reason, help) = other.describe(self.sandbox.limits());
                         RuntimeError::ScriptError {
@@ -294,6 +302,12 @@ impl<'r> Machine<'r> {
         }
         match result {
             Ok(changes) => {
+                // All of them fit, or none is applied.
+                for (name, value) in &changes {
+                    if let Err(bad) = self.state.check_write_json(name, value) {
+                        return Err(self.invalid_write(node, *bad, &Writer::Tool(tool)));
+                    }
+                }
                 for (name, value) in changes {
                     let slot = self.state.slot(&name);
                     self.state.set_json(slot, value);
@@ -314,6 +328,14 @@ impl<'r> Machine<'r> {
                 }
             }),
         }
+    }
+
+    fn invalid_write(&self, node: &Node, bad: BadWrite, writer: &Writer<'_>) -> RuntimeError {
+        let old = self.state.stored(bad.slot).map(|stored| match stored {
+            Stored::Rhai(value) => Kind::of_dynamic(value),
+            Stored::Json(value) => Kind::of_json(value),
+        });
+        invalid_write(node, bad, writer, old)
     }
 
     /// An exhausted loop fails like a node: its own `on error` edge, when it has one.
@@ -578,11 +600,10 @@ fn cancelled(node: &Node) -> RuntimeError {
 fn node_timeout(node: &Node, policy: &Policy) -> RuntimeError {
     RuntimeError::NodeTimeout {
         node: node.name.clone(),
-        limit: format_duration(Duration::from_millis(policy.timeout_ms.unwrap_or_default())),
+        limit: format_duration(
+            Duration::from_millis(policy.timeout_ms.unwrap_or_default()),
+            DurationStyle::Literal,
+        ),
         at: node.span.into(),
     }
-}
-
-pub(crate) fn format_duration(duration: Duration) -> String {
-    humantime::format_duration(duration).to_string()
 }

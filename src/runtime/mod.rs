@@ -39,6 +39,8 @@ mod error;
 mod events;
 mod machine;
 mod state;
+mod warning;
+mod write;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -46,17 +48,20 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
-pub use error::RuntimeError;
+pub use error::{InvalidWrite, RuntimeError};
 pub use events::{
     Changes, EdgeTaken, ErrorRecord, Event, EventSink, FieldValue, FinishedError, JsonLines,
     LoopPosition, NoEvents, OuterUntil, RunFinished, RunStarted, RunStatus, StateView, Step, Tee,
 };
+pub use warning::{RuntimeWarning, input_warnings};
 
+use crate::compile::ERROR_FIELD;
 use crate::compile::ir::{EdgeWhen, NodeKind, Program};
 use crate::sandbox::{CompiledCode, Limits};
 use crate::sync::lock;
 use crate::tools::{CancelToken, ToolRegistry};
-use state::{Slots, State};
+use crate::value::FieldType;
+use state::{Declared, Slots, State};
 
 /// The run-wide settings.
 #[derive(Clone, Debug)]
@@ -150,8 +155,26 @@ impl Plan {
             })
             .collect();
         let named = slots.len();
-        for field in program.schema.iter().flat_map(|schema| &schema.fields) {
-            slots.intern(&field.name);
+        if let Some(schema) = &program.schema {
+            for field in &schema.fields {
+                slots.declare(
+                    &field.name,
+                    Declared {
+                        ty: field.ty,
+                        nullable: field.nullable,
+                        at: Some(field.span),
+                    },
+                );
+            }
+            // The engine's own field holds the record an `on error` edge sets, or nothing.
+            slots.declare(
+                ERROR_FIELD,
+                Declared {
+                    ty: FieldType::Map,
+                    nullable: true,
+                    at: None,
+                },
+            );
         }
         Plan {
             slots,

@@ -1,7 +1,8 @@
 //! The run's state: values kept as rhai `Dynamic`s in numbered slots, converted from JSON
 //! once at the start and back once at the end. Every name the flow's code mentions gets its
 //! slot before the run, so a step touches only the slots its code names — never the whole
-//! state. Also: validating the initial state against the schema and filling defaults.
+//! state. Also: validating the initial state against the schema and filling defaults, and
+//! checking each value a step writes against its field's declared type.
 
 use std::collections::HashMap;
 
@@ -10,13 +11,39 @@ use serde_json::{Map, Value};
 
 use crate::compile::ir::{Schema, SchemaField};
 use crate::runtime::error::RuntimeError;
-use crate::syntax::ast::FieldType;
+use crate::span::Span;
+use crate::value::{FieldType, Kind, describe_dynamic, describe_json};
 
 /// Names with fixed slots: schema fields and every name the code reads or writes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Slots {
     names: Vec<Identifier>,
     index: HashMap<String, usize>,
+    /// Per slot, the type its writes must have, for declared fields.
+    declared: Vec<Option<Declared>>,
+}
+
+/// A declared field's type, for the check of what a step writes to it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Declared {
+    pub(crate) ty: FieldType,
+    pub(crate) nullable: bool,
+    /// The declaration; `None` for `error`, which the engine declares.
+    pub(crate) at: Option<Span>,
+}
+
+/// A value a step was about to write that does not fit its field's declared type.
+#[derive(Clone, Debug)]
+pub(crate) struct BadWrite {
+    pub(crate) slot: usize,
+    pub(crate) field: String,
+    pub(crate) declared_ty: FieldType,
+    /// `string`, or `string or null`.
+    pub(crate) expected: String,
+    /// The value's type, and the value when short.
+    pub(crate) given: String,
+    pub(crate) kind: Kind,
+    pub(crate) declared: Option<Span>,
 }
 
 impl Slots {
@@ -31,7 +58,14 @@ impl Slots {
         let slot = self.names.len();
         self.names.push(name.into());
         self.index.insert(name.to_owned(), slot);
+        self.declared.push(None);
         slot
+    }
+
+    /// Gives `name` a declared type: every write to it is checked.
+    pub(crate) fn declare(&mut self, name: &str, declared: Declared) {
+        let slot = self.intern(name);
+        self.declared[slot] = Some(declared);
     }
 }
 
@@ -164,6 +198,56 @@ impl State {
         &self.slots.names[slot]
     }
 
+    /// Checks a value a step is about to write to `slot` against the field's declared type
+    /// (a name first seen at run time is not declared): only the kind of the value, so the
+    /// cost does not depend on its size.
+    pub(crate) fn check_write(&self, slot: usize, value: &Dynamic) -> Result<(), Box<BadWrite>> {
+        self.check_kind(slot, Kind::of_dynamic(value), || describe_dynamic(value))
+    }
+
+    /// As [`State::check_write`], by name (a script's returned map).
+    pub(crate) fn check_write_named(
+        &self,
+        name: &str,
+        value: &Dynamic,
+    ) -> Result<(), Box<BadWrite>> {
+        match self.slots.index.get(name) {
+            Some(&slot) => self.check_write(slot, value),
+            None => Ok(()),
+        }
+    }
+
+    /// As [`State::check_write`], for a value from JSON (a tool's changes).
+    pub(crate) fn check_write_json(&self, name: &str, value: &Value) -> Result<(), Box<BadWrite>> {
+        match self.slots.index.get(name) {
+            Some(&slot) => self.check_kind(slot, Kind::of_json(value), || describe_json(value)),
+            None => Ok(()),
+        }
+    }
+
+    fn check_kind(
+        &self,
+        slot: usize,
+        kind: Kind,
+        given: impl FnOnce() -> String,
+    ) -> Result<(), Box<BadWrite>> {
+        let Some(Some(declared)) = self.slots.declared.get(slot) else {
+            return Ok(());
+        };
+        if declared.ty.accepts(declared.nullable, kind) {
+            return Ok(());
+        }
+        Err(Box::new(BadWrite {
+            slot,
+            field: self.name(slot).to_owned(),
+            declared_ty: declared.ty,
+            expected: declared.ty.expected(declared.nullable),
+            given: given(),
+            kind,
+            declared: declared.at,
+        }))
+    }
+
     pub(crate) fn identifier(&self, slot: usize) -> &Identifier {
         &self.slots.names[slot]
     }
@@ -277,8 +361,26 @@ fn field_value(ty: FieldType, value: Value) -> Value {
     }
 }
 
+/// A JSON value as a rhai value: an int that fits 64 signed bits stays an int, every other
+/// number becomes the nearest float. Not through serde: JSON numbers keep their text
+/// (`serde_json`'s `arbitrary_precision`, so that numbers no code reads pass through
+/// untouched), which serde hands over as a map.
 pub(crate) fn to_dynamic(value: &Value) -> Dynamic {
-    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(int) => Dynamic::from_int(int),
+            None => Dynamic::from_float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(text) => Dynamic::from(text.clone()),
+        Value::Array(items) => Dynamic::from_array(items.iter().map(to_dynamic).collect()),
+        Value::Object(map) => Dynamic::from_map(
+            map.iter()
+                .map(|(key, value)| (key.into(), to_dynamic(value)))
+                .collect(),
+        ),
+    }
 }
 
 pub(crate) fn to_json(value: &Dynamic) -> Value {
@@ -286,50 +388,14 @@ pub(crate) fn to_json(value: &Dynamic) -> Value {
 }
 
 fn check_type(field: &SchemaField, value: &Value) -> Result<(), RuntimeError> {
-    let ok = match (field.ty, value) {
-        (_, Value::Null) if field.ty != FieldType::Any => field.nullable,
-        (FieldType::Int, Value::Number(n)) => n.is_i64(),
-        (FieldType::Any, _)
-        | (FieldType::Float, Value::Number(_))
-        | (FieldType::Bool, Value::Bool(_))
-        | (FieldType::String, Value::String(_))
-        | (FieldType::List, Value::Array(_))
-        | (FieldType::Map, Value::Object(_)) => true,
-        _ => false,
-    };
-    if ok {
+    if field.ty.accepts(field.nullable, Kind::of_json(value)) {
         return Ok(());
     }
-    let expected = if field.nullable {
-        format!("{} or null", field.ty.keyword())
-    } else {
-        field.ty.keyword().to_owned()
-    };
     Err(RuntimeError::InvalidState {
         field: field.name.clone(),
-        expected,
-        given: json_type_name(value),
+        expected: field.ty.expected(field.nullable),
+        given: describe_json(value),
         at: field.span.into(),
         also: Vec::new(),
     })
-}
-
-/// The type of a JSON value in the schema's words, with its value when short.
-fn json_type_name(value: &Value) -> String {
-    let ty = match value {
-        Value::Null => return "null".to_owned(),
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_i64() => "int",
-        Value::Number(n) if n.is_u64() => "int (too large for a 64-bit int)",
-        Value::Number(_) => "float",
-        Value::String(_) => "string",
-        Value::Array(_) => return "list".to_owned(),
-        Value::Object(_) => return "map".to_owned(),
-    };
-    let text = value.to_string();
-    if text.len() <= 40 {
-        format!("{ty} `{text}`")
-    } else {
-        ty.to_owned()
-    }
 }

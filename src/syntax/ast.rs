@@ -43,44 +43,8 @@ pub struct Field {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    Int,
-    Float,
-    Bool,
-    String,
-    List,
-    Map,
-    Any,
-}
-
-impl FieldType {
-    pub fn from_keyword(word: &str) -> Option<Self> {
-        Some(match word {
-            "int" => FieldType::Int,
-            "float" => FieldType::Float,
-            "bool" => FieldType::Bool,
-            "string" => FieldType::String,
-            "list" => FieldType::List,
-            "map" => FieldType::Map,
-            "any" => FieldType::Any,
-            _ => return None,
-        })
-    }
-
-    pub fn keyword(self) -> &'static str {
-        match self {
-            FieldType::Int => "int",
-            FieldType::Float => "float",
-            FieldType::Bool => "bool",
-            FieldType::String => "string",
-            FieldType::List => "list",
-            FieldType::Map => "map",
-            FieldType::Any => "any",
-        }
-    }
-}
+/// Field types are shared by every phase, so they live in the value vocabulary.
+pub use crate::value::FieldType;
 
 /// A literal in a tool argument or a state default.
 #[derive(Clone, Debug, PartialEq)]

@@ -45,6 +45,7 @@ use serde_json::{Map, Value};
 
 use self::running::{Output, Running};
 use crate::tools::{FailureKind, Tool, ToolCall, ToolFailure};
+use crate::value::{DurationStyle, Kind, format_duration};
 
 /// How much of that tail goes into a failure message.
 const STDERR_TAIL_LINES: usize = 20;
@@ -158,18 +159,18 @@ impl Limit {
         let message = match (self.timeout, started) {
             (Some(timeout), true) => format!(
                 "`{shown}` did not finish within its {} `timeout` and was killed",
-                duration(timeout)
+                format_duration(timeout, DurationStyle::Literal)
             ),
             (Some(timeout), false) => {
                 format!(
                     "`{shown}` did not start: its {} `timeout` left no time",
-                    duration(timeout)
+                    format_duration(timeout, DurationStyle::Literal)
                 )
             }
             (None, true) => format!(
                 "`{shown}` was still running at its deadline (set by the node's or the run's \
                  `timeout`, {} after the call began) and was killed",
-                duration(self.budget)
+                format_duration(self.budget, DurationStyle::Literal)
             ),
             (None, false) => {
                 format!("`{shown}` did not start: the node's deadline had already passed")
@@ -223,7 +224,7 @@ impl Output {
         }
         let problem = match serde_json::from_slice::<Value>(&stdout) {
             Ok(Value::Object(changes)) => return Ok(changes),
-            Ok(other) => format!("printed {} on stdout", json_kind(&other)),
+            Ok(other) => format!("printed {} on stdout", Kind::of_json(&other).json_name()),
             Err(error) => format!("printed invalid JSON on stdout ({error})"),
         };
         Err(ToolFailure::failed(format!(
@@ -298,28 +299,6 @@ fn stderr_tail(stderr: &[u8], already_cut: bool) -> String {
     tail
 }
 
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// `250ms`, `2s`, `1500ms`: as a duration literal in a flow file would say it, to the nearest
-/// millisecond.
-fn duration(duration: Duration) -> String {
-    let millis = (duration + Duration::from_micros(500)).as_millis();
-    if millis >= 1000 && millis.is_multiple_of(1000) {
-        format!("{}s", millis / 1000)
-    } else {
-        format!("{millis}ms")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -327,7 +306,7 @@ mod tests {
 
     use serde_json::{Map, json};
 
-    use super::{Limit, STDERR_TAIL_BYTES, duration, head, shown, stderr_tail};
+    use super::{Limit, STDERR_TAIL_BYTES, head, shown, stderr_tail};
     use crate::tools::{CancelToken, ToolCall};
 
     fn limit(timeout: Option<u64>, deadline: Option<Instant>, now: Instant) -> Option<Limit> {
@@ -418,13 +397,5 @@ mod tests {
         assert_eq!(shown("  echo hi "), "echo hi");
         assert_eq!(head(long.as_bytes()).chars().count(), 2 + 200 + 1);
         assert_eq!(head(b"one\ntwo\n"), "  one\n  two");
-    }
-
-    #[test]
-    fn durations_read_like_flow_literals() {
-        assert_eq!(duration(Duration::from_millis(250)), "250ms");
-        assert_eq!(duration(Duration::from_secs(2)), "2s");
-        assert_eq!(duration(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(duration(Duration::from_micros(1_999_700)), "2s");
     }
 }

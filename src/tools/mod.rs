@@ -15,6 +15,7 @@ pub use exec::serve_watchdog as serve_exec_watchdog;
 use serde::Serialize;
 
 use crate::syntax::ast::LiteralValue;
+use crate::value::{FieldType, Kind};
 
 /// The type an argument accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -46,36 +47,36 @@ impl ArgType {
         }
     }
 
+    /// The state type with the same rule, for all but `duration`.
+    fn field_type(self) -> Option<FieldType> {
+        Some(match self {
+            ArgType::String => FieldType::String,
+            ArgType::Int => FieldType::Int,
+            ArgType::Float => FieldType::Float,
+            ArgType::Bool => FieldType::Bool,
+            ArgType::Duration => return None,
+            ArgType::List => FieldType::List,
+            ArgType::Map => FieldType::Map,
+            ArgType::Any => FieldType::Any,
+        })
+    }
+
+    /// Whether a literal fits: the state's type check, with durations only for `duration`
+    /// and `any` (as milliseconds) and `null` only for `any`.
     pub fn accepts(self, value: &LiteralValue) -> bool {
-        use serde_json::Value;
-        match (self, value) {
-            (ArgType::Any, _) | (ArgType::Duration, LiteralValue::Duration(_)) => true,
-            (_, LiteralValue::Duration(_)) | (ArgType::Duration, _) => false,
-            (ty, LiteralValue::Json(json)) => match (ty, json) {
-                (ArgType::String, Value::String(_))
-                | (ArgType::Float, Value::Number(_))
-                | (ArgType::Bool, Value::Bool(_))
-                | (ArgType::List, Value::Array(_))
-                | (ArgType::Map, Value::Object(_)) => true,
-                (ArgType::Int, Value::Number(n)) => n.is_i64() || n.is_u64(),
-                _ => false,
-            },
+        match (self.field_type(), value) {
+            (None, LiteralValue::Duration(_)) | (Some(FieldType::Any), _) => true,
+            (None, LiteralValue::Json(_)) | (Some(_), LiteralValue::Duration(_)) => false,
+            (Some(ty), LiteralValue::Json(json)) => ty.accepts(false, Kind::of_json(json)),
         }
     }
 }
 
 /// The type of a literal as a person would name it, for diagnostics.
 pub fn literal_type_name(value: &LiteralValue) -> &'static str {
-    use serde_json::Value;
     match value {
         LiteralValue::Duration(_) => "duration",
-        LiteralValue::Json(Value::Null) => "null",
-        LiteralValue::Json(Value::Bool(_)) => "bool",
-        LiteralValue::Json(Value::Number(n)) if n.is_f64() => "float",
-        LiteralValue::Json(Value::Number(_)) => "int",
-        LiteralValue::Json(Value::String(_)) => "string",
-        LiteralValue::Json(Value::Array(_)) => "list",
-        LiteralValue::Json(Value::Object(_)) => "map",
+        LiteralValue::Json(json) => Kind::of_json(json).name(),
     }
 }
 
@@ -235,6 +236,14 @@ mod tests {
     fn int_arguments_are_accepted_where_floats_are_expected() {
         assert!(ArgType::Float.accepts(&LiteralValue::Json(3.into())));
         assert!(!ArgType::Int.accepts(&LiteralValue::Json(3.5.into())));
+    }
+
+    #[test]
+    fn int_arguments_fit_64_signed_bits_as_state_ints_do() {
+        assert!(ArgType::Int.accepts(&LiteralValue::Json(i64::MAX.into())));
+        assert!(!ArgType::Int.accepts(&LiteralValue::Json(u64::MAX.into())));
+        assert!(ArgType::Float.accepts(&LiteralValue::Json(u64::MAX.into())));
+        assert!(!ArgType::Int.accepts(&LiteralValue::Json(serde_json::Value::Null)));
     }
 
     #[test]

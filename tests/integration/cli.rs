@@ -66,7 +66,7 @@ fn errors_exit_1_and_every_format_reports_them() {
     let json = run(dir.path(), &["check", "broken.flow", "--format", "json"]);
     assert_eq!(json.code, 1);
     let document: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    insta::assert_json_snapshot!("json", document);
+    insta::assert_snapshot!("json", serde_json::to_string_pretty(&document).unwrap());
 }
 
 #[test]

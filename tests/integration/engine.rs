@@ -1383,3 +1383,303 @@ mod cli_run {
         assert!(stderr.contains("flow::cancelled"), "{stderr}");
     }
 }
+
+// ---- the schema holds on writes ---------------------------------------------------------
+
+/// Returns the same changes on every call.
+struct Sets(Value);
+
+impl Tool for Sets {
+    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        Ok(object(self.0.clone()))
+    }
+}
+
+fn setting_tools(changes: Value) -> ToolRegistry {
+    let mut tools = test_tools();
+    tools.register(
+        ToolSpec::new("test.set", "Sets fixed changes."),
+        Sets(changes),
+    );
+    tools
+}
+
+#[test]
+fn assigning_an_in_place_method_result_fails_the_node_and_changes_nothing() {
+    let run = run(
+        "flow f {\n  state { name: string, n: int = 0 }\n  node tidy { n = 1; name = name.trim(); }\n  node recover\n  start -> tidy -> end\n  tidy -> recover on error\n}\n",
+        json!({ "name": " ada " }),
+    );
+    let state = run.state();
+    assert_eq!(state["name"], " ada ");
+    assert_eq!(state["n"], 0, "no write of the failed step is kept");
+    assert_eq!(state["error"]["code"], "invalid-write");
+    assert_eq!(
+        state["error"]["message"],
+        "state field `name` must be string, but the node wrote null"
+    );
+    assert_eq!(run.path(), ["tidy", "recover"]);
+}
+
+#[test]
+fn the_in_place_help_names_the_method_and_the_statement() {
+    let run = run(
+        "flow f {\n  state { tags: list }\n  node add {\n    tags = tags.push(\"x\");\n  }\n  start -> add\n}\n",
+        json!({ "tags": [] }),
+    );
+    assert_eq!(run.code(), "flow::invalid-write");
+    let rendered = run.rendered();
+    assert!(
+        rendered.contains("`push` works in place and returns nothing"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("`tags` is declared as list here"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_wrong_type_from_a_returned_map_is_refused_before_anything_is_written() {
+    let text = "flow f {\n  state { total: float = 0.0, count: int = 0 }\n  node price { total = 2.5; #{ count: \"3\" } }\n  start -> price\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.code(), "flow::invalid-write");
+    assert_eq!(
+        run.error().to_string(),
+        "node `price` failed: state field `count` must be int, but the node wrote string `\"3\"`"
+    );
+    let handled = run_tools(
+        &text.replace(
+            "start -> price",
+            "node recover\n  start -> price\n  price -> recover on error",
+        ),
+        json!({}),
+        test_tools(),
+    );
+    assert_eq!(handled.state()["total"], 0.0);
+    assert_eq!(handled.state()["error"]["code"], "invalid-write");
+}
+
+#[test]
+fn a_returned_map_overrides_the_variable_it_checks() {
+    let run = run(
+        "flow f {\n  state { name: string }\n  node tidy { name = (); #{ name: \"ada\" } }\n  start -> tidy\n}\n",
+        json!({ "name": "x" }),
+    );
+    assert_eq!(run.state()["name"], "ada");
+}
+
+#[test]
+fn a_tools_changes_must_fit_the_schema_and_apply_all_or_nothing() {
+    let run = run_tools(
+        "flow f {\n  state { a: int = 0, count: int = 0 }\n  node fetch = test.set\n  node recover\n  start -> fetch\n  fetch -> recover on error\n}\n",
+        json!({}),
+        setting_tools(json!({ "a": 1, "count": "12" })),
+    );
+    let state = run.state();
+    assert_eq!(state["a"], 0);
+    assert_eq!(state["count"], 0);
+    assert_eq!(state["error"]["code"], "invalid-write");
+}
+
+#[test]
+fn the_error_field_holds_a_map_or_null() {
+    let run = run(
+        "flow f {\n  state { n: int = 0 }\n  node clear { error = 5 }\n  start -> clear\n}\n",
+        json!({}),
+    );
+    assert_eq!(run.code(), "flow::invalid-write");
+    let run = run_tools(
+        "flow f {\n  state { n: int = 0 }\n  node clear { error = () }\n  node fail = test.fail\n  start -> fail -> end\n  fail -> clear on error\n}\n",
+        json!({}),
+        test_tools(),
+    );
+    assert_eq!(run.state()["error"], Value::Null);
+}
+
+#[test]
+fn writes_that_fit_are_kept_and_fields_outside_the_schema_are_free() {
+    let run = run_tools(
+        "flow f {\n  state { ratio: float = 0.0, label: string? = \"x\", any_value: any = 0 }\n  node set { ratio = 1; label = (); any_value = [1]; #{ extra: 5 } }\n  node more = test.set\n  start -> set -> more\n}\n",
+        json!({}),
+        setting_tools(json!({ "other": "anything", "ratio": 2 })),
+    );
+    let state = run.state();
+    assert_eq!(state["ratio"], 2);
+    assert_eq!(state["label"], Value::Null);
+    assert_eq!(state["any_value"], json!([1]));
+    assert_eq!(state["extra"], 5);
+    assert_eq!(state["other"], "anything");
+}
+
+#[test]
+fn without_a_schema_writes_are_not_checked() {
+    let run = run(
+        "flow f {\n  node tidy { name = name.trim(); }\n  start -> tidy\n}\n",
+        json!({ "name": " ada " }),
+    );
+    assert_eq!(run.state()["name"], Value::Null);
+}
+
+#[test]
+fn int_means_64_signed_bits_for_defaults_state_values_and_tool_arguments() {
+    let tools = ToolRegistry::builtin();
+    let default = flowc::check(
+        &SourceFile::new(
+            "f.flow",
+            "flow f {\n  state { n: int = 18446744073709551615 }\n  node a\n  start -> a\n}\n",
+        ),
+        &tools,
+    );
+    assert!(default.program.is_none());
+    let rendered = default.report.render_human(false, 80);
+    assert!(rendered.contains("flow::bad-default"), "{rendered}");
+    assert!(
+        rendered.contains("int (too large for a 64-bit int)"),
+        "{rendered}"
+    );
+    let refused = run(
+        "flow f {\n  state { n: int }\n  node a\n  start -> a\n}\n",
+        json!({ "n": 18_446_744_073_709_551_615_u64 }),
+    );
+    assert_eq!(refused.code(), "flow::invalid-state");
+    let as_float = run(
+        "flow f {\n  state { n: float }\n  node a\n  start -> a\n}\n",
+        json!({ "n": 18_446_744_073_709_551_615_u64 }),
+    );
+    assert!(as_float.state()["n"].is_f64());
+}
+
+// ---- warnings about the initial state ---------------------------------------------------
+
+const SIGNUP: &str = "flow signup {\n    state {\n        name: string = \"\"\n        count: int = 0\n    }\n    node greet = noop\n    start -> greet\n}\n";
+
+fn input_warnings(input: Value) -> Vec<flowc::runtime::RuntimeWarning> {
+    let checked = flowc::check(
+        &SourceFile::new("signup.flow", SIGNUP),
+        &ToolRegistry::builtin(),
+    );
+    flowc::runtime::input_warnings(&checked.program.unwrap(), &object(input))
+}
+
+#[test]
+fn a_key_one_edit_from_a_field_it_leaves_out_is_a_warning() {
+    let warnings = input_warnings(json!({ "nmae": "ada", "count": 1, "source": "web" }));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let mut report = FileReport::new(SourceFile::new("signup.flow", SIGNUP));
+    report.push(warnings[0].clone());
+    assert!(!report.has_errors());
+    insta::assert_snapshot!(report.render_human(false, 80));
+}
+
+#[test]
+fn extra_keys_far_from_every_field_or_beside_it_are_not_warned_about() {
+    assert!(input_warnings(json!({ "source": "web", "id": 7 })).is_empty());
+    // The field is given too: `counts` is an extra key, not a misspelt `count`.
+    assert!(input_warnings(json!({ "counts": [1], "count": 1 })).is_empty());
+    // Two edits away.
+    assert!(input_warnings(json!({ "nmea": "x" })).is_empty());
+}
+
+#[test]
+fn flowc_run_shows_input_warnings_on_stderr_unless_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("signup.flow"), SIGNUP).unwrap();
+    let run = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("flowc")
+            .unwrap()
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let output = run(&["run", "signup.flow", "--set", "cuont=2"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("flow::unknown-state-key"), "{stderr}");
+    assert!(stderr.contains("did you mean `count`?"), "{stderr}");
+    let quiet = run(&["run", "signup.flow", "--set", "cuont=2", "--quiet"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(String::from_utf8(quiet.stderr).unwrap(), "");
+}
+
+// ---- numbers beyond 64 bits -------------------------------------------------------------
+
+#[cfg(feature = "exact-numbers")]
+#[test]
+fn flowc_run_passes_numbers_no_code_names_through_with_their_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("big.flow"),
+        "flow big {\n  state { n: int = 0 }\n  node inc { n += 1 }\n  start -> inc\n}\n",
+    )
+    .unwrap();
+    let output = assert_cmd::Command::cargo_bin("flowc")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["run", "big.flow", "--state", "-", "--quiet"])
+        .write_stdin(
+            r#"{"id": 123456789012345678901234567890, "price": 1.50, "deep": [{"x": -98765432109876543210}]}"#,
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("\"id\": 123456789012345678901234567890"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"price\": 1.50"), "{stdout}");
+    assert!(stdout.contains("\"x\": -98765432109876543210"), "{stdout}");
+    assert!(stdout.contains("\"n\": 1"), "{stdout}");
+}
+
+#[cfg(feature = "exact-numbers")]
+#[test]
+fn a_number_beyond_64_bits_that_code_names_is_its_nearest_float_or_refused_by_int() {
+    let big: Value = serde_json::from_str("123456789012345678901234567890").unwrap();
+    let read = run(
+        "flow f {\n  node copy { copied = id }\n  start -> copy\n}\n",
+        json!({ "id": big.clone() }),
+    );
+    assert_eq!(
+        read.state()["copied"].as_f64(),
+        Some(1.234_567_890_123_456_8e29)
+    );
+    let int = run(
+        "flow f {\n  state { id: int }\n  node a\n  start -> a\n}\n",
+        json!({ "id": big }),
+    );
+    assert_eq!(int.code(), "flow::invalid-state");
+    let huge: Value = serde_json::from_str("1e400").unwrap();
+    let float = run(
+        "flow f {\n  state { x: float }\n  node a\n  start -> a\n}\n",
+        json!({ "x": huge }),
+    );
+    assert_eq!(float.code(), "flow::invalid-state");
+    assert!(
+        float
+            .error()
+            .to_string()
+            .contains("number (too large for a float)"),
+        "{}",
+        float.rendered()
+    );
+}
+
+#[test]
+fn a_constant_guard_that_is_not_a_bool_names_its_type_in_the_flows_words() {
+    let checked = flowc::check(
+        &SourceFile::new(
+            "f.flow",
+            "flow f {\n  node a\n  node b\n  start -> a\n  a -> b when 1 + 1\n}\n",
+        ),
+        &ToolRegistry::builtin(),
+    );
+    let rendered = checked.report.render_human(false, 200);
+    assert!(
+        rendered.contains("this one is always int `2`"),
+        "{rendered}"
+    );
+}

@@ -8,9 +8,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{Limit, cancelled, duration, stderr_tail};
+use super::{Limit, cancelled, stderr_tail};
 use super::{groups, watchdog};
 use crate::tools::{CancelToken, ToolFailure};
+use crate::value::{DurationStyle, format_duration};
 
 /// The most stdout a command may print.
 const STDOUT_LIMIT: usize = 16 * 1024 * 1024;
@@ -253,7 +254,7 @@ impl<'a> Running<'a> {
                      started outside its process group (with `setsid`?) holds them; redirect \
                      that process's output",
                     self.shown,
-                    duration(PIPE_GRACE)
+                    format_duration(PIPE_GRACE, DurationStyle::Literal)
                 )));
             }
             let pause_now = limit.map_or(pause, |limit| pause.min(limit.at - now));
