@@ -20,6 +20,8 @@ pub(super) struct Actions<'t> {
     engine: rhai::Engine,
     /// State fields, when the flow has a schema: names outside it are errors.
     known: Vec<String>,
+    /// The fields' names in rhai's scope (`sandbox::identifier`), in the order of `known`.
+    in_scope: Vec<String>,
 }
 
 impl<'t> Actions<'t> {
@@ -35,10 +37,15 @@ impl<'t> Actions<'t> {
             None => Vec::new(),
         };
         let engine = sandbox::engine(limits, schema.is_some());
+        let in_scope = known
+            .iter()
+            .map(|key| sandbox::identifier(key).into_owned())
+            .collect();
         Actions {
             tools,
             engine,
             known,
+            in_scope,
         }
     }
 
@@ -205,7 +212,7 @@ impl<'t> Actions<'t> {
         code: &Code,
         errors: &mut Vec<CompileError>,
     ) -> Option<CompiledCode> {
-        match sandbox::compile(&self.engine, kind, &code.text, code.span, &self.known) {
+        match sandbox::compile(&self.engine, kind, &code.text, code.span, &self.in_scope) {
             Ok(compiled) => Some(compiled),
             Err(CodeError::Syntax { reason, at }) => {
                 errors.push(match kind {
@@ -222,12 +229,9 @@ impl<'t> Actions<'t> {
             }
             Err(CodeError::UnknownNames(names)) => {
                 for (name, at) in names {
-                    let at = crate::span::Span::new(
-                        at.start,
-                        at.start + name.len().min(code.span.end - at.start),
-                    );
                     errors.push(CompileError::UnknownField {
-                        suggestion: closest(&name, self.known.iter().map(String::as_str)),
+                        suggestion: closest(&name, self.known.iter().map(String::as_str))
+                            .map(|key| sandbox::in_code(&key, true)),
                         name,
                         at: at.into(),
                     });
