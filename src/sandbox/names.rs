@@ -546,6 +546,35 @@ mod tests {
     }
 
     #[test]
+    fn broken_text_is_scanned_without_panicking_and_maps_to_char_boundaries() {
+        let texts = [
+            "state[\"é",
+            "state[\"a\"",
+            "state[\"a\"]",
+            "\"unterminated é",
+            "'\\",
+            "`${ state[\"k\"] ",
+            "/* /* é */",
+            "##\"raw\"# state[\"x-y\"] é",
+            "état + state[\"ü\"] + go",
+            "state[\"\\u{zz}\"]",
+            "x.state[\"a\"] + __flow_zz",
+        ];
+        for text in texts {
+            let Some(rewrite) = rewrite(text, &declared(&["go"])) else {
+                continue;
+            };
+            for (offset, c) in rewrite.text.char_indices() {
+                let at = rewrite.original(Span::new(offset, offset + c.len_utf8()));
+                assert!(
+                    text.is_char_boundary(at.start) && text.is_char_boundary(at.end),
+                    "{text}: {at:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn made_names_in_messages_read_as_code() {
         assert_eq!(
             plain_message("Variable not found: __flow_757365722d6964 (line 1)".to_owned()),

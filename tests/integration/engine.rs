@@ -1497,3 +1497,22 @@ fn a_reserved_word_that_is_not_declared_says_how_to_reach_the_field() {
     let message = diagnostics[0].to_string();
     assert!(message.contains(r#"state[\"go\"]"#), "{message}");
 }
+
+#[test]
+fn a_field_called_state_is_read_bare_or_through_state_index() {
+    let text = "flow f {\n  state { \"state\": map, retries: int = 0, match: int = 1 }\n  \
+                node step { state[\"retries\"] += state.x + state[\"state\"][\"y\"]; state[\"match\"] *= 5 }\n  \
+                start -> step -> end\n}\n";
+    let run = run(text, json!({ "state": { "x": 1, "y": 2 } }));
+    assert_eq!(run.state()["retries"], 3);
+    assert_eq!(run.state()["match"], 5);
+}
+
+#[test]
+fn an_unknown_key_without_a_close_field_is_declared_quoted_in_the_help() {
+    let text = "flow f {\n  state { n: int = 1 }\n  node step { state[\"zz-top\"] = 1 }\n  start -> step -> end\n}\n";
+    let (diagnostics, _) = checked(text);
+    assert_eq!(diagnostics[0]["code"], "flow::unknown-field");
+    let help = diagnostics[0]["help"].as_str().unwrap();
+    assert!(help.contains(r#"(e.g. `"zz-top": any`)"#), "{help}");
+}
