@@ -313,8 +313,9 @@ fn describe(error: &ParseErrorType, kind: CodeKind) -> String {
     match error {
         ParseErrorType::UnexpectedEOF => format!("{what} ends too early"),
         ParseErrorType::Reserved(word) => format!(
-            "`{word}` is reserved in rhai: a state field called `{word}` is written `{}`, or \
-             bare once declared in `state {{ … }}`",
+            "`{word}` is reserved in rhai: write a state field called `{word}` as `{}` (bare \
+             once declared in `state {{ … }}`), and a map key as a string \
+             (`#{{ \"{word}\": 1 }}`, `m[\"{word}\"]`)",
             in_code(word, false)
         ),
         ParseErrorType::BadInput(_)
