@@ -19,7 +19,8 @@ use crate::span::Span;
 mod names;
 mod strict;
 
-pub use names::{identifier, in_code, in_schema, key_of};
+pub use names::identifier;
+pub(crate) use names::{in_code, in_schema, key_of};
 pub(crate) use strict::{is_refused_comparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
@@ -141,7 +142,7 @@ pub struct CompiledCode {
     /// Free names the code uses (state fields it reads or assigns), sorted.
     pub names: Vec<String>,
     pub ast: Arc<AST>,
-    /// The text rhai compiled, when it differs from `text` (see [`names`]).
+    /// The text rhai compiled, when it differs from `text` (`sandbox/names.rs`).
     rewrite: Option<Arc<names::Rewrite>>,
 }
 
@@ -201,7 +202,7 @@ pub enum CodeKind {
 
 /// Compiles a guard or script. `known` are the names in scope: the [`identifier`]s of the
 /// state's declared keys. With a strict engine, each other free name is reported, all of them
-/// at once. Keys rhai cannot read as written are reached through a rewrite (see [`names`]);
+/// at once. Keys rhai cannot read as written are reached through a rewrite (`sandbox/names.rs`);
 /// what this returns names keys and points into `text`.
 pub fn compile(
     engine: &Engine,

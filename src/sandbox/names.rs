@@ -57,7 +57,7 @@ fn word(key: &str) -> Word {
 }
 
 /// The rhai identifier the run-time scope knows a state key by: the key itself when it is an
-/// ordinary identifier, else a made one that [`key_of`] turns back into the key.
+/// ordinary identifier, else a made one that `key_of` turns back into the key.
 pub fn identifier(key: &str) -> Cow<'_, str> {
     if word(key) == Word::Plain {
         return Cow::Borrowed(key);
@@ -71,7 +71,7 @@ pub fn identifier(key: &str) -> Cow<'_, str> {
 }
 
 /// The state key an identifier in rhai code stands for.
-pub fn key_of(identifier: &str) -> Cow<'_, str> {
+pub(crate) fn key_of(identifier: &str) -> Cow<'_, str> {
     let Some(hex) = identifier.strip_prefix(PREFIX) else {
         return Cow::Borrowed(identifier);
     };
@@ -87,7 +87,7 @@ pub fn key_of(identifier: &str) -> Cow<'_, str> {
 
 /// How code reaches a state key: the bare name, or `state["key"]`. A reserved word counts
 /// as bare when `declared` (only declared fields are rewritten).
-pub fn in_code(key: &str, declared: bool) -> String {
+pub(crate) fn in_code(key: &str, declared: bool) -> String {
     match word(key) {
         Word::Plain => key.to_owned(),
         Word::Reserved if declared => key.to_owned(),
@@ -96,7 +96,7 @@ pub fn in_code(key: &str, declared: bool) -> String {
 }
 
 /// How the `state { }` schema declares a key: bare when it is an identifier, else quoted.
-pub fn in_schema(key: &str) -> String {
+pub(crate) fn in_schema(key: &str) -> String {
     if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
     {
