@@ -383,6 +383,13 @@ mod tests {
     }
 
     #[test]
+    fn deeply_nested_template_strings_do_not_exhaust_the_stack() {
+        let text = "`${".repeat(200_000) + "state[\"k\"]";
+        let rewrite = rewrite(&text, &[]).expect("the key is in code");
+        assert!(rewrite.text.ends_with("${k"));
+    }
+
+    #[test]
     fn made_names_in_messages_read_as_code() {
         assert_eq!(
             plain_message("Variable not found: __flow_757365722d6964 (line 1)".to_owned()),

@@ -31,6 +31,7 @@ impl Tok {
 pub(super) fn scan(text: &str) -> Vec<Tok> {
     let mut scanner = Scanner {
         bytes: text.as_bytes(),
+        nesting: 0,
         at: 0,
         tokens: Vec::new(),
     };
@@ -38,7 +39,13 @@ pub(super) fn scan(text: &str) -> Vec<Tok> {
     scanner.tokens
 }
 
+/// Template strings nested deeper than this are skipped as text: the scan recurses into
+/// each `${ … }`, and rhai refuses such nesting anyway (its expression depth limit).
+const MAX_NESTING: usize = 64;
+
 struct Scanner<'t> {
+    /// Interpolations open around the current position.
+    nesting: usize,
     bytes: &'t [u8],
     at: usize,
     tokens: Vec<Tok>,
@@ -188,11 +195,13 @@ impl Scanner<'_> {
                     self.at += 1;
                     return;
                 }
-                b'$' if self.peek(1) == Some(b'{') => {
+                b'$' if self.peek(1) == Some(b'{') && self.nesting < MAX_NESTING => {
                     let start = self.at;
                     self.at += 2;
                     self.push(Kind::Punct, start);
+                    self.nesting += 1;
                     self.code(true);
+                    self.nesting -= 1;
                     if self.peek(0) == Some(b'}') {
                         let start = self.at;
                         self.at += 1;
