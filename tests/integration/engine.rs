@@ -1516,3 +1516,18 @@ fn an_unknown_key_without_a_close_field_is_declared_quoted_in_the_help() {
     let help = diagnostics[0]["help"].as_str().unwrap();
     assert!(help.contains(r#"(e.g. `"zz-top": any`)"#), "{help}");
 }
+
+#[test]
+fn a_quoted_name_is_the_same_field_as_the_bare_one() {
+    let text = "flow f {\n  state { go: bool, \"go\": int, \"a\\\"b\": int = 1 }\n  \
+                node step { state[\"a\\\"b\"] += 1 }\n  start -> step -> end\n}\n";
+    let (diagnostics, _) = checked(text);
+    let codes: Vec<&str> = diagnostics
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["flow::duplicate-field"]);
+    let text = text.replace("go: bool, ", "");
+    let run = run(&text, json!({ "go": 1 }));
+    assert_eq!(run.state()["a\"b"], 2);
+}
