@@ -24,6 +24,8 @@ pub(super) struct Actions<'t> {
     /// State fields, when the flow has a schema: names outside it are errors.
     known: Vec<String>,
     schema: Option<&'t Schema>,
+    /// The fields' names in rhai's scope (`sandbox::identifier`), in the order of `known`.
+    in_scope: Vec<String>,
 }
 
 impl<'t> Actions<'t> {
@@ -43,11 +45,16 @@ impl<'t> Actions<'t> {
             None => Vec::new(),
         };
         let engine = sandbox::engine(limits, schema.is_some());
+        let in_scope = known
+            .iter()
+            .map(|key| sandbox::identifier(key).into_owned())
+            .collect();
         Actions {
             tools,
             engine,
             known,
             schema,
+            in_scope,
         }
     }
 
@@ -262,7 +269,7 @@ impl<'t> Actions<'t> {
         code: &Code,
         errors: &mut Vec<CompileError>,
     ) -> Option<CompiledCode> {
-        match sandbox::compile(&self.engine, kind, &code.text, code.span, &self.known) {
+        match sandbox::compile(&self.engine, kind, &code.text, code.span, &self.in_scope) {
             Ok(compiled) => Some(compiled),
             Err(CodeError::Syntax { reason, at }) => {
                 let (hint, at) = match hints::for_syntax(&self.engine, kind, code, at) {
@@ -285,13 +292,10 @@ impl<'t> Actions<'t> {
             }
             Err(CodeError::UnknownNames(names)) => {
                 for (name, at) in names {
-                    let at = crate::span::Span::new(
-                        at.start,
-                        at.start + name.len().min(code.span.end - at.start),
-                    );
                     errors.push(CompileError::UnknownField {
                         hint: hints::for_unknown_name(&name),
-                        suggestion: closest(&name, self.known.iter().map(String::as_str)),
+                        suggestion: closest(&name, self.known.iter().map(String::as_str))
+                            .map(|key| sandbox::in_code(&key, true)),
                         name,
                         at: at.into(),
                     });

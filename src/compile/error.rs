@@ -227,7 +227,7 @@ pub enum CompileError {
     },
 
     #[error("`{name}` is not a state field")]
-    #[diagnostic(code("flow::unknown-field"), help("{}", match hint { Some(hint) => hint.to_string(), None => did_you_mean(suggestion.as_ref(), &format!("declare it in `state {{ … }}` (e.g. `{name}: any`), or make it a local with `let` in a script")) }))]
+    #[diagnostic(code("flow::unknown-field"), help("{}", match hint { Some(hint) => hint.to_string(), None => did_you_mean(suggestion.as_ref(), &format!("declare it in `state {{ … }}` (e.g. `{}: any`), or make it a local with `let` in a script", crate::sandbox::in_schema(name))) }))]
     UnknownField {
         name: String,
         suggestion: Option<String>,

@@ -254,7 +254,7 @@ impl Sandbox {
         for &slot in self.pushed.iter().rev() {
             let value = self
                 .scope
-                .remove::<Dynamic>(state.name(slot))
+                .remove::<Dynamic>(state.identifier(slot).as_str())
                 .unwrap_or_default();
             state.restore(slot, value);
         }
@@ -303,7 +303,7 @@ impl Sandbox {
         for &slot in slots.iter().rev() {
             self.values.push(
                 self.scope
-                    .remove::<Dynamic>(state.name(slot))
+                    .remove::<Dynamic>(state.identifier(slot).as_str())
                     .unwrap_or_default(),
             );
         }
@@ -440,7 +440,7 @@ impl Sandbox {
             error = *inner;
         }
         let position = error.take_position();
-        let at = code.span.point_in(&code.text, position);
+        let at = code.point(position);
         let limits = &self.limits;
         match error {
             EvalAltResult::ErrorTerminated(token, _) => {
@@ -485,7 +485,7 @@ impl Sandbox {
                 at,
             },
             other => CodeFailure::Error {
-                reason: other.to_string(),
+                reason: code.message(other.to_string()),
                 at,
             },
         }

@@ -130,7 +130,7 @@ impl Plan {
     fn new(program: &Program) -> Self {
         let mut slots = Slots::default();
         let mut intern = |code: &CompiledCode| -> Vec<usize> {
-            code.names.iter().map(|n| slots.intern(n)).collect()
+            code.names.iter().map(|n| slots.intern_code(n)).collect()
         };
         let nodes = program
             .nodes

@@ -14,10 +14,15 @@ use crate::runtime::error::RuntimeError;
 use crate::span::Span;
 use crate::value::{FieldType, Kind, describe_dynamic, describe_json};
 
-/// Names with fixed slots: schema fields and every name the code reads or writes.
+/// Names with fixed slots: schema fields and every name the code reads or writes. A slot's
+/// name is its JSON key; its identifier is what the code calls it in rhai's scope (the key,
+/// unless rhai cannot read the key as written: see `sandbox::identifier`).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Slots {
     names: Vec<Identifier>,
+    /// Of the slots the code names, which come first ([`Slots::intern_code`]): only those
+    /// enter a scope, and a key first seen at run time costs no look-up.
+    identifiers: Vec<Identifier>,
     index: HashMap<String, usize>,
     /// Per slot, the type its writes must have, for declared fields.
     declared: Vec<Option<Declared>>,
@@ -66,6 +71,21 @@ impl Slots {
     pub(crate) fn declare(&mut self, name: &str, declared: Declared) {
         let slot = self.intern(name);
         self.declared[slot] = Some(declared);
+    }
+
+    /// The slot of a name some guard or script uses, with its identifier. These are interned
+    /// before any other.
+    pub(crate) fn intern_code(&mut self, name: &str) -> usize {
+        let slot = self.intern(name);
+        if slot == self.identifiers.len() {
+            self.identifiers
+                .push(crate::sandbox::identifier(name).as_ref().into());
+        }
+        debug_assert!(
+            slot < self.identifiers.len(),
+            "code names are interned first"
+        );
+        slot
     }
 }
 
@@ -249,7 +269,7 @@ impl State {
     }
 
     pub(crate) fn identifier(&self, slot: usize) -> &Identifier {
-        &self.slots.names[slot]
+        &self.slots.identifiers[slot]
     }
 
     /// The value of a slot the code names (held as a rhai value).

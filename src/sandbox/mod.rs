@@ -16,9 +16,12 @@ use serde_json::Value;
 
 use crate::span::Span;
 
+mod names;
 mod strict;
 mod unknown_names;
 
+pub use names::identifier;
+pub(crate) use names::{in_code, in_schema, key_of};
 pub(crate) use strict::{is_refused_comparison, refused_comparison};
 pub use unknown_names::{MAX_DECLARATIONS, MAX_WORDS};
 
@@ -141,6 +144,35 @@ pub struct CompiledCode {
     /// Free names the code uses (state fields it reads or assigns), sorted.
     pub names: Vec<String>,
     pub ast: Arc<AST>,
+    /// The text rhai compiled, when it differs from `text` (`sandbox/names.rs`).
+    rewrite: Option<Arc<names::Rewrite>>,
+}
+
+impl CompiledCode {
+    /// Where a rhai position in this code is in the file.
+    pub fn point(&self, pos: rhai::Position) -> Span {
+        match &self.rewrite {
+            Some(rewrite) if !pos.is_none() => {
+                let at = Span::new(0, rewrite.text.len()).point_in(&rewrite.text, pos);
+                within(self.span, rewrite.original(at))
+            }
+            _ => self.span.point_in(&self.text, pos),
+        }
+    }
+
+    /// A rhai message about this code, with the state keys as the code names them.
+    pub fn message(&self, message: String) -> String {
+        match self.rewrite {
+            Some(_) => names::plain_message(message),
+            None => message,
+        }
+    }
+}
+
+/// `at`, relative to the text of `span`, as a span of the file.
+fn within(span: Span, at: Span) -> Span {
+    let start = (span.start + at.start).min(span.end);
+    Span::new(start, (span.start + at.end).clamp(start, span.end))
 }
 
 impl Serialize for CompiledCode {
@@ -170,8 +202,10 @@ pub enum CodeKind {
     Script,
 }
 
-/// Compiles a guard or script. `known` are the names in scope (the state fields); with a
-/// strict engine, each other free name is reported, all of them at once.
+/// Compiles a guard or script. `known` are the names in scope: the [`identifier`]s of the
+/// state's declared keys. With a strict engine, each other free name is reported, all of them
+/// at once. Keys rhai cannot read as written are reached through a rewrite (`sandbox/names.rs`);
+/// what this returns names keys and points into `text`.
 pub fn compile(
     engine: &Engine,
     kind: CodeKind,
@@ -185,6 +219,55 @@ pub fn compile(
             at: Span::new(span.start + at.start, span.start + at.end),
         });
     }
+    let rewrite = names::rewrite(text, known);
+    let (rhai_text, rhai_span) = match &rewrite {
+        Some(rewrite) => (rewrite.text.as_str(), Span::new(0, rewrite.text.len())),
+        None => (text, span),
+    };
+    let back = |at: Span| match &rewrite {
+        Some(rewrite) => within(span, rewrite.original(at)),
+        None => at,
+    };
+    match compile_rhai(engine, kind, rhai_text, rhai_span, known) {
+        Ok(mut code) => {
+            if let Some(rewrite) = rewrite {
+                text.clone_into(&mut code.text);
+                code.span = span;
+                code.names = code.names.iter().map(|n| key_of(n).into_owned()).collect();
+                code.rewrite = Some(Arc::new(rewrite));
+            }
+            Ok(code)
+        }
+        Err(CodeError::Syntax { reason, at }) => Err(CodeError::Syntax {
+            reason: names::plain_message(reason),
+            at: back(at),
+        }),
+        Err(CodeError::UnknownNames(unknown)) => Err(CodeError::UnknownNames(
+            unknown
+                .into_iter()
+                .map(|(name, at)| {
+                    let replaced = rewrite.as_ref().and_then(|r| r.replaced(at));
+                    let at = replaced.map_or_else(
+                        || {
+                            let start = back(at).start;
+                            Span::new(start, (start + name.len()).min(span.end))
+                        },
+                        |from| within(span, from),
+                    );
+                    (key_of(&name).into_owned(), at)
+                })
+                .collect(),
+        )),
+    }
+}
+
+fn compile_rhai(
+    engine: &Engine,
+    kind: CodeKind,
+    text: &str,
+    span: Span,
+    known: &[String],
+) -> Result<CompiledCode, CodeError> {
     let mut scope = Scope::new();
     for name in known {
         // Declared, not constant: the optimizer would fold a constant's value into the AST.
@@ -202,6 +285,7 @@ pub fn compile(
                 span,
                 names,
                 ast: Arc::new(ast),
+                rewrite: None,
             });
         }
         Err(error) => error,
@@ -274,6 +358,16 @@ pub(crate) fn describe(error: &ParseErrorType, kind: CodeKind) -> String {
     };
     match error {
         ParseErrorType::UnexpectedEOF => format!("{what} ends too early"),
+        // Other languages' null: the hint for it (`()`) says what to write.
+        ParseErrorType::Reserved(word) if matches!(word.as_str(), "null" | "nil") => {
+            format!("`{word}` is reserved in rhai")
+        }
+        ParseErrorType::Reserved(word) => format!(
+            "`{word}` is reserved in rhai: write a state field called `{word}` as `{}` (bare \
+             once declared in `state {{ … }}`), and a map key as a string \
+             (`#{{ \"{word}\": 1 }}`, `m[\"{word}\"]`)",
+            in_code(word, false)
+        ),
         ParseErrorType::BadInput(_)
             if kind == CodeKind::Guard && error.to_string().contains("';'") =>
         {

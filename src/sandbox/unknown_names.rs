@@ -256,7 +256,10 @@ mod tests {
                 Ok(_) => return Err(CodeError::UnknownNames(unknown)),
                 Err(error) => match error.err_type() {
                     ParseErrorType::VariableUndefined(name) if !scope.contains(name) => {
-                        unknown.push((name.clone(), span.point_in(text, error.position())));
+                        // `compile` labels the whole name.
+                        let at = span.point_in(text, error.position());
+                        let at = Span::new(at.start, (at.start + name.len()).min(span.end));
+                        unknown.push((name.clone(), at));
                         scope.push_dynamic(name.clone(), Dynamic::UNIT);
                     }
                     other => {

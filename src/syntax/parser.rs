@@ -130,7 +130,28 @@ fn build_state_block(pair: Pair<'_, Rule>) -> Result<StateBlock, SyntaxError> {
 fn build_field(pair: Pair<'_, Rule>) -> Result<Field, SyntaxError> {
     let span = pair.as_span().into();
     let mut inner = pair.into_inner();
-    let name = build_ident(&next(&mut inner, "field name"));
+    let name_pair = next(&mut inner, "field name");
+    let name = match name_pair.as_rule() {
+        Rule::string => {
+            let name = build_string(&name_pair)?;
+            // Quoting a name does not free `error`: the engine sets that field itself.
+            if name == "error" {
+                return Err(SyntaxError::Unexpected {
+                    expected: "a name".to_owned(),
+                    found: format!("`{}`", name_pair.as_str()),
+                    help: "`error` is set by the engine when an `on error` edge is taken; \
+                           pick another name"
+                        .to_owned(),
+                    at: Span::from(name_pair.as_span()).into(),
+                });
+            }
+            Ident {
+                name,
+                span: name_pair.as_span().into(),
+            }
+        }
+        _ => build_ident(&name_pair),
+    };
     let ty_pair = next(&mut inner, "field type");
     let ty = Spanned::new(
         FieldType::from_keyword(ty_pair.as_str()).expect("grammar: type_name is a type keyword"),

@@ -1683,3 +1683,151 @@ fn a_constant_guard_that_is_not_a_bool_names_its_type_in_the_flows_words() {
         "{rendered}"
     );
 }
+
+// ---- state fields whatever their name ---------------------------------------------------
+
+/// Checks `text` and returns its diagnostics as JSON, and the IR when it compiled.
+fn checked(text: &str) -> (Vec<Value>, Option<Value>) {
+    let checked = flowc::check(&SourceFile::new("f.flow", text), &ToolRegistry::builtin());
+    let diagnostics = checked.report.to_json()["diagnostics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ir = checked
+        .program
+        .map(|program| serde_json::to_value(&program).unwrap());
+    (diagnostics, ir)
+}
+
+#[test]
+fn declared_fields_with_names_rhai_reserves_are_read_and_written_as_written() {
+    let text = "flow f {\n  state { go: bool, match: int = 0, default: string = \"a\" }\n  \
+                node step { match = match + 3; default += \"b\" }\n  \
+                node route\n  start -> route\n  route -> step when go == true\n  route -> end\n  step -> end\n}\n";
+    let run = run(text, json!({ "go": true }));
+    assert_eq!(run.state()["match"], 3);
+    assert_eq!(run.state()["default"], "ab");
+    assert_eq!(run.path(), ["route", "step"]);
+}
+
+#[test]
+fn any_key_is_read_and_written_through_state_index_in_guards_and_scripts() {
+    let text = "flow f {\n  \
+                node step { state[\"user-id\"] = state[\"user-id\"] + 1; state[\"go\"] = \"went\"; state[\"if\"] = 1 }\n  \
+                node route\n  start -> route\n  route -> step when state[\"user-id\"] > 40\n  route -> end\n  step -> end\n}\n";
+    let run = run(text, json!({ "user-id": 41 }));
+    assert_eq!(run.path(), ["route", "step"]);
+    assert_eq!(
+        Value::Object(run.state().clone()),
+        json!({ "user-id": 42, "go": "went", "if": 1 })
+    );
+}
+
+#[test]
+fn the_schema_declares_any_key_quoted_and_the_ir_names_keys() {
+    let text = "flow f {\n  state { \"user-id\": int = 1, \"if\": string?, go: bool = true }\n  \
+                node step { state[\"user-id\"] *= 10; state[\"if\"] = \"then\" }\n  \
+                node route\n  start -> route\n  route -> step when go && state[\"user-id\"] == 1\n  route -> end\n  step -> end\n}\n";
+    let run = run(text, json!({}));
+    assert_eq!(run.path(), ["route", "step"]);
+    assert_eq!(run.state()["user-id"], 10);
+    assert_eq!(run.state()["if"], "then");
+    let (diagnostics, ir) = checked(text);
+    assert_eq!(diagnostics, Vec::<Value>::new());
+    let ir = ir.expect("it compiles").to_string();
+    assert!(ir.contains(r#""names":["if","user-id"]"#), "{ir}");
+    assert!(ir.contains(r#""names":["go","user-id"]"#), "{ir}");
+    assert!(!ir.contains("__flow"), "{ir}");
+    let bad = run_tools(text, json!({ "user-id": "x" }), test_tools());
+    assert!(bad.rendered().contains("`user-id`"), "{}", bad.rendered());
+}
+
+#[test]
+fn an_unknown_key_through_state_index_is_reported_with_a_suggestion() {
+    let text = "flow f {\n  state { \"user-id\": int = 1 }\n  node route\n  start -> route\n  route -> end when state[\"usr-id\"] > 0\n  route -> end\n}\n";
+    let (diagnostics, _) = checked(text);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    let unknown = &diagnostics[0];
+    assert_eq!(unknown["code"], "flow::unknown-field");
+    assert_eq!(unknown["help"], "did you mean `state[\"user-id\"]`?");
+    let label = &unknown["labels"][0];
+    let at = usize::try_from(label["offset"].as_u64().unwrap()).unwrap();
+    let len = usize::try_from(label["length"].as_u64().unwrap()).unwrap();
+    assert_eq!(&text[at..at + len], "state[\"usr-id\"]");
+}
+
+#[test]
+fn without_a_schema_an_absent_key_reads_as_it_does_bare() {
+    let text = |read: &str| {
+        format!("flow f {{\n  node step {{ seen = {read} == () }}\n  start -> step -> end\n}}\n")
+    };
+    let bare = run(&text("missing"), json!({}));
+    let indexed = run(&text("state[\"missing\"]"), json!({}));
+    assert_eq!(bare.state()["seen"], true);
+    assert_eq!(indexed.state(), bare.state());
+    let guard = |read: &str| {
+        format!(
+            "flow f {{\n  node route\n  start -> route\n  route -> end when {read} == ()\n  route -> end\n}}\n"
+        )
+    };
+    let bare = run(&guard("missing"), json!({}));
+    let indexed = run(&guard("state[\"missing\"]"), json!({}));
+    assert_eq!(bare.code(), "flow::guard-error");
+    assert_eq!(indexed.code(), bare.code());
+    assert!(
+        indexed.rendered().contains("Variable not found: missing"),
+        "{}",
+        indexed.rendered()
+    );
+}
+
+#[test]
+fn an_error_after_a_rewritten_name_points_at_its_own_column() {
+    let text = "flow f {\n  node step { state[\"user-id\"] = 1; let x = state[\"user-id\"] / zero; }\n  start -> step -> end\n}\n";
+    let run = run(text, json!({ "zero": 0 }));
+    assert_eq!(run.code(), "flow::script-error");
+    insta::assert_snapshot!(run.rendered());
+}
+
+#[test]
+fn a_reserved_word_that_is_not_declared_says_how_to_reach_the_field() {
+    let text =
+        "flow f {\n  node route\n  start -> route\n  route -> end when go\n  route -> end\n}\n";
+    let (diagnostics, _) = checked(text);
+    let message = diagnostics[0].to_string();
+    assert!(message.contains(r#"state[\"go\"]"#), "{message}");
+}
+
+#[test]
+fn a_field_called_state_is_read_bare_or_through_state_index() {
+    let text = "flow f {\n  state { \"state\": map, retries: int = 0, match: int = 1 }\n  \
+                node step { state[\"retries\"] += state.x + state[\"state\"][\"y\"]; state[\"match\"] *= 5 }\n  \
+                start -> step -> end\n}\n";
+    let run = run(text, json!({ "state": { "x": 1, "y": 2 } }));
+    assert_eq!(run.state()["retries"], 3);
+    assert_eq!(run.state()["match"], 5);
+}
+
+#[test]
+fn an_unknown_key_without_a_close_field_is_declared_quoted_in_the_help() {
+    let text = "flow f {\n  state { n: int = 1 }\n  node step { state[\"zz-top\"] = 1 }\n  start -> step -> end\n}\n";
+    let (diagnostics, _) = checked(text);
+    assert_eq!(diagnostics[0]["code"], "flow::unknown-field");
+    let help = diagnostics[0]["help"].as_str().unwrap();
+    assert!(help.contains(r#"(e.g. `"zz-top": any`)"#), "{help}");
+}
+
+#[test]
+fn a_quoted_name_is_the_same_field_as_the_bare_one() {
+    let text = "flow f {\n  state { go: bool, \"go\": int, \"a\\\"b\": int = 1 }\n  \
+                node step { state[\"a\\\"b\"] += 1 }\n  start -> step -> end\n}\n";
+    let (diagnostics, _) = checked(text);
+    let codes: Vec<&str> = diagnostics
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["flow::duplicate-field"]);
+    let text = text.replace("go: bool, ", "");
+    let run = run(&text, json!({ "go": 1 }));
+    assert_eq!(run.state()["a\"b"], 2);
+}
