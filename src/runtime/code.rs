@@ -1,7 +1,7 @@
 //! Guards and scripts against the sandbox engine. One engine per run (reused by later runs),
 //! built by `sandbox::engine`, with the run's hooks: `print`/`debug` into the step's output,
-//! and a progress hook for cancellation and wall-clock limits. Guards are evaluated with
-//! rhai's fast operators off, so that the sandbox's strict comparisons apply to them.
+//! and a progress hook for cancellation and wall-clock limits. Guards and scripts are
+//! evaluated with rhai's fast operators off, so that the sandbox's strict comparisons apply.
 //!
 //! A step pushes only the state slots its code names into one reused `Scope`: a guard
 //! borrows the values (moved out of the state as constants, moved back after: no copy, and
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::runtime::state::State;
-use crate::sandbox::{self, CompiledCode, Limits};
+use crate::sandbox::{self, CompiledCode, Limits, RefusedComparison};
 use crate::span::Span;
 use crate::sync::lock;
 use crate::tools::CancelToken;
@@ -49,6 +49,13 @@ pub(crate) enum CodeFailure {
         value: String,
         at: Span,
     },
+    /// A comparison of values of types that do not compare (`"999" > 120`).
+    RefusedComparison {
+        left: &'static str,
+        right: &'static str,
+        operator: &'static str,
+        at: Span,
+    },
     Error {
         reason: String,
         at: Span,
@@ -79,6 +86,22 @@ impl CodeFailure {
                  raise it with `flowc run --limit max_wall_time_ms=N`"
                     .to_owned(),
             ),
+            CodeFailure::RefusedComparison {
+                left,
+                right,
+                operator,
+                ..
+            } => (
+                RefusedComparison {
+                    left,
+                    right,
+                    operator,
+                }
+                .to_string(),
+                "values of one type compare (ints and floats mix); convert one side first, e.g. \
+                 `parse_int(x)` or `x.to_string()`"
+                    .to_owned(),
+            ),
             CodeFailure::Error { reason, .. } => (reason.clone(), String::new()),
             CodeFailure::Deadline(_) | CodeFailure::Cancelled => (String::new(), String::new()),
         }
@@ -86,7 +109,9 @@ impl CodeFailure {
 
     pub(crate) fn at(&self) -> Option<Span> {
         match self {
-            CodeFailure::Limit { at, .. } | CodeFailure::Error { at, .. } => Some(*at),
+            CodeFailure::Limit { at, .. }
+            | CodeFailure::RefusedComparison { at, .. }
+            | CodeFailure::Error { at, .. } => Some(*at),
             _ => None,
         }
     }
@@ -229,8 +254,6 @@ impl Sandbox {
         run_deadline: Option<Instant>,
     ) -> Result<bool, CodeFailure> {
         self.arm(None, run_deadline);
-        // Strict: the overloads that refuse mismatched comparisons win over rhai's fallback.
-        self.engine.set_fast_operators(false);
         self.scope.clear();
         self.pushed.clear();
         for &slot in slots {
@@ -272,8 +295,6 @@ impl Sandbox {
         changes: &mut Vec<usize>,
     ) -> Result<(), CodeFailure> {
         self.arm(deadlines.0, deadlines.1);
-        // Scripts keep rhai's own rules (a mismatched comparison is false).
-        self.engine.set_fast_operators(true);
         self.scope.clear();
         for &slot in slots {
             let value = state.get(slot).cloned().unwrap_or_default();
@@ -423,6 +444,19 @@ impl Sandbox {
         let position = error.take_position();
         let at = code.span.point_in(&code.text, position);
         let limits = &self.limits;
+        if let Some(RefusedComparison {
+            left,
+            right,
+            operator,
+        }) = sandbox::refused_comparison(&error)
+        {
+            return CodeFailure::RefusedComparison {
+                left,
+                right,
+                operator,
+                at,
+            };
+        }
         match error {
             EvalAltResult::ErrorTerminated(token, _) => {
                 if token.as_int() == Ok(0) {
@@ -613,7 +647,7 @@ mod tests {
         ] {
             let result = eval_guard(text);
             assert!(
-                matches!(&result, Err(e) if e.contains("cannot compare")),
+                matches!(&result, Err(e) if e.starts_with("RefusedComparison")),
                 "{text}: {result:?}"
             );
         }

@@ -18,7 +18,7 @@ use crate::span::Span;
 
 mod strict;
 
-pub(crate) use strict::{is_refused_comparison, refused_comparison};
+pub(crate) use strict::{RefusedComparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,10 +119,9 @@ pub fn engine(limits: &Limits, strict: bool) -> Engine {
         .set_max_map_size(limits.max_map_size)
         .set_strict_variables(strict)
         .set_fail_on_invalid_map_property(true);
-    // Comparisons of mismatched types are errors (`strict`). The overloads that say so win
-    // over rhai's built-in operators only with fast operators off, and only then does the
-    // optimizer leave `"x" > 3` alone rather than fold it to `false`. Scripts are run with
-    // fast operators on (rhai's own rules); guards and constant guards at check time, off.
+    // Comparisons of mismatched types are errors (`strict`), in guards and scripts alike. The
+    // overloads that say so win over rhai's built-in operators only with fast operators off,
+    // and only then does the optimizer leave `"x" > 3` alone rather than fold it to `false`.
     strict::register(&mut engine);
     engine.set_fast_operators(false);
     engine.disable_symbol("eval");

@@ -1383,3 +1383,19 @@ mod cli_run {
         assert!(stderr.contains("flow::cancelled"), "{stderr}");
     }
 }
+
+#[test]
+fn a_script_comparing_mismatched_types_fails_like_a_guard() {
+    // A data-quality rule on a field that arrived as text: `false` would hide the problem.
+    let run = run(
+        "flow q {\n  state { age: any, flagged: bool = false }\n  node check { if age > 120 { flagged = true } }\n  start -> check\n}\n",
+        json!({ "age": "999" }),
+    );
+    assert_eq!(run.code(), "flow::script-error");
+    let rendered = run.rendered();
+    assert!(
+        rendered.contains("cannot compare string with int using `>`"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("convert one side"), "{rendered}");
+}
