@@ -142,6 +142,8 @@ pub(crate) struct Sandbox {
     control: Arc<Control>,
     output: Arc<Mutex<Output>>,
     limits: Limits,
+    /// Whether evaluations need a stack of their own ([`Limits::needs_large_stack`]).
+    large_stack: bool,
     /// Slots pushed for the current evaluation, in scope order.
     pushed: Vec<usize>,
     /// Values taken back from the scope after a script, and whether each one changed.
@@ -189,6 +191,7 @@ impl Sandbox {
             control,
             output,
             limits: limits.clone(),
+            large_stack: limits.needs_large_stack(),
             pushed: Vec::new(),
             values: Vec::new(),
             changed: Vec::new(),
@@ -245,6 +248,30 @@ impl Sandbox {
             .store(earliest.1 as u8, Ordering::Relaxed);
     }
 
+    /// Evaluates compiled code in the prepared scope. With depth limits raised past the
+    /// defaults, on a thread with a stack large enough for them: deep recursion must end in
+    /// the limit's error, never in a stack overflow.
+    fn evaluate(&mut self, code: &CompiledCode) -> Result<Dynamic, Box<EvalAltResult>> {
+        let (engine, scope) = (&self.engine, &mut self.scope);
+        if !self.large_stack {
+            return engine.eval_ast_with_scope::<Dynamic>(scope, &code.ast);
+        }
+        std::thread::scope(|threads| {
+            let evaluation = std::thread::Builder::new()
+                .name("flowc-eval".to_owned())
+                .stack_size(sandbox::EVALUATION_STACK)
+                .spawn_scoped(threads, || {
+                    engine.eval_ast_with_scope::<Dynamic>(scope, &code.ast)
+                });
+            match evaluation {
+                Ok(evaluation) => evaluation
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(error) => Err(format!("could not start the evaluation: {error}").into()),
+            }
+        })
+    }
+
     /// Evaluates a guard against the state. The values it reads are lent as constants.
     pub(crate) fn guard(
         &mut self,
@@ -263,9 +290,7 @@ impl Sandbox {
                 self.pushed.push(slot);
             }
         }
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &code.ast);
+        let result = self.evaluate(code);
         for &slot in self.pushed.iter().rev() {
             let value = self
                 .scope
@@ -301,9 +326,7 @@ impl Sandbox {
             self.scope
                 .push_dynamic(state.identifier(slot).clone(), value);
         }
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &code.ast);
+        let result = self.evaluate(code);
         let value = result.map_err(|error| self.failure(*error, code))?;
         // rhai checks sizes as values are built, but not a map growing by `m[key] = v`:
         // what enters the state is checked here.

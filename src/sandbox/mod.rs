@@ -41,6 +41,32 @@ pub struct Limits {
     pub max_wall_time_ms: u64,
 }
 
+/// The stack of an evaluation whose depth limits are raised ([`Limits::needs_large_stack`]):
+/// enough for every limit at its ceiling, nested calls each nesting expressions as deep as
+/// allowed, in an unoptimized build. Only the pages touched are ever committed.
+pub const EVALUATION_STACK: usize = 512 * 1024 * 1024;
+
+/// Why [`Limits::set`] refused a setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitError {
+    /// No limit has that name.
+    Unknown,
+    /// A depth limit asked for more than the stack can hold (or for none, `0`).
+    AboveCeiling { name: &'static str, ceiling: usize },
+}
+
+impl std::fmt::Display for LimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitError::Unknown => write!(f, "no sandbox limit has that name"),
+            LimitError::AboveCeiling { name, ceiling } => write!(
+                f,
+                "`{name}` can be raised to {ceiling} at most (deeper would overflow the stack)"
+            ),
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -67,19 +93,60 @@ impl Limits {
             .collect()
     }
 
-    /// Sets the limit called `name` to `value`; `false` when no limit has that name. A value
-    /// beyond what the platform counts (`usize`) is as good as no limit.
-    pub fn set(&mut self, name: &str, value: u64) -> bool {
+    /// How far each depth limit may be raised: deeper recursion or nesting would overflow
+    /// the evaluation's stack (a crash, not an error), so a larger value (or `0`, which
+    /// rhai reads as "no limit") is refused. See [`Limits::needs_large_stack`].
+    pub const CEILINGS: [(&'static str, usize); 3] = [
+        ("max_call_levels", 256),
+        ("max_expr_depth", 512),
+        ("max_function_expr_depth", 256),
+    ];
+
+    /// Sets the limit called `name` to `value`. A value beyond what the platform counts
+    /// (`usize`) is as good as no limit; a depth limit above its ceiling is refused.
+    pub fn set(&mut self, name: &str, value: u64) -> Result<(), LimitError> {
         let mut fields = self.fields();
         let Some(field) = fields.get_mut(name) else {
-            return false;
+            return Err(LimitError::Unknown);
         };
+        if let Some(&(name, ceiling)) = Self::CEILINGS.iter().find(|(n, _)| *n == name)
+            && (value == 0 || value > ceiling as u64)
+        {
+            return Err(LimitError::AboveCeiling { name, ceiling });
+        }
         *field = value
             .min(u64::try_from(usize::MAX).unwrap_or(u64::MAX))
             .into();
         *self = serde_json::from_value(Value::Object(fields))
             .expect("every limit is a whole number up to usize::MAX");
-        true
+        Ok(())
+    }
+
+    /// The depth limits held to their ceilings, for limits set field by field (an embedder's
+    /// `RunOptions::limits`) rather than through [`Limits::set`].
+    fn ceiled(name: &str, value: usize) -> usize {
+        let ceiling = Self::CEILINGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(usize::MAX, |&(_, ceiling)| ceiling);
+        if value == 0 {
+            ceiling
+        } else {
+            value.min(ceiling)
+        }
+    }
+
+    /// Whether the depth limits are raised past the defaults, so deep that an evaluation needs
+    /// more stack than a thread's usual 2 MiB: such evaluations run on a thread of their own
+    /// with [`EVALUATION_STACK`] bytes of stack.
+    pub fn needs_large_stack(&self) -> bool {
+        let defaults = Limits::default();
+        let calls = Self::ceiled("max_call_levels", self.max_call_levels);
+        let expr = Self::ceiled("max_expr_depth", self.max_expr_depth);
+        let function = Self::ceiled("max_function_expr_depth", self.max_function_expr_depth);
+        calls > defaults.max_call_levels
+            || expr > defaults.max_expr_depth
+            || function > defaults.max_function_expr_depth
     }
 
     fn fields(&self) -> serde_json::Map<String, Value> {
@@ -112,8 +179,11 @@ pub fn engine(limits: &Limits, strict: bool) -> Engine {
     }
     engine
         .set_max_operations(limits.max_operations)
-        .set_max_call_levels(limits.max_call_levels)
-        .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
+        .set_max_call_levels(Limits::ceiled("max_call_levels", limits.max_call_levels))
+        .set_max_expr_depths(
+            Limits::ceiled("max_expr_depth", limits.max_expr_depth),
+            Limits::ceiled("max_function_expr_depth", limits.max_function_expr_depth),
+        )
         .set_max_string_size(limits.max_string_size)
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
@@ -319,9 +389,18 @@ mod tests {
     #[test]
     fn limits_are_set_by_name() {
         let mut limits = Limits::default();
-        assert!(limits.set("max_map_size", 9));
+        assert_eq!(limits.set("max_map_size", 9), Ok(()));
         assert_eq!(limits.max_map_size, 9);
-        assert!(!limits.set("max_speed", 9));
+        assert_eq!(limits.set("max_speed", 9), Err(LimitError::Unknown));
+        for value in [0, 257, u64::MAX] {
+            assert_eq!(
+                limits.set("max_call_levels", value),
+                Err(LimitError::AboveCeiling {
+                    name: "max_call_levels",
+                    ceiling: 256
+                })
+            );
+        }
         assert_eq!(
             limits,
             Limits {
