@@ -103,6 +103,8 @@ mod tests {
             "max_string_size",
             "max_array_size",
             "max_map_size",
+            "max_total_size",
+            "max_total_string_size",
             "max_wall_time_ms",
         ];
         assert_eq!(fields, listed, "`--limit` must name every field");
@@ -124,7 +126,8 @@ mod tests {
             parse_limit("max_operatons=5").unwrap_err(),
             "unknown limit `max_operatons`; did you mean `max_operations`? the limits are \
              `max_operations`, `max_call_levels`, `max_expr_depth`, `max_function_expr_depth`, \
-             `max_string_size`, `max_array_size`, `max_map_size`, `max_wall_time_ms`"
+             `max_string_size`, `max_array_size`, `max_map_size`, `max_total_size`, \
+             `max_total_string_size`, `max_wall_time_ms`"
         );
         assert!(
             parse_limit("speed=5")

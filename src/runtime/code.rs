@@ -15,13 +15,16 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::runtime::state::State;
-use crate::sandbox::{self, CompiledCode, Limits, RefusedComparison};
+use crate::sandbox::{self, CompiledCode, Limits, RefusedComparison, SizeLimit};
 use crate::span::Span;
 use crate::sync::lock;
 use crate::tools::CancelToken;
 
 /// Print lines kept per step; the rest are counted.
 const MAX_OUTPUT_LINES: usize = 1000;
+
+/// Bytes of print output kept per step (a line is cut to what is left); the rest is counted.
+const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// How deeply lists and maps a script writes into the state may nest (as `serde_json`'s
 /// parser allows for JSON input).
@@ -131,6 +134,7 @@ struct Control {
 #[derive(Default)]
 struct Output {
     lines: Vec<String>,
+    bytes: usize,
     dropped: usize,
 }
 
@@ -182,9 +186,9 @@ impl Sandbox {
         });
         let output = Arc::new(Mutex::new(Output::default()));
         let printed = Arc::clone(&output);
-        engine.on_print(move |text| push_line(&printed, text.to_owned()));
+        engine.on_print(move |text| push_line(&printed, text));
         let debugged = Arc::clone(&output);
-        engine.on_debug(move |text, _, _| push_line(&debugged, format!("[debug] {text}")));
+        engine.on_debug(move |text, _, _| push_line(&debugged, &format!("[debug] {text}")));
         Sandbox {
             engine,
             scope: Scope::new(),
@@ -217,6 +221,7 @@ impl Sandbox {
             lines.push(format!("… {} more lines not kept", output.dropped));
             output.dropped = 0;
         }
+        output.bytes = 0;
         lines
     }
 
@@ -414,34 +419,18 @@ impl Sandbox {
                 format!("{MAX_VALUE_DEPTH} levels of nested lists and maps"),
             ));
         }
-        if let Ok(text) = value.as_immutable_string_ref() {
-            return (limits.max_string_size > 0 && text.len() > limits.max_string_size).then(
-                || {
-                    Unstorable::Limit(
-                        "max_string_size",
-                        format!("{} bytes", limits.max_string_size),
-                    )
-                },
-            );
+        if let Some(limit) = sandbox::oversized(value, limits) {
+            return Some(Unstorable::Limit(limit, limit_value(limits, limit)));
+        }
+        if value.is_string() {
+            return None;
         }
         if let Ok(array) = value.as_array_ref() {
-            if limits.max_array_size > 0 && array.len() > limits.max_array_size {
-                return Some(Unstorable::Limit(
-                    "max_array_size",
-                    format!("{} elements", limits.max_array_size),
-                ));
-            }
             return array
                 .iter()
                 .find_map(|item| self.unstorable(item, depth + 1));
         }
         if let Ok(map) = value.as_map_ref() {
-            if limits.max_map_size > 0 && map.len() > limits.max_map_size {
-                return Some(Unstorable::Limit(
-                    "max_map_size",
-                    format!("{} entries", limits.max_map_size),
-                ));
-            }
             return map
                 .values()
                 .find_map(|item| self.unstorable(item, depth + 1));
@@ -467,6 +456,13 @@ impl Sandbox {
         let position = error.take_position();
         let at = code.span.point_in(&code.text, position);
         let limits = &self.limits;
+        if let Some(SizeLimit { limit }) = sandbox::size_limit(&error) {
+            return CodeFailure::Limit {
+                limit,
+                value: limit_value(limits, limit),
+                at,
+            };
+        }
         if let Some(RefusedComparison {
             left,
             right,
@@ -502,21 +498,18 @@ impl Sandbox {
                 value: format!("{} nested calls", limits.max_call_levels),
                 at,
             },
+            // rhai tells which of its totals was reached only in its message.
             EvalAltResult::ErrorDataTooLarge(what, _) => {
-                let (limit, value) = if what.contains("string") {
-                    (
-                        "max_string_size",
-                        format!("{} bytes", limits.max_string_size),
-                    )
-                } else if what.contains("map") {
-                    ("max_map_size", format!("{} entries", limits.max_map_size))
+                let limit = if what.contains("string") {
+                    "max_total_string_size"
                 } else {
-                    (
-                        "max_array_size",
-                        format!("{} elements", limits.max_array_size),
-                    )
+                    "max_total_size"
                 };
-                CodeFailure::Limit { limit, value, at }
+                CodeFailure::Limit {
+                    limit,
+                    value: limit_value(limits, limit),
+                    at,
+                }
             }
             EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => CodeFailure::Error {
                 reason: value.to_string(),
@@ -530,6 +523,21 @@ impl Sandbox {
     }
 }
 
+/// A size limit's value in its unit (`1048576 bytes`).
+fn limit_value(limits: &Limits, limit: &str) -> String {
+    match limit {
+        "max_string_size" => format!("{} bytes", limits.max_string_size),
+        "max_total_string_size" => format!("{} bytes", limits.max_total_string_size),
+        "max_array_size" => format!("{} elements", limits.max_array_size),
+        "max_map_size" => format!("{} entries", limits.max_map_size),
+        "max_total_size" => format!(
+            "{} list elements or map entries in one value",
+            limits.max_total_size
+        ),
+        other => unreachable!("`{other}` is not a size limit"),
+    }
+}
+
 /// Why a value cannot enter the state.
 enum Unstorable {
     /// A sandbox limit: its name and value.
@@ -538,12 +546,27 @@ enum Unstorable {
     NotJson(String),
 }
 
-fn push_line(output: &Mutex<Output>, line: String) {
+fn push_line(output: &Mutex<Output>, line: &str) {
     let mut output = lock(output);
-    if output.lines.len() < MAX_OUTPUT_LINES {
-        output.lines.push(line);
-    } else {
+    let room = MAX_OUTPUT_BYTES - output.bytes;
+    if output.lines.len() >= MAX_OUTPUT_LINES || room == 0 {
         output.dropped += 1;
+        return;
+    }
+    let mut end = line.len().min(room);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = if end < line.len() {
+        format!("{}…", &line[..end])
+    } else {
+        line.to_owned()
+    };
+    output.bytes += end;
+    output.lines.push(kept);
+    if end < line.len() {
+        // No room is left for another line.
+        output.bytes = MAX_OUTPUT_BYTES;
     }
 }
 

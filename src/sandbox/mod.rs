@@ -16,8 +16,10 @@ use serde_json::Value;
 
 use crate::span::Span;
 
+mod bounded;
 mod strict;
 
+pub(crate) use bounded::{SizeLimit, oversized, size_limit};
 pub(crate) use strict::{RefusedComparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
@@ -32,10 +34,15 @@ pub struct Limits {
     pub max_function_expr_depth: usize,
     /// Bytes in one string.
     pub max_string_size: usize,
-    /// Elements in one array.
+    /// Elements in one list.
     pub max_array_size: usize,
     /// Entries in one object map.
     pub max_map_size: usize,
+    /// One value with everything it holds, nested: at most this many list elements, and at
+    /// most this many map entries (rhai counts the two apart).
+    pub max_total_size: usize,
+    /// Bytes of all the strings in one value, nested.
+    pub max_total_string_size: usize,
     /// Wall-clock milliseconds one script or guard may run (enforced by the engine's
     /// progress hook at run time).
     pub max_wall_time_ms: u64,
@@ -70,13 +77,15 @@ impl std::fmt::Display for LimitError {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_operations: 1_000_000,
+            max_operations: 10_000_000,
             max_call_levels: 32,
             max_expr_depth: 64,
             max_function_expr_depth: 32,
             max_string_size: 1024 * 1024,
-            max_array_size: 100_000,
+            max_array_size: 1_000_000,
             max_map_size: 100_000,
+            max_total_size: 2_000_000,
+            max_total_string_size: 64 * 1024 * 1024,
             max_wall_time_ms: 10_000,
         }
     }
@@ -184,15 +193,18 @@ pub fn engine(limits: &Limits, strict: bool) -> Engine {
             Limits::ceiled("max_expr_depth", limits.max_expr_depth),
             Limits::ceiled("max_function_expr_depth", limits.max_function_expr_depth),
         )
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
+        // rhai's size checks count a value with everything nested in it: they bound the
+        // totals. The per-string, per-list and per-map limits are `bounded`'s.
+        .set_max_string_size(limits.max_total_string_size)
+        .set_max_array_size(limits.max_total_size)
+        .set_max_map_size(limits.max_total_size)
         .set_strict_variables(strict)
         .set_fail_on_invalid_map_property(true);
     // Comparisons of mismatched types are errors (`strict`), in guards and scripts alike. The
     // overloads that say so win over rhai's built-in operators only with fast operators off,
     // and only then does the optimizer leave `"x" > 3` alone rather than fold it to `false`.
     strict::register(&mut engine);
+    bounded::register(&mut engine, limits);
     engine.set_fast_operators(false);
     engine.disable_symbol("eval");
     engine.disable_symbol("import");
