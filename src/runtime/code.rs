@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::runtime::state::State;
-use crate::sandbox::{self, CompiledCode, Limits, RefusedComparison, SizeLimit};
+use crate::sandbox::{self, CompiledCode, Limits, Problem, RefusedComparison, SizeLimit};
 use crate::span::Span;
 use crate::sync::lock;
 use crate::tools::CancelToken;
@@ -57,6 +57,11 @@ pub(crate) enum CodeFailure {
         left: &'static str,
         right: &'static str,
         operator: &'static str,
+        at: Span,
+    },
+    /// What went wrong in the code's own terms.
+    Problem {
+        problem: Problem,
         at: Span,
     },
     Error {
@@ -105,6 +110,9 @@ impl CodeFailure {
                  `parse_int(x)` or `x.to_string()`"
                     .to_owned(),
             ),
+            CodeFailure::Problem { problem, .. } => {
+                (problem.to_string(), problem.help().unwrap_or_default())
+            }
             CodeFailure::Error { reason, .. } => (reason.clone(), String::new()),
             CodeFailure::Deadline(_) | CodeFailure::Cancelled => (String::new(), String::new()),
         }
@@ -114,6 +122,7 @@ impl CodeFailure {
         match self {
             CodeFailure::Limit { at, .. }
             | CodeFailure::RefusedComparison { at, .. }
+            | CodeFailure::Problem { at, .. }
             | CodeFailure::Error { at, .. } => Some(*at),
             _ => None,
         }
@@ -511,12 +520,8 @@ impl Sandbox {
                     at,
                 }
             }
-            EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => CodeFailure::Error {
-                reason: value.to_string(),
-                at,
-            },
-            other => CodeFailure::Error {
-                reason: other.to_string(),
+            other => CodeFailure::Problem {
+                problem: Problem::of(&other, position, &code.ast),
                 at,
             },
         }

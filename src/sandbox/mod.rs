@@ -17,9 +17,11 @@ use serde_json::Value;
 use crate::span::Span;
 
 mod bounded;
+mod problem;
 mod strict;
 
 pub(crate) use bounded::{SizeLimit, oversized, size_limit};
+pub(crate) use problem::Problem;
 pub(crate) use strict::{RefusedComparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
