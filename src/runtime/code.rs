@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
 use crate::runtime::state::State;
+use crate::sandbox::loops::{self, LoopTrace};
 use crate::sandbox::{self, CompiledCode, Limits, Problem, RefusedComparison, SizeLimit};
 use crate::span::Span;
 use crate::sync::lock;
@@ -59,9 +60,10 @@ pub(crate) enum CodeFailure {
         operator: &'static str,
         at: Span,
     },
-    /// What went wrong in the code's own terms.
+    /// What went wrong in the code's own terms, and the list item a `for` loop was on.
     Problem {
         problem: Problem,
+        item: Option<LoopItem>,
         at: Span,
     },
     Error {
@@ -110,8 +112,22 @@ impl CodeFailure {
                  `parse_int(x)` or `x.to_string()`"
                     .to_owned(),
             ),
-            CodeFailure::Problem { problem, .. } => {
-                (problem.to_string(), problem.help().unwrap_or_default())
+            CodeFailure::Problem { problem, item, .. } => {
+                let context = match item {
+                    Some(LoopItem {
+                        variable: Some(variable),
+                        index,
+                    }) => format!(" (in the `for {variable}` loop, at index {index})"),
+                    Some(LoopItem {
+                        variable: None,
+                        index,
+                    }) => format!(" (in a `for` loop, at index {index})"),
+                    None => String::new(),
+                };
+                (
+                    format!("{problem}{context}"),
+                    problem.help().unwrap_or_default(),
+                )
             }
             CodeFailure::Error { reason, .. } => (reason.clone(), String::new()),
             CodeFailure::Deadline(_) | CodeFailure::Cancelled => (String::new(), String::new()),
@@ -127,6 +143,14 @@ impl CodeFailure {
             _ => None,
         }
     }
+}
+
+/// The item a failing `for` loop over a list was processing.
+#[derive(Debug)]
+pub(crate) struct LoopItem {
+    /// The loop's variable, when the failure is in the loop's own body.
+    pub(crate) variable: Option<String>,
+    pub(crate) index: usize,
 }
 
 /// What the progress hook reads: set before each evaluation.
@@ -157,6 +181,8 @@ pub(crate) struct Sandbox {
     limits: Limits,
     /// Whether evaluations need a stack of their own ([`Limits::needs_large_stack`]).
     large_stack: bool,
+    /// The list loops of the current evaluation.
+    loops: Arc<LoopTrace>,
     /// Slots pushed for the current evaluation, in scope order.
     pushed: Vec<usize>,
     /// Values taken back from the scope after a script, and whether each one changed.
@@ -181,8 +207,11 @@ impl Sandbox {
             deadline: AtomicU64::new(u64::MAX),
             reason: AtomicU8::new(0),
         });
+        let loops = loops::register(&mut engine);
         let hook = Arc::clone(&control);
+        let counted = Arc::clone(&loops);
         engine.on_progress(move |operations| {
+            counted.count(operations);
             if operations % 256 != 1 {
                 return None;
             }
@@ -205,6 +234,7 @@ impl Sandbox {
             output,
             limits: limits.clone(),
             large_stack: limits.needs_large_stack(),
+            loops,
             pushed: Vec::new(),
             values: Vec::new(),
             changed: Vec::new(),
@@ -266,6 +296,7 @@ impl Sandbox {
     /// defaults, on a thread with a stack large enough for them: deep recursion must end in
     /// the limit's error, never in a stack overflow.
     fn evaluate(&mut self, code: &CompiledCode) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.loops.reset();
         let (engine, scope) = (&self.engine, &mut self.scope);
         if !self.large_stack {
             return engine.eval_ast_with_scope::<Dynamic>(scope, &code.ast);
@@ -522,6 +553,10 @@ impl Sandbox {
             }
             other => CodeFailure::Problem {
                 problem: Problem::of(&other, position, &code.ast),
+                item: self.loops.failing_index().map(|index| LoopItem {
+                    variable: loops::loop_variable(&code.ast, position),
+                    index,
+                }),
                 at,
             },
         }

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::span::Span;
 
 mod bounded;
+pub(crate) mod loops;
 mod problem;
 mod strict;
 

@@ -1539,3 +1539,18 @@ fn print_output_per_step_is_bounded_in_bytes() {
         output.last()
     );
 }
+
+#[test]
+fn a_failure_in_a_loop_names_the_item_being_processed() {
+    // The first loop is left by `break`: the failure is in the second one.
+    let run = run(
+        "flow t {\n  state { rows: list, s: int = 0 }\n  node go { for x in [1, 2] { if x == 2 { break } } for row in rows { for t in row.tags { s += t.len() } } }\n  start -> go\n}\n",
+        json!({ "rows": [{ "tags": ["a"] }, { "tags": ["b", 2] }] }),
+    );
+    assert!(
+        run.rendered()
+            .contains("no function `len` takes (int) (in the `for t` loop, at index 1)"),
+        "{}",
+        run.rendered()
+    );
+}
