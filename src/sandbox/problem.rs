@@ -16,7 +16,11 @@ pub(crate) enum Problem {
     /// No function of that name takes arguments of these types.
     NoSuchFunction { function: String, args: Vec<String> },
     /// A map read with a key it does not have (`m["k"]`, `row.k`).
-    MissingKey { key: String },
+    MissingKey {
+        key: String,
+        /// The variable holding the map, when the map is a plain variable.
+        map: Option<String>,
+    },
     /// A list read past its end.
     OutOfBounds { index: i64, len: usize },
     /// A value of one type where another was needed.
@@ -53,7 +57,13 @@ impl std::fmt::Display for Problem {
             Problem::NoSuchFunction { function, args } => {
                 write!(f, "no function `{function}` takes ({})", args.join(", "))
             }
-            Problem::MissingKey { key } => write!(f, "the map has no key `{key}`"),
+            Problem::MissingKey {
+                key,
+                map: Some(map),
+            } => {
+                write!(f, "`{map}` has no key `{key}`")
+            }
+            Problem::MissingKey { key, map: None } => write!(f, "the map has no key `{key}`"),
             Problem::OutOfBounds { index, len } => {
                 write!(f, "index {index} is out of bounds for a list of {len}")
             }
@@ -89,10 +99,13 @@ impl Problem {
                  `parse_float()` or `to_int()`"
                     .to_owned()
             }
-            Problem::MissingKey { key } => format!(
-                "test for the key first (`if \"{key}\" in m {{ … }}`), or read it with a \
-                 default: `m.get(\"{key}\") ?? default`"
-            ),
+            Problem::MissingKey { key, map } => {
+                let map = map.as_deref().unwrap_or("m");
+                format!(
+                    "test for the key first (`if \"{key}\" in {map} {{ … }}`), or read it with \
+                     a default: `{map}.get(\"{key}\") ?? default`"
+                )
+            }
             Problem::OutOfBounds { .. } => {
                 "test the index against `len()` first, or iterate with `for x in list`".to_owned()
             }
@@ -129,11 +142,13 @@ impl Problem {
                     Problem::NoSuchFunction { function, args }
                 }
             }
-            EvalAltResult::ErrorPropertyNotFound(key, _) => {
-                Problem::MissingKey { key: key.clone() }
-            }
+            EvalAltResult::ErrorPropertyNotFound(key, _) => Problem::MissingKey {
+                key: key.clone(),
+                map: subject(ast, position),
+            },
             EvalAltResult::ErrorIndexNotFound(key, _) => Problem::MissingKey {
                 key: key.to_string(),
+                map: subject(ast, position),
             },
             EvalAltResult::ErrorArrayBounds(len, index, _) => Problem::OutOfBounds {
                 index: *index,
@@ -221,7 +236,8 @@ pub(crate) fn flow_type(rhai: &str) -> String {
     .to_owned()
 }
 
-/// The variable a failing call at `position` was made on (`x` in `x.f()` or `f(x)`).
+/// The variable a failing call or read at `position` was made on: `x` in `x.f()`, `f(x)`,
+/// `x.key` or `x[key]`.
 fn subject(ast: &AST, position: Position) -> Option<String> {
     let mut found = None;
     ast.walk(&mut |path: &[ASTNode]| {
@@ -232,7 +248,12 @@ fn subject(ast: &AST, position: Position) -> Option<String> {
             Some(ASTNode::Expr(Expr::FnCall(call, at))) if *at == position => {
                 call.args.first().and_then(variable_name)
             }
-            Some(ASTNode::Expr(Expr::MethodCall(_, at))) if *at == position => {
+            Some(ASTNode::Expr(Expr::Index(binary, _, at))) if *at == position => {
+                variable_name(&binary.lhs)
+            }
+            Some(ASTNode::Expr(Expr::MethodCall(_, at) | Expr::Property(_, at)))
+                if *at == position =>
+            {
                 // The object is the left side of the enclosing `.`.
                 path.iter().rev().skip(1).find_map(|node| match node {
                     ASTNode::Expr(Expr::Dot(binary, ..)) => variable_name(&binary.lhs),
