@@ -662,17 +662,7 @@ pub(crate) fn shorten(text: String, max: usize) -> String {
 
 /// The flow's name for a value's type.
 pub(crate) fn type_name(value: &Dynamic) -> &'static str {
-    match value.type_name() {
-        "()" => "null",
-        "i64" => "int",
-        "f64" => "float",
-        "bool" => "bool",
-        "char" => "char",
-        "string" => "string",
-        "array" => "list",
-        "map" => "map",
-        other => other,
-    }
+    sandbox::flow_type_name(value.type_name())
 }
 
 /// `a = 1, b = "x"`: the values of the names a guard reads.

@@ -22,7 +22,7 @@ mod problem;
 mod strict;
 
 pub(crate) use bounded::{SizeLimit, oversized, size_limit};
-pub(crate) use problem::Problem;
+pub(crate) use problem::{Problem, flow_type_name};
 pub(crate) use strict::{RefusedComparison, refused_comparison};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.

@@ -216,11 +216,12 @@ fn split_top_level(text: &str) -> Vec<&str> {
     parts
 }
 
-/// A rhai (or Rust) type name as the flow language says it.
-pub(crate) fn flow_type(rhai: &str) -> String {
-    let rhai = rhai.trim();
-    let name = rhai.rsplit("::").next().unwrap_or(rhai);
-    match name {
+/// A rhai (or Rust) type name as the flow language says it: the one place the two sets of
+/// names meet.
+pub(crate) fn flow_type_name(rhai: &'static str) -> &'static str {
+    let name = rhai.trim();
+    let short = name.rsplit("::").next().unwrap_or(name);
+    match short {
         "()" => "null",
         "i64" | "i32" | "INT" => "int",
         "f64" | "f32" | "FLOAT" => "float",
@@ -228,12 +229,28 @@ pub(crate) fn flow_type(rhai: &str) -> String {
         "char" => "char",
         "array" | "Array" => "list",
         "map" | "Map" => "map",
-        _ if rhai.contains("String") || rhai.contains("str") => "string",
-        _ if rhai.contains("Vec<") => "list",
-        _ if rhai.contains("Map") => "map",
-        _ => return name.to_owned(),
+        _ if name.contains("String") || name.contains("str") => "string",
+        _ if name.contains("Vec<") => "list",
+        _ if name.contains("Map") => "map",
+        _ => short,
     }
-    .to_owned()
+}
+
+/// [`flow_type_name`] for a name rhai built at run time (in an error's text).
+fn flow_type(rhai: &str) -> String {
+    let name = rhai.trim();
+    let known = flow_type_name(match name {
+        "()" => "()",
+        _ if name.contains("String") || name.contains("str") => "string",
+        _ if name.contains("Vec<") || name.ends_with("Array") || name == "array" => "array",
+        _ if name.contains("Map") || name == "map" => "map",
+        "i64" | "INT" => "i64",
+        "f64" | "FLOAT" => "f64",
+        "bool" => "bool",
+        "char" => "char",
+        _ => return name.rsplit("::").next().unwrap_or(name).to_owned(),
+    });
+    known.to_owned()
 }
 
 /// The variable a failing call or read at `position` was made on: `x` in `x.f()`, `f(x)`,

@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use super::problem::flow_type_name;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, Position, Shared};
 
 /// Makes comparisons of mismatched types errors: rhai's built-in fallback quietly answers
@@ -80,18 +81,6 @@ fn family(name: &str) -> &str {
     }
 }
 
-fn flow_type(rust: &'static str) -> &'static str {
-    match rust {
-        "i64" => "int",
-        "f64" => "float",
-        "()" => "null",
-        "ImmutableString" | "string" => "string",
-        "array" | "Vec<Dynamic>" => "list",
-        other if other.contains("Map") || other == "map" => "map",
-        other => other,
-    }
-}
-
 fn refuse<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(module: &mut Module) {
     let (a, b) = (short_type::<A>(), short_type::<B>());
     let same_family = family(a) == family(b);
@@ -103,7 +92,7 @@ fn refuse<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(module: &mut Modul
     if !same_family && !unit {
         operators.extend(EQUALITY);
     }
-    let (a, b) = (flow_type(a), flow_type(b));
+    let (a, b) = (flow_type_name(a), flow_type_name(b));
     for operator in operators {
         module.set_native_fn(
             operator,
