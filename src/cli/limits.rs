@@ -12,8 +12,11 @@ pub(super) struct LimitSetting {
 
 impl LimitSetting {
     pub(super) fn apply(&self, limits: &mut Limits) {
-        let known = limits.set(&self.name, self.value);
-        assert!(known, "parse_limit accepts only the names of limits");
+        let set = limits.set(&self.name, self.value);
+        assert!(
+            set.is_ok(),
+            "parse_limit accepts only settings `Limits::set` takes"
+        );
     }
 }
 
@@ -44,6 +47,9 @@ pub(super) fn parse_limit(text: &str) -> Result<LimitSetting, String> {
     let value = value
         .parse()
         .map_err(|_| format!("`{name}` takes a whole number (0 or more), not `{value}`"))?;
+    Limits::default()
+        .set(name, value)
+        .map_err(|error| error.to_string())?;
     Ok(LimitSetting {
         name: name.to_owned(),
         value,
@@ -97,18 +103,20 @@ mod tests {
             "max_string_size",
             "max_array_size",
             "max_map_size",
+            "max_total_size",
+            "max_total_string_size",
             "max_wall_time_ms",
         ];
         assert_eq!(fields, listed, "`--limit` must name every field");
         assert_eq!(Limits::names(), listed);
         for name in listed {
             let mut limits = Limits::default();
-            parse_limit(&format!("{name}=1234567"))
+            parse_limit(&format!("{name}=200"))
                 .unwrap()
                 .apply(&mut limits);
             assert_ne!(limits, Limits::default(), "{name}");
             let json = serde_json::to_value(&limits).unwrap();
-            assert_eq!(json[name], 1_234_567, "{name}");
+            assert_eq!(json[name], 200, "{name}");
         }
     }
 
@@ -118,7 +126,8 @@ mod tests {
             parse_limit("max_operatons=5").unwrap_err(),
             "unknown limit `max_operatons`; did you mean `max_operations`? the limits are \
              `max_operations`, `max_call_levels`, `max_expr_depth`, `max_function_expr_depth`, \
-             `max_string_size`, `max_array_size`, `max_map_size`, `max_wall_time_ms`"
+             `max_string_size`, `max_array_size`, `max_map_size`, `max_total_size`, \
+             `max_total_string_size`, `max_wall_time_ms`"
         );
         assert!(
             parse_limit("speed=5")

@@ -57,7 +57,8 @@ pub(super) struct RunArgs {
     ///
     /// NAME is one of `max_operations`, `max_call_levels`, `max_expr_depth`,
     /// `max_function_expr_depth`, `max_string_size`, `max_array_size`, `max_map_size`,
-    /// `max_wall_time_ms`; VALUE is a whole number. The defaults are in `docs/engine.md`.
+    /// `max_total_size`, `max_total_string_size`, `max_wall_time_ms`; VALUE is a whole
+    /// number. The defaults are in `docs/engine.md`.
     #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
     limits: Vec<LimitSetting>,
     /// No step lines and no warnings on stderr (errors are still shown).

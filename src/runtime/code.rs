@@ -1,7 +1,7 @@
 //! Guards and scripts against the sandbox engine. One engine per run (reused by later runs),
 //! built by `sandbox::engine`, with the run's hooks: `print`/`debug` into the step's output,
-//! and a progress hook for cancellation and wall-clock limits. Guards are evaluated with
-//! rhai's fast operators off, so that the sandbox's strict comparisons apply to them.
+//! and a progress hook for cancellation and wall-clock limits. Guards and scripts are
+//! evaluated with rhai's fast operators off, so that the sandbox's strict comparisons apply.
 //!
 //! A step pushes only the state slots its code names into one reused `Scope`: a guard
 //! borrows the values (moved out of the state as constants, moved back after: no copy, and
@@ -14,91 +14,25 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
-use crate::runtime::state::{BadWrite, State};
-use crate::sandbox::{self, CompiledCode, Limits};
+use crate::runtime::failure::limit_value;
+pub(crate) use crate::runtime::failure::{CodeFailure, Deadline, LoopItem};
+use crate::runtime::state::State;
+use crate::sandbox::loops::{self, LoopTrace};
+use crate::sandbox::{self, CompiledCode, Limits, Problem, RefusedComparison, SizeLimit};
 use crate::span::Span;
 use crate::sync::lock;
 use crate::tools::CancelToken;
-use crate::value::{DurationStyle, Kind, format_duration};
+use crate::value::Kind;
 
 /// Print lines kept per step; the rest are counted.
 const MAX_OUTPUT_LINES: usize = 1000;
 
+/// Bytes of print output kept per step (a line is cut to what is left); the rest is counted.
+const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+
 /// How deeply lists and maps a script writes into the state may nest (as `serde_json`'s
 /// parser allows for JSON input).
 pub(crate) const MAX_VALUE_DEPTH: usize = 128;
-
-/// Which time limit ended an evaluation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Deadline {
-    /// The sandbox's `max_wall_time_ms` for one evaluation.
-    Wall = 1,
-    /// The node's `timeout`.
-    Node = 2,
-    /// The run's `--timeout`.
-    Run = 3,
-}
-
-/// Why a guard or script did not produce a value.
-#[derive(Debug)]
-pub(crate) enum CodeFailure {
-    Cancelled,
-    Deadline(Deadline),
-    /// A sandbox limit: its setting's name and value.
-    Limit {
-        limit: &'static str,
-        value: String,
-        at: Span,
-    },
-    Error {
-        reason: String,
-        at: Span,
-    },
-    /// A value that does not fit its field's declared type.
-    Write(Box<BadWrite>),
-}
-
-impl CodeFailure {
-    /// The reason in one line, and help where a fix is known.
-    pub(crate) fn describe(&self, limits: &Limits) -> (String, String) {
-        match self {
-            CodeFailure::Limit { limit, value, .. } if *limit == "max_value_depth" => (
-                format!("exceeded the sandbox limit `{limit}` ({value})"),
-                "state values nest at most this deep; flatten the structure".to_owned(),
-            ),
-            CodeFailure::Limit { limit, value, .. } => (
-                format!("exceeded the sandbox limit `{limit}` ({value})"),
-                format!(
-                    "the code must stay within `{limit}`; if the work is expected, raise it with \
-                     `flowc run --limit {limit}=N` (`RunOptions::limits` when embedding)"
-                ),
-            ),
-            CodeFailure::Deadline(Deadline::Wall) => (
-                format!(
-                    "exceeded the sandbox limit `max_wall_time_ms` ({})",
-                    format_duration(
-                        Duration::from_millis(limits.max_wall_time_ms),
-                        DurationStyle::Literal
-                    )
-                ),
-                "the code must finish within `max_wall_time_ms`; look for a loop that does not end, or \
-                 raise it with `flowc run --limit max_wall_time_ms=N`"
-                    .to_owned(),
-            ),
-            CodeFailure::Error { reason, .. } => (reason.clone(), String::new()),
-            CodeFailure::Deadline(_) | CodeFailure::Cancelled | CodeFailure::Write(_) => {
-                (String::new(), String::new())
-            }
-        }
-    }
-
-    pub(crate) fn at(&self) -> Option<Span> {
-        match self {
-            CodeFailure::Limit { at, .. } | CodeFailure::Error { at, .. } => Some(*at),
-            _ => None,
-        }
-    }
-}
 
 /// What the progress hook reads: set before each evaluation.
 struct Control {
@@ -114,6 +48,7 @@ struct Control {
 #[derive(Default)]
 struct Output {
     lines: Vec<String>,
+    bytes: usize,
     dropped: usize,
 }
 
@@ -125,6 +60,10 @@ pub(crate) struct Sandbox {
     control: Arc<Control>,
     output: Arc<Mutex<Output>>,
     limits: Limits,
+    /// Whether evaluations need a stack of their own ([`Limits::needs_large_stack`]).
+    large_stack: bool,
+    /// The list loops of the current evaluation.
+    loops: Arc<LoopTrace>,
     /// Slots pushed for the current evaluation, in scope order.
     pushed: Vec<usize>,
     /// Values taken back from the scope after a script, and whether each one changed.
@@ -149,8 +88,11 @@ impl Sandbox {
             deadline: AtomicU64::new(u64::MAX),
             reason: AtomicU8::new(0),
         });
+        let loops = loops::register(&mut engine);
         let hook = Arc::clone(&control);
+        let counted = Arc::clone(&loops);
         engine.on_progress(move |operations| {
+            counted.count(operations);
             if operations % 256 != 1 {
                 return None;
             }
@@ -163,15 +105,17 @@ impl Sandbox {
         });
         let output = Arc::new(Mutex::new(Output::default()));
         let printed = Arc::clone(&output);
-        engine.on_print(move |text| push_line(&printed, text.to_owned()));
+        engine.on_print(move |text| push_line(&printed, text));
         let debugged = Arc::clone(&output);
-        engine.on_debug(move |text, _, _| push_line(&debugged, format!("[debug] {text}")));
+        engine.on_debug(move |text, _, _| push_line(&debugged, &format!("[debug] {text}")));
         Sandbox {
             engine,
             scope: Scope::new(),
             control,
             output,
             limits: limits.clone(),
+            large_stack: limits.needs_large_stack(),
+            loops,
             pushed: Vec::new(),
             values: Vec::new(),
             changed: Vec::new(),
@@ -197,6 +141,7 @@ impl Sandbox {
             lines.push(format!("… {} more lines not kept", output.dropped));
             output.dropped = 0;
         }
+        output.bytes = 0;
         lines
     }
 
@@ -228,6 +173,31 @@ impl Sandbox {
             .store(earliest.1 as u8, Ordering::Relaxed);
     }
 
+    /// Evaluates compiled code in the prepared scope. With depth limits raised past the
+    /// defaults, on a thread with a stack large enough for them: deep recursion must end in
+    /// the limit's error, never in a stack overflow.
+    fn evaluate(&mut self, code: &CompiledCode) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.loops.reset();
+        let (engine, scope) = (&self.engine, &mut self.scope);
+        if !self.large_stack {
+            return engine.eval_ast_with_scope::<Dynamic>(scope, &code.ast);
+        }
+        std::thread::scope(|threads| {
+            let evaluation = std::thread::Builder::new()
+                .name("flowc-eval".to_owned())
+                .stack_size(sandbox::EVALUATION_STACK)
+                .spawn_scoped(threads, || {
+                    engine.eval_ast_with_scope::<Dynamic>(scope, &code.ast)
+                });
+            match evaluation {
+                Ok(evaluation) => evaluation
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(error) => Err(format!("could not start the evaluation: {error}").into()),
+            }
+        })
+    }
+
     /// Evaluates a guard against the state. The values it reads are lent as constants.
     pub(crate) fn guard(
         &mut self,
@@ -237,8 +207,6 @@ impl Sandbox {
         run_deadline: Option<Instant>,
     ) -> Result<bool, CodeFailure> {
         self.arm(None, run_deadline);
-        // Strict: the overloads that refuse mismatched comparisons win over rhai's fallback.
-        self.engine.set_fast_operators(false);
         self.scope.clear();
         self.pushed.clear();
         for &slot in slots {
@@ -248,9 +216,7 @@ impl Sandbox {
                 self.pushed.push(slot);
             }
         }
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &code.ast);
+        let result = self.evaluate(code);
         for &slot in self.pushed.iter().rev() {
             let value = self
                 .scope
@@ -280,17 +246,13 @@ impl Sandbox {
         changes: &mut Vec<usize>,
     ) -> Result<(), CodeFailure> {
         self.arm(deadlines.0, deadlines.1);
-        // Scripts keep rhai's own rules (a mismatched comparison is false).
-        self.engine.set_fast_operators(true);
         self.scope.clear();
         for &slot in slots {
             let value = state.get(slot).cloned().unwrap_or_default();
             self.scope
                 .push_dynamic(state.identifier(slot).clone(), value);
         }
-        let result = self
-            .engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &code.ast);
+        let result = self.evaluate(code);
         let value = result.map_err(|error| self.failure(*error, code))?;
         // rhai checks sizes as values are built, but not a map growing by `m[key] = v`:
         // what enters the state is checked here.
@@ -389,34 +351,18 @@ impl Sandbox {
                 format!("{MAX_VALUE_DEPTH} levels of nested lists and maps"),
             ));
         }
-        if let Ok(text) = value.as_immutable_string_ref() {
-            return (limits.max_string_size > 0 && text.len() > limits.max_string_size).then(
-                || {
-                    Unstorable::Limit(
-                        "max_string_size",
-                        format!("{} bytes", limits.max_string_size),
-                    )
-                },
-            );
+        if let Some(limit) = sandbox::oversized(value, limits) {
+            return Some(Unstorable::Limit(limit, limit_value(limits, limit)));
+        }
+        if value.is_string() {
+            return None;
         }
         if let Ok(array) = value.as_array_ref() {
-            if limits.max_array_size > 0 && array.len() > limits.max_array_size {
-                return Some(Unstorable::Limit(
-                    "max_array_size",
-                    format!("{} elements", limits.max_array_size),
-                ));
-            }
             return array
                 .iter()
                 .find_map(|item| self.unstorable(item, depth + 1));
         }
         if let Ok(map) = value.as_map_ref() {
-            if limits.max_map_size > 0 && map.len() > limits.max_map_size {
-                return Some(Unstorable::Limit(
-                    "max_map_size",
-                    format!("{} entries", limits.max_map_size),
-                ));
-            }
             return map
                 .values()
                 .find_map(|item| self.unstorable(item, depth + 1));
@@ -442,6 +388,26 @@ impl Sandbox {
         let position = error.take_position();
         let at = code.point(position);
         let limits = &self.limits;
+        if let Some(SizeLimit { limit }) = sandbox::size_limit(&error) {
+            return CodeFailure::Limit {
+                limit,
+                value: limit_value(limits, limit),
+                at,
+            };
+        }
+        if let Some(RefusedComparison {
+            left,
+            right,
+            operator,
+        }) = sandbox::refused_comparison(&error)
+        {
+            return CodeFailure::RefusedComparison {
+                left,
+                right,
+                operator,
+                at,
+            };
+        }
         match error {
             EvalAltResult::ErrorTerminated(token, _) => {
                 if token.as_int() == Ok(0) {
@@ -464,28 +430,25 @@ impl Sandbox {
                 value: format!("{} nested calls", limits.max_call_levels),
                 at,
             },
+            // rhai tells which of its totals was reached only in its message.
             EvalAltResult::ErrorDataTooLarge(what, _) => {
-                let (limit, value) = if what.contains("string") {
-                    (
-                        "max_string_size",
-                        format!("{} bytes", limits.max_string_size),
-                    )
-                } else if what.contains("map") {
-                    ("max_map_size", format!("{} entries", limits.max_map_size))
+                let limit = if what.contains("string") {
+                    "max_total_string_size"
                 } else {
-                    (
-                        "max_array_size",
-                        format!("{} elements", limits.max_array_size),
-                    )
+                    "max_total_size"
                 };
-                CodeFailure::Limit { limit, value, at }
+                CodeFailure::Limit {
+                    limit,
+                    value: limit_value(limits, limit),
+                    at,
+                }
             }
-            EvalAltResult::ErrorRuntime(value, _) if !value.is_unit() => CodeFailure::Error {
-                reason: value.to_string(),
-                at,
-            },
-            other => CodeFailure::Error {
-                reason: code.message(other.to_string()),
+            other => CodeFailure::Problem {
+                problem: Problem::of(&other, position, &code.ast),
+                item: self.loops.failing_index().map(|index| LoopItem {
+                    variable: loops::loop_variable(&code.ast, position),
+                    index,
+                }),
                 at,
             },
         }
@@ -505,12 +468,27 @@ enum Unstorable {
     NotJson(String),
 }
 
-fn push_line(output: &Mutex<Output>, line: String) {
+fn push_line(output: &Mutex<Output>, line: &str) {
     let mut output = lock(output);
-    if output.lines.len() < MAX_OUTPUT_LINES {
-        output.lines.push(line);
-    } else {
+    let room = MAX_OUTPUT_BYTES - output.bytes;
+    if output.lines.len() >= MAX_OUTPUT_LINES || room == 0 {
         output.dropped += 1;
+        return;
+    }
+    let mut end = line.len().min(room);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = if end < line.len() {
+        format!("{}…", &line[..end])
+    } else {
+        line.to_owned()
+    };
+    output.bytes += end;
+    output.lines.push(kept);
+    if end < line.len() {
+        // No room is left for another line.
+        output.bytes = MAX_OUTPUT_BYTES;
     }
 }
 
@@ -622,7 +600,7 @@ mod tests {
         ] {
             let result = eval_guard(text);
             assert!(
-                matches!(&result, Err(e) if e.contains("cannot compare")),
+                matches!(&result, Err(e) if e.starts_with("RefusedComparison")),
                 "{text}: {result:?}"
             );
         }

@@ -502,10 +502,10 @@ impl<'r> Machine<'r> {
             other => {
                 let (reason, help) = other.describe(self.sandbox.limits());
                 let values = values_of(&self.state, slots);
-                let help = if !help.is_empty() {
-                    format!("{help}; the guard read {values}")
-                } else if crate::sandbox::is_refused_comparison(&reason) {
+                let help = if matches!(other, CodeFailure::RefusedComparison { .. }) {
                     format!("a guard compares values of one type (ints and floats mix); it read {values}")
+                } else if !help.is_empty() {
+                    format!("{help}; the guard read {values}")
                 } else {
                     format!("the guard read {values}")
                 };

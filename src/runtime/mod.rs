@@ -37,6 +37,7 @@
 mod code;
 mod error;
 mod events;
+mod failure;
 mod machine;
 mod state;
 mod warning;

@@ -16,13 +16,18 @@ use serde_json::Value;
 
 use crate::span::Span;
 
+mod bounded;
+pub(crate) mod loops;
 mod names;
+mod problem;
 mod strict;
 mod unknown_names;
 
+pub(crate) use bounded::{SizeLimit, oversized, size_limit};
 pub use names::identifier;
 pub(crate) use names::{in_code, in_schema, key_of};
-pub(crate) use strict::{is_refused_comparison, refused_comparison};
+pub(crate) use problem::Problem;
+pub(crate) use strict::{RefusedComparison, refused_comparison};
 pub use unknown_names::{MAX_DECLARATIONS, MAX_WORDS};
 
 /// Resource limits for one evaluation of a guard or script. Every one is finite.
@@ -37,25 +42,58 @@ pub struct Limits {
     pub max_function_expr_depth: usize,
     /// Bytes in one string.
     pub max_string_size: usize,
-    /// Elements in one array.
+    /// Elements in one list.
     pub max_array_size: usize,
     /// Entries in one object map.
     pub max_map_size: usize,
+    /// One value with everything it holds, nested: at most this many list elements, and at
+    /// most this many map entries (rhai counts the two apart).
+    pub max_total_size: usize,
+    /// Bytes of all the strings in one value, nested.
+    pub max_total_string_size: usize,
     /// Wall-clock milliseconds one script or guard may run (enforced by the engine's
     /// progress hook at run time).
     pub max_wall_time_ms: u64,
 }
 
+/// The stack of an evaluation whose depth limits are raised ([`Limits::needs_large_stack`]):
+/// enough for every limit at its ceiling, nested calls each nesting expressions as deep as
+/// allowed, in an unoptimized build. Only the pages touched are ever committed.
+pub const EVALUATION_STACK: usize = 512 * 1024 * 1024;
+
+/// Why [`Limits::set`] refused a setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LimitError {
+    /// No limit has that name.
+    Unknown,
+    /// A depth limit asked for more than the stack can hold (or for none, `0`).
+    AboveCeiling { name: &'static str, ceiling: usize },
+}
+
+impl std::fmt::Display for LimitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitError::Unknown => write!(f, "no sandbox limit has that name"),
+            LimitError::AboveCeiling { name, ceiling } => write!(
+                f,
+                "`{name}` can be raised to {ceiling} at most (deeper would overflow the stack)"
+            ),
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_operations: 1_000_000,
+            max_operations: 10_000_000,
             max_call_levels: 32,
             max_expr_depth: 64,
             max_function_expr_depth: 32,
             max_string_size: 1024 * 1024,
-            max_array_size: 100_000,
+            max_array_size: 1_000_000,
             max_map_size: 100_000,
+            max_total_size: 2_000_000,
+            max_total_string_size: 64 * 1024 * 1024,
             max_wall_time_ms: 10_000,
         }
     }
@@ -72,19 +110,60 @@ impl Limits {
             .collect()
     }
 
-    /// Sets the limit called `name` to `value`; `false` when no limit has that name. A value
-    /// beyond what the platform counts (`usize`) is as good as no limit.
-    pub fn set(&mut self, name: &str, value: u64) -> bool {
+    /// How far each depth limit may be raised: deeper recursion or nesting would overflow
+    /// the evaluation's stack (a crash, not an error), so a larger value (or `0`, which
+    /// rhai reads as "no limit") is refused. See [`Limits::needs_large_stack`].
+    pub const CEILINGS: [(&'static str, usize); 3] = [
+        ("max_call_levels", 256),
+        ("max_expr_depth", 512),
+        ("max_function_expr_depth", 256),
+    ];
+
+    /// Sets the limit called `name` to `value`. A value beyond what the platform counts
+    /// (`usize`) is as good as no limit; a depth limit above its ceiling is refused.
+    pub fn set(&mut self, name: &str, value: u64) -> Result<(), LimitError> {
         let mut fields = self.fields();
         let Some(field) = fields.get_mut(name) else {
-            return false;
+            return Err(LimitError::Unknown);
         };
+        if let Some(&(name, ceiling)) = Self::CEILINGS.iter().find(|(n, _)| *n == name)
+            && (value == 0 || value > ceiling as u64)
+        {
+            return Err(LimitError::AboveCeiling { name, ceiling });
+        }
         *field = value
             .min(u64::try_from(usize::MAX).unwrap_or(u64::MAX))
             .into();
         *self = serde_json::from_value(Value::Object(fields))
             .expect("every limit is a whole number up to usize::MAX");
-        true
+        Ok(())
+    }
+
+    /// The depth limits held to their ceilings, for limits set field by field (an embedder's
+    /// `RunOptions::limits`) rather than through [`Limits::set`].
+    fn ceiled(name: &str, value: usize) -> usize {
+        let ceiling = Self::CEILINGS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(usize::MAX, |&(_, ceiling)| ceiling);
+        if value == 0 {
+            ceiling
+        } else {
+            value.min(ceiling)
+        }
+    }
+
+    /// Whether the depth limits are raised past the defaults, so deep that an evaluation needs
+    /// more stack than a thread's usual 2 MiB: such evaluations run on a thread of their own
+    /// with [`EVALUATION_STACK`] bytes of stack.
+    pub fn needs_large_stack(&self) -> bool {
+        let defaults = Limits::default();
+        let calls = Self::ceiled("max_call_levels", self.max_call_levels);
+        let expr = Self::ceiled("max_expr_depth", self.max_expr_depth);
+        let function = Self::ceiled("max_function_expr_depth", self.max_function_expr_depth);
+        calls > defaults.max_call_levels
+            || expr > defaults.max_expr_depth
+            || function > defaults.max_function_expr_depth
     }
 
     fn fields(&self) -> serde_json::Map<String, Value> {
@@ -117,18 +196,23 @@ pub fn engine(limits: &Limits, strict: bool) -> Engine {
     }
     engine
         .set_max_operations(limits.max_operations)
-        .set_max_call_levels(limits.max_call_levels)
-        .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
+        .set_max_call_levels(Limits::ceiled("max_call_levels", limits.max_call_levels))
+        .set_max_expr_depths(
+            Limits::ceiled("max_expr_depth", limits.max_expr_depth),
+            Limits::ceiled("max_function_expr_depth", limits.max_function_expr_depth),
+        )
+        // rhai's size checks count a value with everything nested in it: they bound the
+        // totals. The per-string, per-list and per-map limits are `bounded`'s.
+        .set_max_string_size(limits.max_total_string_size)
+        .set_max_array_size(limits.max_total_size)
+        .set_max_map_size(limits.max_total_size)
         .set_strict_variables(strict)
         .set_fail_on_invalid_map_property(true);
-    // Comparisons of mismatched types are errors (`strict`). The overloads that say so win
-    // over rhai's built-in operators only with fast operators off, and only then does the
-    // optimizer leave `"x" > 3` alone rather than fold it to `false`. Scripts are run with
-    // fast operators on (rhai's own rules); guards and constant guards at check time, off.
+    // Comparisons of mismatched types are errors (`strict`), in guards and scripts alike. The
+    // overloads that say so win over rhai's built-in operators only with fast operators off,
+    // and only then does the optimizer leave `"x" > 3` alone rather than fold it to `false`.
     strict::register(&mut engine);
+    bounded::register(&mut engine, limits);
     engine.set_fast_operators(false);
     engine.disable_symbol("eval");
     engine.disable_symbol("import");
@@ -460,9 +544,18 @@ mod tests {
     #[test]
     fn limits_are_set_by_name() {
         let mut limits = Limits::default();
-        assert!(limits.set("max_map_size", 9));
+        assert_eq!(limits.set("max_map_size", 9), Ok(()));
         assert_eq!(limits.max_map_size, 9);
-        assert!(!limits.set("max_speed", 9));
+        assert_eq!(limits.set("max_speed", 9), Err(LimitError::Unknown));
+        for value in [0, 257, u64::MAX] {
+            assert_eq!(
+                limits.set("max_call_levels", value),
+                Err(LimitError::AboveCeiling {
+                    name: "max_call_levels",
+                    ceiling: 256
+                })
+            );
+        }
         assert_eq!(
             limits,
             Limits {

@@ -1,15 +1,17 @@
-//! Strict comparisons for guards: rhai's built-in fallback answers `false` when the two
-//! sides of a comparison have different types (`"x" > 3`); the contract makes that an error.
+//! Strict comparisons for guards and scripts: rhai's built-in fallback answers `false` when
+//! the two sides of a comparison have different types (`"x" > 3`); the contract makes that an
+//! error.
 
 use std::sync::OnceLock;
 
-use rhai::{Array, Engine, EvalAltResult, ImmutableString, Map, Module, Shared};
+use super::problem::flow_type_name;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Module, Position, Shared};
 
-/// Makes comparisons of mismatched types errors in guards: rhai's built-in fallback quietly
-/// answers `false` (`"x" > 3`). These operator overloads win over that fallback only when
-/// fast operators are off, which is how guards are evaluated; scripts run with fast operators
-/// and keep rhai's rules. Ints and floats compare with each other, strings with chars, and
-/// any value may be tested for equality with `()` (null).
+/// Makes comparisons of mismatched types errors: rhai's built-in fallback quietly answers
+/// `false` (`"x" > 3`). These operator overloads win over that fallback only when fast
+/// operators are off, which is how every guard and script is evaluated. Ints and floats
+/// compare with each other, strings with chars, and any value may be tested for equality
+/// with `()` (null).
 pub(crate) fn register(engine: &mut Engine) {
     static MODULE: OnceLock<Shared<Module>> = OnceLock::new();
     let module = MODULE.get_or_init(|| {
@@ -27,22 +29,33 @@ pub(crate) fn register(engine: &mut Engine) {
     engine.register_global_module(Shared::clone(module));
 }
 
-/// How every refused comparison's message begins.
-const REFUSED: &str = "cannot compare";
+/// A comparison of two values of types that do not compare (`"999" > 120`), as the strict
+/// overloads raise it: carried in rhai's runtime error as this value, not as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RefusedComparison {
+    /// The flow's names of the two types, and the operator.
+    pub(crate) left: &'static str,
+    pub(crate) right: &'static str,
+    pub(crate) operator: &'static str,
+}
 
-/// The message of a comparison the strict overloads refused, when `error` is one.
-pub(crate) fn refused_comparison(error: &EvalAltResult) -> Option<String> {
-    match error {
-        EvalAltResult::ErrorRuntime(value, _) => {
-            Some(value.to_string()).filter(|message| message.starts_with(REFUSED))
-        }
-        _ => None,
+impl std::fmt::Display for RefusedComparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let RefusedComparison {
+            left,
+            right,
+            operator,
+        } = self;
+        write!(f, "cannot compare {left} with {right} using `{operator}`")
     }
 }
 
-/// Whether a guard's failure reason is a refused comparison.
-pub(crate) fn is_refused_comparison(reason: &str) -> bool {
-    reason.starts_with(REFUSED)
+/// The comparison the strict overloads refused, when `error` is one.
+pub(crate) fn refused_comparison(error: &EvalAltResult) -> Option<RefusedComparison> {
+    match error {
+        EvalAltResult::ErrorRuntime(value, _) => value.clone().try_cast::<RefusedComparison>(),
+        _ => None,
+    }
 }
 
 const ORDERING: [&str; 4] = ["<", "<=", ">", ">="];
@@ -68,18 +81,6 @@ fn family(name: &str) -> &str {
     }
 }
 
-fn flow_type(rust: &'static str) -> &'static str {
-    match rust {
-        "i64" => "int",
-        "f64" => "float",
-        "()" => "null",
-        "ImmutableString" | "string" => "string",
-        "array" | "Vec<Dynamic>" => "list",
-        other if other.contains("Map") || other == "map" => "map",
-        other => other,
-    }
-}
-
 fn refuse<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(module: &mut Module) {
     let (a, b) = (short_type::<A>(), short_type::<B>());
     let same_family = family(a) == family(b);
@@ -91,12 +92,17 @@ fn refuse<A: rhai::Variant + Clone, B: rhai::Variant + Clone>(module: &mut Modul
     if !same_family && !unit {
         operators.extend(EQUALITY);
     }
-    let (a, b) = (flow_type(a), flow_type(b));
+    let (a, b) = (flow_type_name(a), flow_type_name(b));
     for operator in operators {
         module.set_native_fn(
             operator,
             move |_: A, _: B| -> Result<bool, Box<EvalAltResult>> {
-                Err(format!("{REFUSED} {a} with {b} using `{operator}`").into())
+                let refused = RefusedComparison {
+                    left: a,
+                    right: b,
+                    operator,
+                };
+                Err(EvalAltResult::ErrorRuntime(Dynamic::from(refused), Position::NONE).into())
             },
         );
     }

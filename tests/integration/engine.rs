@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use flowc::runtime::{Event, Interpreter, JsonLines, RunOptions, RunOutcome, RuntimeError};
+use flowc::runtime::{
+    Event, Interpreter, JsonLines, NoEvents, RunOptions, RunOutcome, RuntimeError,
+};
 use flowc::sandbox::Limits;
 use flowc::tools::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 use flowc::{FileReport, SourceFile};
@@ -592,7 +594,7 @@ fn a_script_error_points_into_the_script() {
     );
     assert_eq!(run.code(), "flow::script-error");
     assert!(
-        run.rendered().contains("Division by zero"),
+        run.rendered().contains("division by zero"),
         "{}",
         run.rendered()
     );
@@ -901,7 +903,7 @@ fn scripts_cannot_reach_files_processes_or_the_network() {
         let run = run(&script(body), json!({ "n": 0 }));
         assert_eq!(run.code(), "flow::script-error", "{body}");
         assert!(
-            run.rendered().contains("Function not found"),
+            run.rendered().contains("no function"),
             "{body}: {}",
             run.rendered()
         );
@@ -1775,7 +1777,7 @@ fn without_a_schema_an_absent_key_reads_as_it_does_bare() {
     assert_eq!(bare.code(), "flow::guard-error");
     assert_eq!(indexed.code(), bare.code());
     assert!(
-        indexed.rendered().contains("Variable not found: missing"),
+        indexed.rendered().contains("`missing` is not defined here"),
         "{}",
         indexed.rendered()
     );
@@ -1830,4 +1832,173 @@ fn a_quoted_name_is_the_same_field_as_the_bare_one() {
     let text = text.replace("go: bool, ", "");
     let run = run(&text, json!({ "go": 1 }));
     assert_eq!(run.state()["a\"b"], 2);
+}
+
+#[test]
+fn a_script_comparing_mismatched_types_fails_like_a_guard() {
+    // A data-quality rule on a field that arrived as text: `false` would hide the problem.
+    let run = run(
+        "flow q {\n  state { age: any, flagged: bool = false }\n  node check { if age > 120 { flagged = true } }\n  start -> check\n}\n",
+        json!({ "age": "999" }),
+    );
+    assert_eq!(run.code(), "flow::script-error");
+    let rendered = run.rendered();
+    assert!(
+        rendered.contains("cannot compare string with int using `>`"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("convert one side"), "{rendered}");
+}
+
+fn run_limited(text: &str, input: Value, limits: Limits) -> Run {
+    let options = RunOptions {
+        limits,
+        ..RunOptions::default()
+    };
+    run_with(text, input, test_tools(), options, &CancelToken::new())
+}
+
+#[test]
+fn a_data_job_of_a_million_cells_runs_at_the_default_limits() {
+    let rows: Vec<Value> = (0..125_000)
+        .map(|i| {
+            json!({ "id": i, "name": format!("item {i}"), "price": 0.5, "qty": i % 7,
+                    "tag": "t", "ok": true, "city": "Paris", "note": null })
+        })
+        .collect();
+    let text = "flow job {\n  state { rows: list, n: int = 0 }\n  node rewrite {\n    n = rows.len();\n    rows = rows.map(|row| { row.total = row.price * row.qty; row });\n  }\n  start -> rewrite\n}\n";
+    let tools = ToolRegistry::builtin();
+    let program = flowc::check(&SourceFile::new("job.flow", text), &tools)
+        .program
+        .unwrap();
+    // No log: the test is about the sandbox, not about writing a 15 MB trace.
+    let interpreter = Interpreter::new(Arc::new(program), tools, RunOptions::default());
+    let outcome = interpreter
+        .run(
+            object(json!({ "rows": rows })),
+            &mut NoEvents,
+            &CancelToken::new(),
+        )
+        .unwrap_or_else(|error| panic!("{}", error.message()));
+    let state = &outcome.state;
+    assert_eq!(state["n"], 125_000);
+    assert_eq!(state["rows"][124_998]["total"], 3.0);
+}
+
+#[test]
+fn size_limits_are_per_value_not_nested_totals() {
+    // 20 rows of 6 fields: 120 map entries in all, 6 in each map.
+    let rows: Vec<Value> = (0..20)
+        .map(|i| json!({ "a": i, "b": i, "c": i, "d": i, "e": i, "f": i }))
+        .collect();
+    let limits = Limits {
+        max_map_size: 10,
+        max_array_size: 30,
+        ..Limits::default()
+    };
+    let text = "flow job {\n  state { rows: list, n: int = 0 }\n  node count { n = rows.len(); rows.push(#{ a: 1 }) }\n  start -> count\n}\n";
+    let run = run_limited(text, json!({ "rows": rows }), limits.clone());
+    assert_eq!(run.state()["n"], 20);
+    // One list longer than `max_array_size` is refused, naming the limit.
+    let text = "flow job {\n  state { xs: list = [] }\n  node fill { for i in 0..40 { xs.push(i) } }\n  start -> fill\n}\n";
+    let run = run_limited(text, json!({}), limits);
+    assert_eq!(run.code(), "flow::script-error");
+    assert!(
+        run.rendered()
+            .contains("exceeded the sandbox limit `max_array_size` (30 elements)"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn a_map_filled_by_index_is_stopped_at_max_map_size() {
+    // Never stored: only a check as the map grows can stop it.
+    let limits = Limits {
+        max_map_size: 10,
+        ..Limits::default()
+    };
+    let text = "flow fill {\n  state { n: int = 0 }\n  node fill { let m = #{}; for i in 0..1000 { m[`k${i}`] = i; } n = m.len(); }\n  start -> fill\n}\n";
+    let run = run_limited(text, json!({}), limits);
+    assert_eq!(run.code(), "flow::script-error");
+    assert!(
+        run.rendered()
+            .contains("exceeded the sandbox limit `max_map_size` (10 entries)"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn a_value_over_the_total_size_is_stopped_naming_the_limit() {
+    let limits = Limits {
+        max_total_size: 50,
+        ..Limits::default()
+    };
+    let text = "flow grow {\n  state { n: int = 0 }\n  node grow { let rows = []; for i in 0..100 { rows.push([i, i]) } n = rows.len(); }\n  start -> grow\n}\n";
+    let run = run_limited(text, json!({}), limits);
+    assert!(
+        run.rendered()
+            .contains("exceeded the sandbox limit `max_total_size` (50 list elements"),
+        "{}",
+        run.rendered()
+    );
+}
+
+#[test]
+fn conversions_to_text_stop_at_max_string_size() {
+    let limits = Limits {
+        max_string_size: 100,
+        ..Limits::default()
+    };
+    for conversion in ["m.to_json()", "m.to_string()", "`${m}`", "m.to_debug()"] {
+        let text = format!(
+            "flow show {{\n  state {{ s: string = \"\" }}\n  node show {{ let m = #{{}}; for i in 0..50 {{ m[`k${{i}}`] = i; }} s = {conversion}; }}\n  start -> show\n}}\n"
+        );
+        let run = run_limited(&text, json!({}), limits.clone());
+        assert!(
+            run.rendered()
+                .contains("exceeded the sandbox limit `max_string_size` (100 bytes)"),
+            "{conversion}: {}",
+            run.rendered()
+        );
+    }
+}
+
+#[test]
+fn print_output_per_step_is_bounded_in_bytes() {
+    // 1,000 lines of 10 KB each: 10 MB if every byte were kept.
+    let run = run(
+        "flow noisy {\n  node noisy { let s = \"\"; s.pad(10000, 'x'); for i in 0..1000 { print(s) } }\n  start -> noisy\n}\n",
+        json!({}),
+    );
+    let steps = run.steps();
+    let output = steps[0]["output"].as_array().unwrap();
+    let bytes: usize = output.iter().map(|l| l.as_str().unwrap().len()).sum();
+    assert!(bytes <= 1024 * 1024 + 1024, "{bytes} bytes kept");
+    assert!(
+        output
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .contains("more lines not kept"),
+        "{:?}",
+        output.last()
+    );
+}
+
+#[test]
+fn a_failure_in_a_loop_names_the_item_being_processed() {
+    // The first loop is left by `break`: the failure is in the second one.
+    let run = run(
+        "flow t {\n  state { rows: list, s: int = 0 }\n  node go { for x in [1, 2] { if x == 2 { break } } for row in rows { for t in row.tags { s += t.len() } } }\n  start -> go\n}\n",
+        json!({ "rows": [{ "tags": ["a"] }, { "tags": ["b", 2] }] }),
+    );
+    assert!(
+        run.rendered()
+            .contains("no function `len` takes (int) (in the `for t` loop, at index 1)"),
+        "{}",
+        run.rendered()
+    );
 }

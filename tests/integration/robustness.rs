@@ -1165,3 +1165,83 @@ fn control_characters_are_shown_escaped_and_labels_stay_in_place() {
         Some("expected `on error` or `when GUARD`, found `\u{1b}`")
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Raised sandbox limits, in a child process: a stack overflow would be a signal exit
+
+mod raised_limits {
+    use assert_cmd::prelude::*;
+    use std::process::{Command, Output};
+
+    const RECURSION: &str = "flow r {\n  node go { fn f(n) { if n == 0 { 0 } else { 1 + f(n - 1) } } x = f(5000); }\n  start -> go\n}\n";
+
+    fn run(text: &str, limits: &[&str]) -> Output {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.flow"), text).unwrap();
+        let mut command = Command::cargo_bin("flowc").unwrap();
+        command
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .args(["run", "--quiet", "r.flow"]);
+        for limit in limits {
+            command.args(["--limit", limit]);
+        }
+        command.output().unwrap()
+    }
+
+    fn stderr(output: &Output) -> String {
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    #[test]
+    fn recursion_at_the_highest_call_levels_ends_in_the_limit_not_a_crash() {
+        let output = run(
+            RECURSION,
+            &["max_call_levels=256", "max_function_expr_depth=256"],
+        );
+        // A signal (SIGSEGV, SIGABRT on stack overflow) leaves no exit code.
+        assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("exceeded the sandbox limit `max_call_levels` (256"),
+            "{}",
+            stderr(&output)
+        );
+    }
+
+    #[test]
+    fn a_depth_limit_above_its_ceiling_is_a_usage_error() {
+        for (limit, name, ceiling) in [
+            ("max_call_levels=2000", "max_call_levels", 256),
+            ("max_expr_depth=0", "max_expr_depth", 512),
+            (
+                "max_function_expr_depth=100000",
+                "max_function_expr_depth",
+                256,
+            ),
+        ] {
+            let output = run(RECURSION, &[limit]);
+            assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+            assert!(
+                stderr(&output).contains(&format!("`{name}` can be raised to {ceiling} at most")),
+                "{}",
+                stderr(&output)
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_at_the_highest_expression_depth_evaluates_without_a_crash() {
+        let nots = "!".repeat(500);
+        let text = format!(
+            "flow d {{\n  state {{ b: bool = true, x: bool = false }}\n  node go {{ x = {nots}b; }}\n  start -> go\n}}\n"
+        );
+        let output = run(&text, &["max_expr_depth=512"]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let deeper = format!(
+            "flow d {{\n  state {{ x: int = 0 }}\n  node go {{ x = {}1; }}\n  start -> go\n}}\n",
+            "1+".repeat(20_000)
+        );
+        let output = run(&deeper, &["max_expr_depth=512"]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    }
+}
