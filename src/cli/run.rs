@@ -1,8 +1,9 @@
 //! `flowc run FILE`: compile, run from an initial state, print the final state as JSON on
 //! stdout and a line per step on stderr; `--trace` streams the execution log as JSON Lines.
 //! On a terminal, a live status line (spinner, step, node, elapsed time) sits under the step
-//! lines while a step runs. `--limit` sets the sandbox limits. Ctrl-C (and SIGTERM) cancels
-//! the run cleanly: `cancelled`, exit 3.
+//! lines while a step runs. `--limit` sets the sandbox limits. Ctrl-C, SIGTERM, SIGHUP or
+//! SIGQUIT cancels the run cleanly (`cancelled`, exit 3); a second signal kills every running
+//! command's process group and exits at once.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
