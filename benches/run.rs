@@ -9,8 +9,9 @@ use std::io::BufWriter;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use flowc::CancelToken;
 use flowc::runtime::{Interpreter, JsonLines, NoEvents, RunOptions};
-use flowc::tools::{CancelToken, ToolRegistry};
+use flowc::tools::ToolRegistry;
 use flowc::{SourceFile, check};
 use serde_json::{Map, Value, json};
 

@@ -10,6 +10,7 @@
 //! assert_eq!(checked.program.expect("it compiles").nodes[0].name, "greet");
 //! ```
 
+pub mod cancel;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
@@ -23,6 +24,7 @@ pub mod syntax;
 pub mod tools;
 pub mod value;
 
+pub use cancel::CancelToken;
 pub use compile::ir::Program;
 pub use diagnostics::FileReport;
 pub use runtime::{Interpreter, RunOptions, RunOutcome, RuntimeError};

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::cancel::CancelToken;
 use crate::cli::input::{DEFAULT_WIDTH, columns};
 use crate::compile::ir::{Node, NodeKind, Program, Target};
 use crate::runtime::{
     Event, EventSink, Interpreter, JsonLines, NoEvents, RunOutcome, RuntimeError, Step, Tee,
 };
 use crate::sync::lock;
-use crate::tools::CancelToken;
 use crate::value::{DurationStyle, format_duration};
 
 /// Runs with the trace and the console shared with a ticker thread: the engine reports only
@@ -357,11 +357,12 @@ mod tests {
 
     use super::{CLEAR_LINE, Console, Status, clock, run_live, status_line, tick_once};
     use crate::SourceFile;
+    use crate::cancel::CancelToken;
     use crate::runtime::{
         Event, EventSink, Interpreter, JsonLines, RunFinished, RunOptions, RunStatus, RuntimeError,
     };
     use crate::sync::lock;
-    use crate::tools::{CancelToken, ToolRegistry};
+    use crate::tools::ToolRegistry;
 
     #[test]
     fn the_status_line_shows_spinner_step_node_and_time() {

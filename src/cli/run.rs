@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::FileReport;
+use crate::cancel::CancelToken;
 use crate::cli::console::{CLEAR_LINE, Console, STATUS_LINE, Status, run_live};
 use crate::cli::exit;
 use crate::cli::input::{
@@ -26,7 +27,7 @@ use crate::cli::trace;
 use crate::runtime::{Interpreter, RunOptions, RuntimeError};
 use crate::sandbox::Limits;
 use crate::sync::lock;
-use crate::tools::{CancelToken, ToolRegistry};
+use crate::tools::ToolRegistry;
 use crate::value::{DurationStyle, Kind, format_duration};
 
 #[derive(Debug, clap::Args)]

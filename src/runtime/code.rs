@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope};
 
+use crate::cancel::CancelToken;
 use crate::runtime::failure::limit_value;
 pub(crate) use crate::runtime::failure::{CodeFailure, Deadline, LoopItem};
 use crate::runtime::state::State;
@@ -21,7 +22,6 @@ use crate::sandbox::loops::{self, LoopTrace};
 use crate::sandbox::{self, CompiledCode, Limits, Problem, RefusedComparison, SizeLimit};
 use crate::span::Span;
 use crate::sync::lock;
-use crate::tools::CancelToken;
 use crate::value::Kind;
 
 /// Print lines kept per step; the rest are counted.

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rhai::{Dynamic, Map};
 
+use crate::cancel::CancelToken;
 use crate::compile::ERROR_FIELD;
 use crate::compile::ir::{EdgeWhen, Node, NodeId, NodeKind, Policy, Program, Target};
 use crate::runtime::code::{CodeFailure, Deadline, Sandbox, values_of};
@@ -15,7 +16,7 @@ use crate::runtime::events::{
 use crate::runtime::state::{BadWrite, State, Stored};
 use crate::runtime::write::{Writer, invalid_write};
 use crate::runtime::{Interpreter, Plan, RunOptions};
-use crate::tools::{CancelToken, FailureKind, ToolCall, ToolFailure, ToolRegistry};
+use crate::tools::{FailureKind, ToolCall, ToolFailure, ToolRegistry};
 use crate::value::{DurationStyle, Kind, format_duration};
 
 /// Where a step goes next.

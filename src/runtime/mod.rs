@@ -9,7 +9,8 @@
 //! ```
 //! use std::sync::Arc;
 //! use flowc::runtime::{Interpreter, NoEvents, RunOptions};
-//! use flowc::tools::{CancelToken, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
+//! use flowc::CancelToken;
+//! use flowc::tools::{Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 //! use serde_json::{Map, Value, json};
 //!
 //! /// An embedder's own tool: doubles `n`.
@@ -56,11 +57,12 @@ pub use events::{
 };
 pub use warning::{RuntimeWarning, input_warnings};
 
+use crate::cancel::CancelToken;
 use crate::compile::ERROR_FIELD;
 use crate::compile::ir::{EdgeWhen, NodeKind, Program};
 use crate::sandbox::{CompiledCode, Limits};
 use crate::sync::lock;
-use crate::tools::{CancelToken, ToolRegistry};
+use crate::tools::ToolRegistry;
 use crate::value::FieldType;
 use state::{Declared, Slots, State};
 

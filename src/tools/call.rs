@@ -1,11 +1,11 @@
 //! What a tool implementation receives and returns, and how a run is cancelled from outside.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
+
+use crate::cancel::CancelToken;
 
 /// A tool the engine can call. Implementations must return promptly once `call.cancel` is
 /// cancelled or `call.deadline` has passed.
@@ -62,24 +62,6 @@ pub enum FailureKind {
     TimedOut,
     /// The run was cancelled (`cancelled`).
     Cancelled,
-}
-
-/// A shared flag: cancelling it asks the run, and the tool or script it is in, to stop.
-#[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    pub fn new() -> Self {
-        CancelToken::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
 }
 
 /// The `noop` tool: changes nothing.

@@ -307,7 +307,8 @@ mod tests {
     use serde_json::{Map, json};
 
     use super::{Limit, STDERR_TAIL_BYTES, head, shown, stderr_tail};
-    use crate::tools::{CancelToken, ToolCall};
+    use crate::cancel::CancelToken;
+    use crate::tools::ToolCall;
 
     fn limit(timeout: Option<u64>, deadline: Option<Instant>, now: Instant) -> Option<Limit> {
         let mut args = Map::new();

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use flowc::CancelToken;
 use flowc::runtime::{
     Event, Interpreter, JsonLines, NoEvents, RunOptions, RunOutcome, RuntimeError,
 };
 use flowc::sandbox::Limits;
-use flowc::tools::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
+use flowc::tools::{FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 use flowc::{FileReport, SourceFile};
 use miette::Diagnostic;
 use serde_json::{Map, Value, json};

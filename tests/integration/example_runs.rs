@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use flowc::CancelToken;
 use flowc::runtime::{Interpreter, JsonLines, RunOptions};
-use flowc::tools::{CancelToken, ToolRegistry};
+use flowc::tools::ToolRegistry;
 use flowc::{FileReport, SourceFile};
 use serde_json::{Map, Value};
 

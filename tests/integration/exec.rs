@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
-use flowc::tools::{CancelToken, FailureKind, ToolCall, ToolFailure, ToolRegistry};
+use flowc::CancelToken;
+use flowc::tools::{FailureKind, ToolCall, ToolFailure, ToolRegistry};
 use serde_json::{Map, Value, json};
 
 fn fixtures() -> PathBuf {

@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use flowc::CancelToken;
 use flowc::runtime::{Interpreter, NoEvents, RunOptions};
 use flowc::sandbox::Limits;
-use flowc::tools::{CancelToken, FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
+use flowc::tools::{FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 use flowc::{FileReport, SourceFile};
 
 use crate::ui::{assert_has_snapshot, expected_code};

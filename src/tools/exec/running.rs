@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::{Limit, cancelled, stderr_tail};
 use super::{groups, watchdog};
-use crate::tools::{CancelToken, ToolFailure};
+use crate::cancel::CancelToken;
+use crate::tools::ToolFailure;
 use crate::value::{DurationStyle, format_duration};
 
 /// The most stdout a command may print.
