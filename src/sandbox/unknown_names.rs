@@ -264,7 +264,7 @@ mod tests {
                     }
                     other => {
                         return Err(CodeError::Syntax {
-                            reason: crate::sandbox::describe(other, kind),
+                            reason: crate::sandbox::compile::describe(other, kind),
                             at: span.point_in(text, error.position()),
                         });
                     }
