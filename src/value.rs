@@ -145,6 +145,27 @@ impl Kind {
         }
     }
 
+    /// The kind a rhai (or Rust) type name stands for, as rhai's function signatures and
+    /// error texts spell it (`i64`, `ImmutableString`, `&str`, `rhai::Map`, `()`); `None`
+    /// for a type the state has no kind for (a range, a function pointer).
+    pub fn of_type_name(name: &str) -> Option<Kind> {
+        let name = name.trim();
+        let short = name.rsplit("::").next().unwrap_or(name);
+        Some(match short {
+            "()" => Kind::Null,
+            "i64" | "i32" | "INT" => Kind::Int,
+            "f64" | "f32" | "FLOAT" => Kind::Float,
+            "bool" => Kind::Bool,
+            "char" => Kind::Char,
+            "array" | "Array" => Kind::List,
+            "map" | "Map" => Kind::Map,
+            _ if name.contains("String") || name.contains("str") => Kind::String,
+            _ if name.contains("Vec<") || name.ends_with("Array") => Kind::List,
+            _ if name.contains("Map") => Kind::Map,
+            _ => return None,
+        })
+    }
+
     /// The schema's word for the kind (`int`, `list`, …).
     pub fn name(self) -> &'static str {
         match self {

@@ -4,6 +4,8 @@
 
 use rhai::{AST, ASTNode, EvalAltResult, Expr, Position};
 
+use crate::value::Kind;
+
 /// A script's failure, as the user would describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Problem {
@@ -216,41 +218,23 @@ fn split_top_level(text: &str) -> Vec<&str> {
     parts
 }
 
-/// A rhai (or Rust) type name as the flow language says it: the one place the two sets of
-/// names meet.
+/// A rhai (or Rust) type name as the flow language says it ([`Kind::of_type_name`]), or its
+/// last path segment for a type the state has no kind for.
 pub(crate) fn flow_type_name(rhai: &'static str) -> &'static str {
-    let name = rhai.trim();
-    let short = name.rsplit("::").next().unwrap_or(name);
-    match short {
-        "()" => "null",
-        "i64" | "i32" | "INT" => "int",
-        "f64" | "f32" | "FLOAT" => "float",
-        "bool" => "bool",
-        "char" => "char",
-        "array" | "Array" => "list",
-        "map" | "Map" => "map",
-        _ if name.contains("String") || name.contains("str") => "string",
-        _ if name.contains("Vec<") => "list",
-        _ if name.contains("Map") => "map",
-        _ => short,
-    }
+    Kind::of_type_name(rhai).map_or_else(|| last_segment(rhai), Kind::name)
 }
 
 /// [`flow_type_name`] for a name rhai built at run time (in an error's text).
 fn flow_type(rhai: &str) -> String {
-    let name = rhai.trim();
-    let known = flow_type_name(match name {
-        "()" => "()",
-        _ if name.contains("String") || name.contains("str") => "string",
-        _ if name.contains("Vec<") || name.ends_with("Array") || name == "array" => "array",
-        _ if name.contains("Map") || name == "map" => "map",
-        "i64" | "INT" => "i64",
-        "f64" | "FLOAT" => "f64",
-        "bool" => "bool",
-        "char" => "char",
-        _ => return name.rsplit("::").next().unwrap_or(name).to_owned(),
-    });
-    known.to_owned()
+    Kind::of_type_name(rhai).map_or_else(
+        || last_segment(rhai).to_owned(),
+        |kind| kind.name().to_owned(),
+    )
+}
+
+fn last_segment(name: &str) -> &str {
+    let name = name.trim();
+    name.rsplit("::").next().unwrap_or(name)
 }
 
 /// The variable a failing call or read at `position` was made on: `x` in `x.f()`, `f(x)`,
