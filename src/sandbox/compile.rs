@@ -91,7 +91,7 @@ pub fn compile(
     if let Some((at, reason)) = unknown_names::too_big(text) {
         return Err(CodeError::Syntax {
             reason,
-            at: Span::new(span.start + at.start, span.start + at.end),
+            at: within(span, at),
         });
     }
     let rewrite = names::rewrite(text, known);
@@ -148,11 +148,7 @@ fn compile_rhai(
         // Declared, not constant: the optimizer would fold a constant's value into the AST.
         scope.push_dynamic(name.as_str(), Dynamic::UNIT);
     }
-    let result = match kind {
-        CodeKind::Guard => engine.compile_expression_with_scope(&scope, text),
-        CodeKind::Script => engine.compile_with_scope(&scope, text),
-    };
-    let error = match result {
+    let error = match parse(engine, kind, &scope, text) {
         Ok(ast) => {
             let names = free_names(&ast, known, engine.strict_variables());
             return Ok(CompiledCode {
@@ -181,10 +177,7 @@ fn compile_rhai(
             for word in words.collect::<BTreeSet<_>>() {
                 scope.push_dynamic(word, Dynamic::UNIT);
             }
-            let strict = match kind {
-                CodeKind::Guard => engine.compile_expression_with_scope(&scope, text).err(),
-                CodeKind::Script => engine.compile_with_scope(&scope, text).err(),
-            };
+            let strict = parse(engine, kind, &scope, text).err();
             return Err(syntax(
                 strict.as_ref().unwrap_or(&lenient),
                 kind,
@@ -200,11 +193,7 @@ fn compile_rhai(
         scope.push_dynamic(name.as_str(), Dynamic::UNIT);
     }
     loop {
-        let result = match kind {
-            CodeKind::Guard => engine.compile_expression_with_scope(&scope, text),
-            CodeKind::Script => engine.compile_with_scope(&scope, text),
-        };
-        let Err(error) = result else {
+        let Err(error) = parse(engine, kind, &scope, text) else {
             return Err(CodeError::UnknownNames(unknown));
         };
         match error.err_type() {
@@ -216,6 +205,19 @@ fn compile_rhai(
             }
             _ => return Err(syntax(&error, kind, text, span)),
         }
+    }
+}
+
+/// One rhai parse of `text` as the kind of code it is, with `scope`'s names declared.
+pub(super) fn parse(
+    engine: &Engine,
+    kind: CodeKind,
+    scope: &Scope<'_>,
+    text: &str,
+) -> Result<AST, rhai::ParseError> {
+    match kind {
+        CodeKind::Guard => engine.compile_expression_with_scope(scope, text),
+        CodeKind::Script => engine.compile_with_scope(scope, text),
     }
 }
 

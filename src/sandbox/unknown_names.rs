@@ -247,10 +247,7 @@ mod tests {
         }
         let mut unknown = Vec::new();
         loop {
-            let result = match kind {
-                CodeKind::Guard => engine.compile_expression_with_scope(&scope, text),
-                CodeKind::Script => engine.compile_with_scope(&scope, text),
-            };
+            let result = crate::sandbox::compile::parse(&engine, kind, &scope, text);
             match result {
                 Ok(_) if unknown.is_empty() => return Ok(()),
                 Ok(_) => return Err(CodeError::UnknownNames(unknown)),
