@@ -149,19 +149,22 @@ impl Kind {
     /// error texts spell it (`i64`, `ImmutableString`, `&str`, `rhai::Map`, `()`); `None`
     /// for a type the state has no kind for (a range, a function pointer).
     pub fn of_type_name(name: &str) -> Option<Kind> {
-        let name = name.trim();
-        let short = name.rsplit("::").next().unwrap_or(name);
+        // The outer type decides (`Vec<String>` is a list): its last path segment, before
+        // any generic parameters. rhai lists the spellings of one type as alternatives
+        // (`&str | ImmutableString | String`): the first says which.
+        let name = name.split('|').next().unwrap_or(name).trim();
+        let outer = name.split('<').next().unwrap_or(name);
+        let short = outer.rsplit("::").next().unwrap_or(outer);
         Some(match short {
             "()" => Kind::Null,
             "i64" | "i32" | "INT" => Kind::Int,
             "f64" | "f32" | "FLOAT" => Kind::Float,
             "bool" => Kind::Bool,
             "char" => Kind::Char,
-            "array" | "Array" => Kind::List,
-            "map" | "Map" => Kind::Map,
-            _ if name.contains("String") || name.contains("str") => Kind::String,
-            _ if name.contains("Vec<") || name.ends_with("Array") => Kind::List,
-            _ if name.contains("Map") => Kind::Map,
+            "array" | "Array" | "Vec" => Kind::List,
+            "map" | "Map" | "BTreeMap" | "HashMap" | "IndexMap" => Kind::Map,
+            "str" | "&str" | "&mut str" | "String" | "ImmutableString" | "SmartString"
+            | "string" => Kind::String,
             _ => return None,
         })
     }
@@ -275,6 +278,30 @@ pub fn format_duration(duration: Duration, style: DurationStyle) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_are_read_by_their_outer_type() {
+        for (name, kind) in [
+            ("i64", Some(Kind::Int)),
+            ("&str | ImmutableString | String", Some(Kind::String)),
+            ("ImmutableString", Some(Kind::String)),
+            ("&str", Some(Kind::String)),
+            ("rhai::Map", Some(Kind::Map)),
+            (
+                "alloc::vec::Vec<rhai::types::dynamic::Dynamic>",
+                Some(Kind::List),
+            ),
+            ("Vec<String>", Some(Kind::List)),
+            (
+                "std::collections::BTreeMap<SmartString, Dynamic>",
+                Some(Kind::Map),
+            ),
+            ("()", Some(Kind::Null)),
+            ("core::ops::range::Range<i64>", None),
+        ] {
+            assert_eq!(Kind::of_type_name(name), kind, "{name}");
+        }
+    }
     use serde_json::json;
 
     #[test]
