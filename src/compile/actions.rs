@@ -160,14 +160,12 @@ impl<'t> Actions<'t> {
             .iter()
             .filter(|a| a.required && !given.contains_key(a.name.as_str()))
             .collect();
-        let unspelt = unknown
+        let suggestions: Vec<Option<String>> = unknown
             .iter()
-            .filter(|arg| {
-                closest(&arg.name.name, spec.args.iter().map(|a| a.name.as_str())).is_none()
-            })
-            .count();
-        for arg in unknown {
-            let mut suggestion = closest(&arg.name.name, spec.args.iter().map(|a| a.name.as_str()));
+            .map(|arg| closest(&arg.name.name, spec.args.iter().map(|a| a.name.as_str())))
+            .collect();
+        let unspelt = suggestions.iter().filter(|s| s.is_none()).count();
+        for (arg, mut suggestion) in unknown.into_iter().zip(suggestions) {
             // `exec(command: …)`: the one unknown argument stands for the one missing, which
             // is then not reported again.
             if suggestion.is_none()

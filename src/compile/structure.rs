@@ -1,7 +1,7 @@
 //! The shape of the graph: the start, edges across loop boundaries, default edges, each
 //! loop's entry and exit, cycles no run can leave, and what `start` can reach.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::compile::error::CompileError;
 use crate::compile::ir::{NodeId, Target};
@@ -45,7 +45,7 @@ pub(super) fn check(
     let checker = Checker { resolved };
     // Where a node named in a loop body is used outside it: one error per such use, however
     // many of its hops cross the boundary.
-    let mut crossings = Vec::new();
+    let mut crossings = HashSet::new();
     let entry = checker.start(flow, &mut crossings, errors);
     let kept_edges = checker.boundaries(&mut crossings, errors);
     let out = checker.adjacency(&kept_edges);
@@ -128,7 +128,7 @@ impl Checker<'_, '_> {
     fn start(
         &self,
         flow: &Flow,
-        crossings: &mut Vec<Span>,
+        crossings: &mut HashSet<Span>,
         errors: &mut Vec<CompileError>,
     ) -> Option<Target> {
         let starts = &self.resolved.starts;
@@ -169,7 +169,7 @@ impl Checker<'_, '_> {
                 let member = match start.to {
                     Target::Node(to) => {
                         let name = self.name(to);
-                        crossings.push(Span::new(start.span.end - name.len(), start.span.end));
+                        crossings.insert(Span::new(start.span.end - name.len(), start.span.end));
                         Some((name.to_owned(), self.member_span(to).into()))
                     }
                     Target::End => None,
@@ -190,7 +190,11 @@ impl Checker<'_, '_> {
     /// Reports edges that jump into a loop body or leave one (other than by `on error`), and
     /// returns the others. `crossings` are the uses of body nodes outside their loop that are
     /// reported already: a use in `a -> x -> b` crosses twice and is reported once.
-    fn boundaries(&self, crossings: &mut Vec<Span>, errors: &mut Vec<CompileError>) -> Vec<usize> {
+    fn boundaries(
+        &self,
+        crossings: &mut HashSet<Span>,
+        errors: &mut Vec<CompileError>,
+    ) -> Vec<usize> {
         let mut kept = Vec::new();
         for (index, edge) in self.resolved.edges.iter().enumerate() {
             let from = self.resolved.homes[edge.from.index()];
@@ -200,8 +204,7 @@ impl Checker<'_, '_> {
             } else if !self.is_within(from, to) {
                 let crossed = self.crossed_loop(to, from);
                 let node = edge.to_node();
-                if !crossings.contains(&edge.to_span) {
-                    crossings.push(edge.to_span);
+                if crossings.insert(edge.to_span) {
                     errors.push(CompileError::EdgeEntersLoop {
                         loop_name: self.name(crossed).to_owned(),
                         node: Some(self.name(node).to_owned()),
@@ -218,8 +221,7 @@ impl Checker<'_, '_> {
                     edge.span.start,
                     edge.span.start + self.name(edge.from).len(),
                 );
-                if !crossings.contains(&from_at) {
-                    crossings.push(from_at);
+                if crossings.insert(from_at) {
                     errors.push(CompileError::EdgeLeavesLoop {
                         loop_name: self.name(crossed).to_owned(),
                         node: self.name(edge.from).to_owned(),
