@@ -107,6 +107,22 @@ pub(crate) fn oversized(value: &Dynamic, limits: &Limits) -> Option<&'static str
     None
 }
 
+/// Runs `f` on a list as a `Dynamic` without copying it: moved in, and back after.
+fn lent_array<T>(value: &mut Array, f: impl FnOnce(&Dynamic) -> T) -> T {
+    let lent = Dynamic::from_array(std::mem::take(value));
+    let result = f(&lent);
+    *value = lent.cast::<Array>();
+    result
+}
+
+/// [`lent_array`] for a map.
+fn lent_map<T>(value: &mut Map, f: impl FnOnce(&Dynamic) -> T) -> T {
+    let lent = Dynamic::from_map(std::mem::take(value));
+    let result = f(&lent);
+    *value = lent.cast::<Map>();
+    result
+}
+
 /// Registers the bounded conversions and the size check on every variable read.
 pub(crate) fn register(engine: &mut Engine, limits: &Limits) {
     let max = if limits.max_string_size == 0 {
@@ -117,23 +133,23 @@ pub(crate) fn register(engine: &mut Engine, limits: &Limits) {
     for name in ["to_string", "print"] {
         engine.register_fn(name, move |value: &mut Dynamic| format(value, false, max));
         engine.register_fn(name, move |value: &mut Array| {
-            format(&Dynamic::from_array(value.clone()), false, max)
+            lent_array(value, |value| format(value, false, max))
         });
         engine.register_fn(name, move |value: &mut Map| {
-            format(&Dynamic::from_map(value.clone()), false, max)
+            lent_map(value, |value| format(value, false, max))
         });
     }
     for name in ["to_debug", "debug"] {
         engine.register_fn(name, move |value: &mut Dynamic| format(value, true, max));
         engine.register_fn(name, move |value: &mut Array| {
-            format(&Dynamic::from_array(value.clone()), true, max)
+            lent_array(value, |value| format(value, true, max))
         });
         engine.register_fn(name, move |value: &mut Map| {
-            format(&Dynamic::from_map(value.clone()), true, max)
+            lent_map(value, |value| format(value, true, max))
         });
     }
     engine.register_fn("to_json", move |value: &mut Map| {
-        json(&Dynamic::from_map(value.clone()), max)
+        lent_map(value, |value| json(value, max))
     });
     let limits = limits.clone();
     #[allow(deprecated, reason = "rhai marks `on_var` volatile, not deprecated")]
