@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::cancel::CancelToken;
-use crate::cli::input::{DEFAULT_WIDTH, columns};
+use crate::cli::input::columns;
 use crate::compile::ir::{Node, NodeKind, Program, Target};
 use crate::runtime::{
     Event, EventSink, Interpreter, JsonLines, NoEvents, RunOutcome, RuntimeError, Step, Tee,
@@ -21,6 +21,8 @@ use crate::runtime::{
 use crate::sync::lock;
 use crate::value::{DurationStyle, format_duration};
 
+/// The status line's width on a terminal whose size cannot be read and no `COLUMNS`.
+const STATUS_FALLBACK_WIDTH: usize = 80;
 /// Runs with the trace and the console shared with a ticker thread: the engine reports only
 /// after a step, so while one runs the ticker keeps the spinner turning and the trace
 /// flushed. When the run returns, the ticker is stopped and the status line erased. The
@@ -222,8 +224,9 @@ impl Status {
                 .map(|node| (node.name.clone(), first_node(program, node)))
                 .collect(),
             shown: false,
-            // One column spare: writing the last one wraps on some terminals.
-            width: columns().unwrap_or(DEFAULT_WIDTH).saturating_sub(1),
+            // One column spare: writing the last one wraps on some terminals. A terminal of
+            // unknown size is taken as 80 wide, so the line never wraps and always erases.
+            width: columns().unwrap_or(STATUS_FALLBACK_WIDTH).saturating_sub(1),
         }
     }
 
