@@ -2,7 +2,6 @@
 //! terminal, a live status line under them (spinner, step, node, elapsed time), redrawn by a
 //! ticker thread that also keeps the trace flushed while a long step runs.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Mutex;
@@ -73,7 +72,7 @@ impl<S: EventSink> EventSink for Shared<'_, S> {
     fn enabled(&self) -> bool {
         lock(self.0).enabled()
     }
-    fn event(&mut self, event: &Event<'_>) {
+    fn event(&mut self, event: &Event) {
         lock(self.0).event(event);
     }
 }
@@ -85,7 +84,7 @@ struct Logged<'a, T: Write> {
 }
 
 impl<T: Write> EventSink for Logged<'_, T> {
-    fn event(&mut self, event: &Event<'_>) {
+    fn event(&mut self, event: &Event) {
         let mut log = lock(self.log);
         log.event(event);
         stop_if_failed(&log, self.cancel);
@@ -172,7 +171,7 @@ impl<W: Write> Console<W> {
 }
 
 impl<W: Write> EventSink for Console<W> {
-    fn event(&mut self, event: &Event<'_>) {
+    fn event(&mut self, event: &Event) {
         let mut text = String::new();
         if let Some(status) = &mut self.status {
             status.clear(&mut text);
@@ -195,8 +194,8 @@ pub(super) struct Status {
     steps: u64,
     /// The node running now; `None` once the run is ending.
     running: Option<String>,
-    /// Each loop's first node (a step's edge names the loop it enters).
-    loop_entries: HashMap<String, String>,
+    /// By node id: the node a step at it runs (a loop's first node, for a loop).
+    entries: Vec<String>,
     /// The status line is on screen (the cursor at its end).
     shown: bool,
     width: usize,
@@ -217,11 +216,10 @@ impl Status {
                 Target::Node(id) => Some(first_node(program, program.node(id))),
                 Target::End => None,
             },
-            loop_entries: program
+            entries: program
                 .nodes
                 .iter()
-                .filter(|node| node.as_loop().is_some())
-                .map(|node| (node.name.clone(), first_node(program, node)))
+                .map(|node| first_node(program, node))
                 .collect(),
             shown: false,
             // One column spare: writing the last one wraps on some terminals. A terminal of
@@ -230,19 +228,19 @@ impl Status {
         }
     }
 
-    fn update(&mut self, event: &Event<'_>) {
+    fn update(&mut self, event: &Event) {
         match event {
-            Event::RunStarted(_) => {}
+            Event::RunStarted(_) | Event::RunResumed(_) => {}
+            Event::NodeStarted(started) => self.running = Some(started.node.name.to_string()),
             Event::Step(step) => {
-                self.steps = step.seq;
-                self.running = step.edge.filter(|edge| edge.to != "end").map(|edge| {
-                    self.loop_entries
-                        .get(edge.to)
-                        .cloned()
-                        .unwrap_or_else(|| edge.to.to_owned())
-                });
+                self.steps = step.step;
+                self.running = step
+                    .edge
+                    .as_ref()
+                    .and_then(|edge| edge.target)
+                    .and_then(|id| self.entries.get(id.index()).cloned());
             }
-            Event::RunFinished(_) => self.running = None,
+            Event::Waiting(_) | Event::RunFinished(_) => self.running = None,
         }
     }
 
@@ -302,7 +300,7 @@ fn clock(elapsed: Duration) -> String {
 }
 
 /// `   3 inc (script, 4µs) n=3 -> inc when n < 5`, then any printed lines.
-fn step_line(step: &Step<'_>, color: bool) -> String {
+fn step_line(step: &Step, color: bool) -> String {
     let (bold, red, dim, reset) = if color {
         ("\x1b[1m", "\x1b[31m", "\x1b[2m", "\x1b[0m")
     } else {
@@ -310,16 +308,16 @@ fn step_line(step: &Step<'_>, color: bool) -> String {
     };
     let mut line = format!(
         "{:>4} {bold}{}{reset} {dim}({}, {}){reset}",
-        step.seq,
-        step.node,
+        step.step,
+        step.node.name,
         step.tool,
         format_duration(step.duration, DurationStyle::Measured)
     );
     if let Some(position) = &step.in_loop {
-        let _ = write!(line, " [{} #{}]", position.name, position.iteration);
+        let _ = write!(line, " [{} #{}]", position.node.name, position.iteration);
     }
-    for (name, value) in step.changes.iter() {
-        let _ = write!(line, " {name}={}", crate::runtime::show_value(&value, 40));
+    for (name, value) in &step.changes {
+        let _ = write!(line, " {name}={}", crate::runtime::show_value(value, 40));
     }
     if let Some(error) = &step.error {
         let _ = write!(
@@ -330,24 +328,24 @@ fn step_line(step: &Step<'_>, color: bool) -> String {
     }
     if let Some(edge) = &step.edge {
         let _ = write!(line, " -> {}", edge.to);
-        if let Some(guard) = edge.guard {
+        if let Some(guard) = &edge.guard {
             let _ = write!(line, " when {guard}");
         }
         if edge.on_error {
             line.push_str(" (on error)");
         }
-        if let Some(position) = step.in_loop
+        if let Some(position) = &step.in_loop
             && let Some(until) = position.until
         {
             let _ = write!(line, " (until {until}");
-            for outer in position.outer {
-                let _ = write!(line, "; {} until {}", outer.name, outer.until);
+            for outer in &position.outer {
+                let _ = write!(line, "; {} until {}", outer.node.name, outer.until);
             }
             line.push(')');
         }
     }
     line.push('\n');
-    for printed in step.output {
+    for printed in &step.output {
         let _ = writeln!(line, "     {dim}|{reset} {printed}");
     }
     line
@@ -404,13 +402,15 @@ mod tests {
         Status::new(&checked.program.expect("the test flow compiles"))
     }
 
-    fn finished() -> Event<'static> {
+    fn finished() -> Event {
         Event::RunFinished(RunFinished {
             seq: 1,
+            run_id: None,
             status: RunStatus::Ok,
             steps: 0,
             duration: Duration::ZERO,
             error: None,
+            state: None,
         })
     }
 
@@ -420,10 +420,8 @@ mod tests {
             "flow f {\n    state { n: int = 0 }\n    node a { n += 1 }\n    node b\n    start -> outer\n    loop outer max 2 {\n        loop inner max 2 {\n            a\n        } until n > 0\n        inner -> b\n    } until true\n}\n",
         );
         assert_eq!(status.running.as_deref(), Some("a"));
-        assert_eq!(
-            status.loop_entries.get("outer").map(String::as_str),
-            Some("a")
-        );
+        // Node 3 is the loop `outer`: a step entering it runs `a`.
+        assert_eq!(status.entries[3], "a");
     }
 
     #[test]
@@ -515,7 +513,7 @@ mod tests {
         let interpreter = interpreter("flow f {\n    node a = noop\n    start -> a\n}\n");
         let trace = Mutex::new(JsonLines::new(FullDisk));
         // Only the step goes to the trace: it waits in the buffer for the ticker.
-        let mut steps = |event: &Event<'_>| {
+        let mut steps = |event: &Event| {
             if matches!(event, Event::Step(_)) {
                 lock(&trace).event(event);
             }

@@ -14,6 +14,8 @@ pub const IR_VERSION: u32 = 1;
 #[derive(Debug, Serialize)]
 pub struct Program {
     pub ir_version: u32,
+    /// The content hash: `sha256:` and 64 hex digits.
+    pub hash: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
@@ -83,6 +85,9 @@ pub struct Node {
     /// The loop whose body holds this node.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<NodeId>,
+    /// The action must never run twice.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
 }
 
 impl Node {
@@ -108,6 +113,12 @@ pub enum NodeKind {
         code: CompiledCode,
         #[serde(flatten)]
         policy: Policy,
+    },
+    /// Pauses the run until it is resumed with input.
+    Wait {
+        prompt: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Routes only.
     Junction,

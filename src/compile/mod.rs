@@ -79,6 +79,7 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
     let program = errors.is_empty().then(|| {
         let mut program = Program {
             ir_version: IR_VERSION,
+            hash: String::new(),
             name: flow.name.name.clone(),
             doc: flow.doc.clone(),
             schema,
@@ -162,6 +163,7 @@ fn nodes(
                 kind,
                 edges: Vec::new(),
                 parent: resolved.homes[index],
+                once: false,
             }
         })
         .collect()

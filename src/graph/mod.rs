@@ -45,6 +45,7 @@ fn node_label(node: &Node) -> Option<(String, Shape)> {
     let (detail, shape) = match &node.kind {
         NodeKind::Tool { tool, .. } => (Some(tool.as_str()), Shape::Tool),
         NodeKind::Script { .. } => (Some("script"), Shape::Script),
+        NodeKind::Wait { .. } => (Some("wait"), Shape::Tool),
         NodeKind::Junction => (None, Shape::Junction),
         NodeKind::Loop(_) => return None,
     };

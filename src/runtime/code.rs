@@ -129,8 +129,13 @@ impl Sandbox {
         self.scope.clear();
     }
 
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.limits
+    /// Points the progress hook at `cancel`, when a step comes with another token than the
+    /// last one.
+    pub(crate) fn use_cancel(&mut self, cancel: &CancelToken) {
+        let mut current = lock(&self.control.cancel);
+        if !current.same(cancel) {
+            *current = cancel.clone();
+        }
     }
 
     /// The lines printed since the last call.

@@ -92,6 +92,37 @@ pub enum RuntimeError {
         at: SourceSpan,
     },
 
+    #[error("node `{node}` waited {limit} for input, and none came")]
+    #[diagnostic(
+        code("flow::timeout"),
+        help(
+            "resume the run with its input within the wait's `timeout`, or add \
+             `{node} -> … on error` to handle a wait that times out"
+        )
+    )]
+    WaitTimedOut {
+        node: String,
+        limit: String,
+        #[label("waited {limit} here")]
+        at: SourceSpan,
+    },
+
+    #[error(
+        "node `{node}` waits for input, but this run is not stored: nothing could resume it"
+    )]
+    #[diagnostic(
+        code("flow::wait-without-store"),
+        help(
+            "run the flow with `--db FILE`: the run is stored while it waits, and \
+             `flowc resume RUN --db FILE --input JSON` continues it"
+        )
+    )]
+    WaitWithoutStore {
+        node: String,
+        #[label("waits for input")]
+        at: SourceSpan,
+    },
+
     #[error("the run timed out after {limit} (in node `{node}`)")]
     #[diagnostic(
         code("flow::timeout"),
@@ -168,7 +199,10 @@ impl RuntimeError {
             RuntimeError::ScriptError { .. } => "script-error",
             RuntimeError::InvalidWrite(_) => "invalid-write",
             RuntimeError::ToolFailed { .. } => "tool-failed",
-            RuntimeError::NodeTimeout { .. } | RuntimeError::RunTimeout { .. } => "timeout",
+            RuntimeError::NodeTimeout { .. }
+            | RuntimeError::RunTimeout { .. }
+            | RuntimeError::WaitTimedOut { .. } => "timeout",
+            RuntimeError::WaitWithoutStore { .. } => "wait-without-store",
             RuntimeError::NoMatchingEdge { .. } => "no-matching-edge",
             RuntimeError::LoopExhausted { .. } => "loop-exhausted",
             RuntimeError::MaxSteps { .. } => "max-steps",
@@ -184,6 +218,8 @@ impl RuntimeError {
             | RuntimeError::ScriptError { node, .. }
             | RuntimeError::ToolFailed { node, .. }
             | RuntimeError::NodeTimeout { node, .. }
+            | RuntimeError::WaitTimedOut { node, .. }
+            | RuntimeError::WaitWithoutStore { node, .. }
             | RuntimeError::RunTimeout { node, .. }
             | RuntimeError::NoMatchingEdge { node, .. }
             | RuntimeError::MaxSteps { node, .. } => Some(node),
@@ -202,6 +238,7 @@ impl RuntimeError {
                 | RuntimeError::InvalidWrite(_)
                 | RuntimeError::ToolFailed { .. }
                 | RuntimeError::NodeTimeout { .. }
+                | RuntimeError::WaitTimedOut { .. }
         )
     }
 

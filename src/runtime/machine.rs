@@ -1,28 +1,32 @@
-//! The step loop: run a node's action (with its retries and timeout), pick the next node
-//! by its edges or its loop, log the step, repeat until `end`.
+//! One step: run a node's action (one attempt of it; a retry's backoff is a `Sleeping`
+//! outcome, a `wait` node a `Waiting` one), pick the next node by its edges or its loop, log
+//! the step, move the run's cursor. The action is in `action`, the routing in `route`.
+
+mod action;
+mod route;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use rhai::{Dynamic, Map};
-
 use crate::cancel::CancelToken;
-use crate::compile::ERROR_FIELD;
-use crate::compile::ir::{EdgeWhen, Node, NodeId, NodeKind, Policy, Program, Target};
-use crate::runtime::code::{CodeFailure, Deadline, Sandbox, values_of};
+use crate::compile::ir::{Node, NodeId, NodeKind, Policy, Program, Target};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::events::{
-    Changes, EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, OuterUntil, Step,
+    EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, NodeRef,
+    NodeStarted, OuterUntil, RunFinished, RunResumed, RunStarted, RunStatus, Step, Waiting,
 };
-use crate::runtime::state::{BadWrite, State, Stored};
-use crate::runtime::write::{Writer, invalid_write};
+use crate::runtime::run::{
+    Announce, Begun, Progress, Run, WaitRequest, from_ms, from_us, unix_ms, unix_us,
+};
 use crate::runtime::{Interpreter, Plan, RunOptions};
-use crate::tools::{FailureKind, ToolCall, ToolFailure, ToolRegistry};
-use crate::value::{DurationStyle, Kind, format_duration};
+use crate::tools::ToolRegistry;
+use crate::value::{DurationStyle, format_duration};
 
 /// Where a step goes next.
-struct Next<'p> {
+struct Next {
     target: Target,
-    edge: EdgeTaken<'p>,
+    /// The edge of the node (or of the loop left) taken; `None` for a loop's repeat.
+    edge: Option<(NodeId, u32)>,
+    on_error: bool,
     until: Option<bool>,
 }
 
@@ -34,30 +38,27 @@ pub(super) struct Machine<'r> {
     events: &'r mut dyn EventSink,
     cancel: &'r CancelToken,
     log: bool,
-    sandbox: Sandbox,
-    state: State,
-    /// Each loop's finished iterations, by node index.
-    counters: Vec<u64>,
-    steps: u64,
+    run: &'r mut Run,
     run_deadline: Option<Instant>,
-    changes: Vec<usize>,
-    /// The `until` guards evaluated this step, innermost loop first: loop, iteration, value.
-    untils: Vec<(NodeId, u64, bool)>,
-    /// The enclosing ones among them, for the step's log record.
-    outer_untils: Vec<OuterUntil<'r>>,
 }
 
 impl<'r> Machine<'r> {
     pub(super) fn new(
         interpreter: &'r Interpreter,
-        mut sandbox: Sandbox,
-        state: State,
+        run: &'r mut Run,
         events: &'r mut dyn EventSink,
         cancel: &'r CancelToken,
-        started: Instant,
     ) -> Self {
         let options = &interpreter.options;
-        sandbox.begin(cancel);
+        // The time left is the timeout less the time the run has run before, in any process.
+        let run_deadline = options.timeout.and_then(|timeout| {
+            let before = Duration::from_micros(run.checkpoint.elapsed_us);
+            run.session_started
+                .checked_add(timeout.saturating_sub(before))
+        });
+        if let Some(sandbox) = run.sandbox.as_mut() {
+            sandbox.use_cancel(cancel);
+        }
         Machine {
             program: &interpreter.program,
             plan: &interpreter.plan,
@@ -66,76 +67,162 @@ impl<'r> Machine<'r> {
             log: events.enabled(),
             events,
             cancel,
-            sandbox,
-            state,
-            counters: vec![0; interpreter.program.nodes.len()],
-            steps: 0,
-            run_deadline: options
-                .timeout
-                .and_then(|timeout| started.checked_add(timeout)),
-            changes: Vec::new(),
-            untils: Vec::new(),
-            outer_untils: Vec::new(),
+            run,
+            run_deadline,
         }
     }
 
-    pub(super) fn steps(&self) -> u64 {
-        self.steps
-    }
-
-    pub(super) fn into_parts(self) -> (State, Sandbox) {
-        (self.state, self.sandbox)
-    }
-
-    pub(super) fn execute(&mut self) -> Result<(), RuntimeError> {
-        let program = self.program;
-        let Target::Node(first) = program.entry else {
-            return Ok(());
+    /// One step of the run (see [`Progress`]).
+    pub(super) fn step(&mut self) -> Progress {
+        if let Some(status) = self.run.checkpoint.ended {
+            return Progress::Ended(status);
+        }
+        self.announce();
+        let Some(at) = self.run.checkpoint.at else {
+            // `start -> end`: nothing to run.
+            return self.finish(None);
         };
-        let mut current = self.enter(first);
-        loop {
-            let node = program.node(current);
-            self.before_step(node)?;
-            self.steps += 1;
-            let started = self.log.then(|| (SystemTime::now(), Instant::now()));
-            self.changes.clear();
-            self.untils.clear();
+        let node = self.program.node(NodeId(at));
+        let mut begun = match self.run.checkpoint.begun.take() {
+            Some(begun) => begun,
+            None => {
+                if let Err(error) = self.before_step(node) {
+                    return self.finish(Some(error));
+                }
+                self.run.checkpoint.steps += 1;
+                self.run.changes.clear();
+                self.run.untils.clear();
+                Begun {
+                    started_at_us: unix_us(SystemTime::now()),
+                    attempts: 0,
+                    backoff_until_ms: None,
+                    once_started: false,
+                    waiting: None,
+                }
+            }
+        };
+        let result = match &node.kind {
+            NodeKind::Wait { prompt, timeout_ms } => {
+                match self.wait(node, prompt, *timeout_ms, &mut begun) {
+                    Some(result) => result,
+                    None => {
+                        let request = begun.waiting.clone().expect("a wait sets its request");
+                        self.run.checkpoint.begun = Some(begun);
+                        return Progress::Waiting(request);
+                    }
+                }
+            }
+            NodeKind::Tool { policy, .. } | NodeKind::Script { policy, .. } => {
+                if let Some(until) = self.backing_off(node, &mut begun) {
+                    return match until {
+                        Ok(until) => {
+                            self.run.checkpoint.begun = Some(begun);
+                            Progress::Sleeping { until }
+                        }
+                        Err(error) => self.fail_begun(node, &begun, error),
+                    };
+                }
+                if node.once && !begun.once_started {
+                    // Marked and stored before the action runs (see `Progress::Continued`).
+                    begun.once_started = true;
+                    self.run.once_marked_here = true;
+                    self.node_started(node, &begun);
+                    self.run.checkpoint.begun = Some(begun);
+                    return Progress::Continued;
+                }
+                if !node.once {
+                    self.node_started(node, &begun);
+                }
+                let result = self.attempt(node, policy);
+                begun.attempts += 1;
+                match result {
+                    Err(error) if error.is_node_failure() && begun.attempts < attempts(policy) => {
+                        self.run.changes.clear();
+                        let until = self.backoff(policy, begun.attempts);
+                        begun.backoff_until_ms = Some(unix_ms(until));
+                        self.run.checkpoint.begun = Some(begun);
+                        return Progress::Sleeping {
+                            until: self.sleep_limit(until),
+                        };
+                    }
+                    result => result,
+                }
+            }
+            NodeKind::Junction | NodeKind::Loop(_) => Ok(()),
+        };
+        self.end_step(node, &begun, result)
+    }
+
+    /// Routes after the node's action, logs the step and moves the cursor.
+    fn end_step(
+        &mut self,
+        node: &'r Node,
+        begun: &Begun,
+        result: Result<(), RuntimeError>,
+    ) -> Progress {
+        // Before routing counts the loop's iteration.
+        let in_loop = node
+            .parent
+            .map(|parent| (parent, self.run.counters[parent.index()] + 1));
+        // Without a next node, the step failed: `failure` says why. With one, `failure`
+        // is a node failure its `on error` edge handled.
+        let (next, failure) = match result {
+            Ok(()) => match self.route(node.id) {
+                Ok(next) => (Some(next), None),
+                Err(error) => (self.exhausted_loop_edge(&error), Some(error)),
+            },
+            Err(error) => (self.error_edge(node, &error), Some(error)),
+        };
+        if self.log {
+            self.log_step(node, begun, in_loop, next.as_ref(), failure.as_ref());
+        }
+        match next {
+            Some(next) => match next.target {
+                Target::End => {
+                    self.run.checkpoint.at = None;
+                    self.run.checkpoint.loops.clear();
+                    self.finish(None)
+                }
+                Target::Node(id) => {
+                    let at = self.enter(id);
+                    self.move_to(at);
+                    Progress::Continued
+                }
+            },
+            None => self.finish(Some(failure.expect("a step without a next node failed"))),
+        }
+    }
+
+    /// A begun step that fails before its action runs again (cancelled or out of time while
+    /// backing off): logged as the step it is.
+    fn fail_begun(&mut self, node: &'r Node, begun: &Begun, error: RuntimeError) -> Progress {
+        self.run.changes.clear();
+        if self.log {
             let in_loop = node
                 .parent
-                .map(|parent| (parent, self.counters[parent.index()] + 1));
-            let (result, attempts) = self.perform(node);
-            // Without a next node, the step failed: `failure` says why. With one, `failure`
-            // is a node failure its `on error` edge handled.
-            let (next, failure) = match result {
-                Ok(()) => match self.route(current) {
-                    Ok(next) => (Some(next), None),
-                    Err(error) => (self.exhausted_loop_edge(&error), Some(error)),
-                },
-                Err(error) => (self.error_edge(node, &error), Some(error)),
-            };
-            if let Some((started_at, started)) = started {
-                let record = StepRecord {
-                    started_at,
-                    duration: started.elapsed(),
-                    in_loop,
-                    attempts,
-                };
-                self.log_step(node, &record, next.as_ref(), failure.as_ref());
-            }
-            match next {
-                Some(next) => match next.target {
-                    Target::End => return Ok(()),
-                    Target::Node(id) => current = self.enter(id),
-                },
-                None => return Err(failure.expect("a step without a next node failed")),
-            }
+                .map(|parent| (parent, self.run.counters[parent.index()] + 1));
+            self.log_step(node, begun, in_loop, None, Some(&error));
         }
+        self.finish(Some(error))
+    }
+
+    /// The cursor at `at`, with the iteration counts of the loops around it.
+    fn move_to(&mut self, at: NodeId) {
+        self.run.checkpoint.at = Some(at.0);
+        let loops = &mut self.run.checkpoint.loops;
+        loops.clear();
+        let mut parent = self.program.node(at).parent;
+        while let Some(id) = parent {
+            loops.push(self.run.counters[id.index()]);
+            parent = self.program.node(id).parent;
+        }
+        loops.reverse();
     }
 
     /// Enters loops down to their first node, resetting each one's counter.
     fn enter(&mut self, mut id: NodeId) -> NodeId {
         while let Some(body) = self.program.node(id).as_loop() {
-            self.counters[id.index()] = 0;
+            self.run.counters[id.index()] = 0;
             id = body.entry;
         }
         id
@@ -145,13 +232,10 @@ impl<'r> Machine<'r> {
         if self.cancel.is_cancelled() {
             return Err(cancelled(node));
         }
-        if self
-            .run_deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
-        {
+        if self.out_of_time() {
             return Err(self.run_timeout(node));
         }
-        if self.steps >= self.options.max_steps {
+        if self.run.checkpoint.steps >= self.options.max_steps {
             return Err(RuntimeError::MaxSteps {
                 max: self.options.max_steps,
                 node: node.name.clone(),
@@ -159,6 +243,11 @@ impl<'r> Machine<'r> {
             });
         }
         Ok(())
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.run_deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
     }
 
     fn run_timeout(&self, node: &Node) -> RuntimeError {
@@ -172,423 +261,263 @@ impl<'r> Machine<'r> {
         }
     }
 
-    /// Runs the node's action with its retries; returns the result and the attempts made.
-    fn perform(&mut self, node: &'r Node) -> (Result<(), RuntimeError>, u32) {
-        let policy = match &node.kind {
-            NodeKind::Tool { policy, .. } | NodeKind::Script { policy, .. } => policy,
-            NodeKind::Junction | NodeKind::Loop(_) => return (Ok(()), 1),
-        };
-        let attempts = 1 + policy.retry.as_ref().map_or(0, |retry| retry.attempts);
-        let mut attempt = 1;
-        loop {
-            let result = self.attempt(node, policy);
-            match result {
-                Err(error) if error.is_node_failure() && attempt < attempts => {
-                    let backoff = policy.retry.as_ref().map_or(0, |retry| retry.backoff_ms);
-                    let wait = backoff.saturating_mul(1 << (attempt - 1).min(32));
-                    if let Err(error) = self.sleep(Duration::from_millis(wait), node) {
-                        return (Err(error), attempt);
-                    }
-                    self.changes.clear();
-                    attempt += 1;
-                }
-                result => return (result, attempt),
+    /// While a retry's backoff lasts: when to come back (or why the run ends now). `None`
+    /// once it is over (or there is none).
+    fn backing_off(
+        &self,
+        node: &Node,
+        begun: &mut Begun,
+    ) -> Option<Result<SystemTime, RuntimeError>> {
+        let until = from_ms(begun.backoff_until_ms?);
+        if self.cancel.is_cancelled() {
+            return Some(Err(cancelled(node)));
+        }
+        if self.out_of_time() {
+            return Some(Err(self.run_timeout(node)));
+        }
+        if SystemTime::now() < until {
+            return Some(Ok(self.sleep_limit(until)));
+        }
+        begun.backoff_until_ms = None;
+        None
+    }
+
+    /// When the next attempt may start: the backoff doubles after each failed attempt.
+    fn backoff(&self, policy: &Policy, failed: u32) -> SystemTime {
+        let backoff = policy.retry.as_ref().map_or(0, |retry| retry.backoff_ms);
+        let wait = backoff.saturating_mul(1 << (failed - 1).min(32));
+        let now = SystemTime::now();
+        // Longer than the clock can count: until the run's deadline or a cancel.
+        now.checked_add(Duration::from_millis(wait))
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+    }
+
+    /// `until`, or the run's deadline when that comes first.
+    fn sleep_limit(&self, until: SystemTime) -> SystemTime {
+        match self.run_deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                until.min(SystemTime::now() + left)
             }
+            None => until,
         }
     }
 
-    /// Waits out a retry's backoff, waking for cancellation and the run's deadline.
-    fn sleep(&self, wait: Duration, node: &Node) -> Result<(), RuntimeError> {
-        let Some(until) = Instant::now().checked_add(wait) else {
-            // Longer than the clock can count: wait until cancelled or timed out.
-            return self.sleep(Duration::from_secs(365 * 24 * 3600), node);
-        };
-        loop {
-            if self.cancel.is_cancelled() {
-                return Err(cancelled(node));
-            }
-            let now = Instant::now();
-            if self.run_deadline.is_some_and(|deadline| now >= deadline) {
-                return Err(self.run_timeout(node));
-            }
-            if now >= until {
-                return Ok(());
-            }
-            std::thread::sleep((until - now).min(Duration::from_millis(5)));
-        }
-    }
-
-    fn attempt(&mut self, node: &'r Node, policy: &Policy) -> Result<(), RuntimeError> {
-        let node_deadline = policy
-            .timeout_ms
-            .and_then(|ms| Instant::now().checked_add(Duration::from_millis(ms)));
-        match &node.kind {
-            NodeKind::Tool { tool, args, .. } => {
-                self.call_tool(node, tool, args, node_deadline, policy)
-            }
-            NodeKind::Script { code, .. } => {
-                let slots = &self.plan.nodes[node.id.index()].script;
-                let result = self.sandbox.script(
-                    code,
-                    slots,
-                    &mut self.state,
-                    (node_deadline, self.run_deadline),
-                    &mut self.changes,
-                );
-                result.map_err(|failure| match failure {
-                    CodeFailure::Cancelled => cancelled(node),
-                    CodeFailure::Deadline(Deadline::Node) => node_timeout(node, policy),
-                    CodeFailure::Deadline(Deadline::Run) => self.run_timeout(node),
-                    CodeFailure::Write(bad) => {
-                        self.invalid_write(node, *bad, &Writer::Script(code))
-                    }
-                    other => {
-                        let (reason, help) = other.describe(self.sandbox.limits());
-                        RuntimeError::ScriptError {
-                            node: node.name.clone(),
-                            reason,
-                            help: if help.is_empty() {
-                                format!("add `{} -> … on error` to handle the failure", node.name)
-                            } else {
-                                help
-                            },
-                            at: other.at().unwrap_or(code.span).into(),
-                        }
-                    }
-                })
-            }
-            NodeKind::Junction | NodeKind::Loop(_) => Ok(()),
-        }
-    }
-
-    fn call_tool(
+    /// A `wait` node: the step's result once input came or the wait timed out; `None`
+    /// while it waits.
+    fn wait(
         &mut self,
         node: &Node,
-        tool: &str,
-        args: &serde_json::Map<String, serde_json::Value>,
-        node_deadline: Option<Instant>,
-        policy: &Policy,
-    ) -> Result<(), RuntimeError> {
-        let failed = |message: String| RuntimeError::ToolFailed {
-            node: node.name.clone(),
-            tool: tool.to_owned(),
-            message,
-            at: node.span.into(),
-        };
-        let Some(implementation) = self.tools.implementation(tool) else {
-            return Err(failed(
-                "the tool is not registered with this engine".to_owned(),
-            ));
-        };
-        let deadline = match (node_deadline, self.run_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let call = ToolCall {
-            node: &node.name,
-            args,
-            state: self.state.json_view(),
-            cancel: self.cancel,
-            deadline,
-            workdir: &self.options.workdir,
-        };
-        let mut result = implementation.call(&call);
-        // A tool that ignores its deadline cannot be interrupted, but its late result is not
-        // taken: the node's `timeout` holds whatever the tool does.
-        if result.is_ok() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-            result = Err(ToolFailure {
-                kind: FailureKind::TimedOut,
-                message: "the tool returned after its deadline".to_owned(),
-            });
-        }
-        match result {
-            Ok(changes) => {
-                // All of them fit, or none is applied.
-                for (name, value) in &changes {
-                    if let Err(bad) = self.state.check_write_json(name, value) {
-                        return Err(self.invalid_write(node, *bad, &Writer::Tool(tool)));
-                    }
-                }
-                for (name, value) in changes {
-                    let slot = self.state.slot(&name);
-                    self.state.set_json(slot, value);
-                    // The tool's keys are unique, and a failed attempt left no changes.
-                    self.changes.push(slot);
-                }
-                Ok(())
+        prompt: &str,
+        timeout_ms: Option<u64>,
+        begun: &mut Begun,
+    ) -> Option<Result<(), RuntimeError>> {
+        let Some(request) = &begun.waiting else {
+            let now = SystemTime::now();
+            let request = WaitRequest {
+                node: node.id.0,
+                name: node.name.clone(),
+                prompt: prompt.to_owned(),
+                deadline_ms: timeout_ms
+                    .and_then(|ms| now.checked_add(Duration::from_millis(ms)))
+                    .map(unix_ms),
+            };
+            self.run.checkpoint.seq += 1;
+            if self.log {
+                self.events.event(&Event::Waiting(Waiting {
+                    seq: self.run.checkpoint.seq,
+                    step: self.run.checkpoint.steps,
+                    node: self.node_ref(node.id),
+                    prompt: request.prompt.clone(),
+                    deadline: request.deadline(),
+                }));
             }
-            Err(failure) => Err(match failure.kind {
-                FailureKind::Failed => failed(failure.message),
-                FailureKind::Cancelled => cancelled(node),
-                FailureKind::TimedOut => {
-                    if node_deadline.is_some() && node_deadline == deadline {
-                        node_timeout(node, policy)
-                    } else {
-                        self.run_timeout(node)
-                    }
-                }
-            }),
-        }
-    }
-
-    fn invalid_write(&self, node: &Node, bad: BadWrite, writer: &Writer<'_>) -> RuntimeError {
-        let old = self.state.stored(bad.slot).map(|stored| match stored {
-            Stored::Rhai(value) => Kind::of_dynamic(value),
-            Stored::Json(value) => Kind::of_json(value),
-        });
-        invalid_write(node, bad, writer, old)
-    }
-
-    /// An exhausted loop fails like a node: its own `on error` edge, when it has one.
-    fn exhausted_loop_edge(&mut self, error: &RuntimeError) -> Option<Next<'r>> {
-        if !matches!(error, RuntimeError::LoopExhausted { .. }) {
+            begun.waiting = Some(request);
             return None;
+        };
+        if let Some(slots) = self.run.input.take() {
+            self.run.changes = slots;
+            return Some(Ok(()));
         }
-        // The exhausted loop's `until` was the last one evaluated.
-        let &(id, _, _) = self.untils.last()?;
-        let program = self.program;
-        let mut next = self.error_edge(program.node(id), error)?;
-        next.until = Some(false);
-        Some(next)
+        if request
+            .deadline()
+            .is_some_and(|deadline| SystemTime::now() >= deadline)
+        {
+            return Some(Err(RuntimeError::WaitTimedOut {
+                node: node.name.clone(),
+                limit: format_duration(
+                    Duration::from_millis(timeout_ms.unwrap_or_default()),
+                    DurationStyle::Literal,
+                ),
+                at: node.span.into(),
+            }));
+        }
+        None
     }
 
-    /// The node's `on error` edge, with `error` set in the state, when it has one.
-    fn error_edge(&mut self, node: &'r Node, error: &RuntimeError) -> Option<Next<'r>> {
-        if !error.is_node_failure() && !matches!(error, RuntimeError::LoopExhausted { .. }) {
-            return None;
+    /// `run_started` (or `run_resumed`), once per process.
+    fn announce(&mut self) {
+        let announce = std::mem::replace(&mut self.run.announce, Announce::Done);
+        if !self.log || announce == Announce::Done {
+            return;
         }
-        let edge = node
-            .edges
-            .iter()
-            .find(|edge| matches!(edge.when, EdgeWhen::OnError))?;
-        let mut record = Map::new();
-        record.insert("node".into(), Dynamic::from(node.name.clone()));
-        record.insert("message".into(), Dynamic::from(error.message()));
-        record.insert("code".into(), Dynamic::from(error.short_code()));
-        let slot = self.state.slot(ERROR_FIELD);
-        self.state.set(slot, Dynamic::from_map(record));
-        self.changes.retain(|&s| s != slot);
-        self.changes.push(slot);
-        Some(Next {
-            target: edge.to,
-            edge: EdgeTaken {
-                to: self.target_name(edge.to),
-                guard: None,
-                on_error: true,
-            },
-            until: None,
-        })
-    }
-
-    /// After a node finished: its loop's `until` when it is the loop's exit, else its edges.
-    fn route(&mut self, from: NodeId) -> Result<Next<'r>, RuntimeError> {
-        let program = self.program;
-        let node = program.node(from);
-        if let Some(parent_id) = node.parent {
-            let parent = program.node(parent_id);
-            let body = parent.as_loop().expect("a node's parent is a loop");
-            if body.exit == from {
-                self.counters[parent_id.index()] += 1;
-                let slots = &self.plan.nodes[parent_id.index()].until;
-                let done = self.guard(&body.until, slots, parent)?;
-                self.untils
-                    .push((parent_id, self.counters[parent_id.index()], done));
-                if !done {
-                    let iterations = self.counters[parent_id.index()];
-                    if iterations >= body.max {
-                        return Err(RuntimeError::LoopExhausted {
-                            name: parent.name.clone(),
-                            max: body.max,
-                            values: values_of(&self.state, slots),
-                            at: parent.span.into(),
-                            until: body.until.span.into(),
-                        });
-                    }
-                    return Ok(Next {
-                        target: Target::Node(body.entry),
-                        edge: EdgeTaken {
-                            to: &program.node(body.entry).name,
-                            guard: None,
-                            on_error: false,
-                        },
-                        until: Some(false),
-                    });
-                }
-                let mut next = self.route(parent_id)?;
-                next.until = Some(true);
-                return Ok(next);
-            }
-        }
-        self.choose_edge(node)
-    }
-
-    /// The first edge whose guard holds, in source order, else the default.
-    fn choose_edge(&mut self, node: &'r Node) -> Result<Next<'r>, RuntimeError> {
-        let plan = &self.plan.nodes[node.id.index()];
-        let mut default = None;
-        let mut any = false;
-        for (edge, slots) in node.edges.iter().zip(&plan.guards) {
-            match &edge.when {
-                EdgeWhen::OnError => {}
-                EdgeWhen::Always => {
-                    any = true;
-                    default.get_or_insert(edge);
-                }
-                EdgeWhen::Guard(code) => {
-                    any = true;
-                    if self.guard(code, slots, node)? {
-                        return Ok(Next {
-                            target: edge.to,
-                            edge: EdgeTaken {
-                                to: self.target_name(edge.to),
-                                guard: Some(&code.text),
-                                on_error: false,
-                            },
-                            until: None,
-                        });
-                    }
-                }
-            }
-        }
-        if let Some(edge) = default {
-            return Ok(Next {
-                target: edge.to,
-                edge: EdgeTaken {
-                    to: self.target_name(edge.to),
-                    guard: None,
-                    on_error: false,
-                },
-                until: None,
-            });
-        }
-        if !any {
-            return Ok(Next {
-                target: Target::End,
-                edge: EdgeTaken {
-                    to: "end",
-                    guard: None,
-                    on_error: false,
-                },
-                until: None,
-            });
-        }
-        let guards = node
-            .edges
-            .iter()
-            .zip(&plan.guards)
-            .filter_map(|(edge, slots)| match &edge.when {
-                EdgeWhen::Guard(code) => Some(miette::LabeledSpan::new_with_span(
-                    Some(format!("false: {}", values_of(&self.state, slots))),
-                    code.span,
-                )),
-                _ => None,
+        let checkpoint = &self.run.checkpoint;
+        let event = if announce == Announce::Started {
+            Event::RunStarted(RunStarted {
+                seq: checkpoint.seq,
+                run_id: self.run.id.clone(),
+                flow: self.plan.flow.clone(),
+                program: self.plan.hash.clone(),
+                started_at: from_us(checkpoint.started_at_us),
+                state: self.run.state.to_json(),
             })
-            .collect();
-        Err(RuntimeError::NoMatchingEdge {
-            node: node.name.clone(),
-            at: node.span.into(),
-            guards,
-        })
+        } else {
+            self.run.checkpoint.seq += 1;
+            Event::RunResumed(RunResumed {
+                seq: self.run.checkpoint.seq,
+                run_id: self.run.id.clone(),
+                flow: self.plan.flow.clone(),
+                steps: self.run.checkpoint.steps,
+                resumed_at: SystemTime::now(),
+            })
+        };
+        self.events.event(&event);
     }
 
-    fn guard(
-        &mut self,
-        code: &crate::sandbox::CompiledCode,
-        slots: &[usize],
-        node: &Node,
-    ) -> Result<bool, RuntimeError> {
-        self.sandbox.guard(code, slots, &mut self.state, self.run_deadline).map_err(|failure| match failure {
-            CodeFailure::Cancelled => cancelled(node),
-            CodeFailure::Deadline(Deadline::Run) => self.run_timeout(node),
-            other => {
-                let (reason, help) = other.describe(self.sandbox.limits());
-                let values = values_of(&self.state, slots);
-                let help = if matches!(other, CodeFailure::RefusedComparison { .. }) {
-                    format!("a guard compares values of one type (ints and floats mix); it read {values}")
-                } else if !help.is_empty() {
-                    format!("{help}; the guard read {values}")
-                } else {
-                    format!("the guard read {values}")
-                };
-                RuntimeError::GuardError {
-                    node: node.name.clone(),
-                    reason,
-                    help,
-                    at: other.at().unwrap_or(code.span).into(),
-                    node_at: node.span.into(),
-                }
-            }
-        })
+    fn node_started(&mut self, node: &Node, begun: &Begun) {
+        if self.log {
+            self.events.event(&Event::NodeStarted(NodeStarted {
+                step: self.run.checkpoint.steps,
+                node: self.node_ref(node.id),
+                tool: self.plan.tools[node.id.index()].clone(),
+                attempt: begun.attempts + 1,
+                started_at: SystemTime::now(),
+            }));
+        }
     }
 
-    fn target_name(&self, target: Target) -> &'r str {
-        match target {
-            Target::End => "end",
-            Target::Node(id) => &self.program.node(id).name,
+    /// Ends the run: logs `run_finished`, marks the checkpoint and gives the sandbox back.
+    fn finish(&mut self, error: Option<RuntimeError>) -> Progress {
+        let status = match &error {
+            None => RunStatus::Ok,
+            Some(RuntimeError::Cancelled { .. }) => RunStatus::Cancelled,
+            Some(_) => RunStatus::Failed,
+        };
+        self.run.checkpoint.ended = Some(status);
+        self.run.checkpoint.begun = None;
+        self.run.checkpoint.seq += 1;
+        if self.log {
+            self.events.event(&Event::RunFinished(RunFinished {
+                seq: self.run.checkpoint.seq,
+                run_id: self.run.id.clone(),
+                status,
+                steps: self.run.checkpoint.steps,
+                duration: self.run.elapsed(),
+                error: error.as_ref().map(super::finished_error),
+                state: Some(self.run.state.to_json()),
+            }));
+        }
+        match error {
+            None => Progress::Finished,
+            Some(error) => Progress::Failed(Box::new(error)),
+        }
+    }
+
+    fn node_ref(&self, id: NodeId) -> NodeRef {
+        NodeRef {
+            id,
+            name: self.plan.names[id.index()].clone(),
+        }
+    }
+
+    fn edge_taken(&self, next: &Next) -> EdgeTaken {
+        let to = match next.target {
+            Target::End => self.plan.end.clone(),
+            Target::Node(id) => self.plan.names[id.index()].clone(),
+        };
+        EdgeTaken {
+            target: match next.target {
+                Target::End => None,
+                Target::Node(id) => Some(id),
+            },
+            to,
+            edge: next.edge,
+            guard: next.edge.and_then(|(from, index)| {
+                self.plan.nodes[from.index()].guard_texts[index as usize].clone()
+            }),
+            on_error: next.on_error,
         }
     }
 
     fn log_step(
         &mut self,
         node: &Node,
-        record: &StepRecord,
-        next: Option<&Next<'_>>,
+        begun: &Begun,
+        in_loop: Option<(NodeId, u64)>,
+        next: Option<&Next>,
         failure: Option<&RuntimeError>,
     ) {
-        let output = self.sandbox.take_output();
-        let message = failure.map(RuntimeError::message);
-        let program = self.program;
-        self.outer_untils.clear();
-        self.outer_untils
-            .extend(
-                self.untils
-                    .iter()
-                    .skip(1)
-                    .map(|&(id, iteration, until)| OuterUntil {
-                        name: &program.node(id).name,
-                        iteration,
-                        until,
-                    }),
-            );
+        let output = self
+            .run
+            .sandbox
+            .as_ref()
+            .map(|sandbox| sandbox.take_output())
+            .unwrap_or_default();
+        let stderr = self.run.tool_log.take();
+        let changes = self
+            .run
+            .changes
+            .iter()
+            .filter_map(|&slot| {
+                let value = self.run.state.stored(slot)?.to_json();
+                Some((self.run.state.name(slot).to_owned(), value))
+            })
+            .collect();
+        let outer = self
+            .run
+            .untils
+            .iter()
+            .skip(1)
+            .map(|&(id, iteration, until)| OuterUntil {
+                node: self.node_ref(id),
+                iteration,
+                until,
+            })
+            .collect();
+        self.run.checkpoint.seq += 1;
+        let started_at = from_us(begun.started_at_us);
         let step = Step {
-            seq: self.steps,
-            node: &node.name,
-            tool: match &node.kind {
-                NodeKind::Tool { tool, .. } => tool,
-                NodeKind::Script { .. } => "script",
-                NodeKind::Junction | NodeKind::Loop(_) => "junction",
-            },
-            started_at: record.started_at,
-            duration: record.duration,
-            changes: Changes {
-                state: &self.state,
-                slots: &self.changes,
-            },
-            edge: next.map(|next| next.edge),
-            in_loop: record.in_loop.map(|(id, iteration)| LoopPosition {
-                name: &self.program.node(id).name,
+            seq: self.run.checkpoint.seq,
+            step: self.run.checkpoint.steps,
+            node: self.node_ref(node.id),
+            tool: self.plan.tools[node.id.index()].clone(),
+            started_at,
+            duration: SystemTime::now()
+                .duration_since(started_at)
+                .unwrap_or_default(),
+            changes,
+            edge: next.map(|next| self.edge_taken(next)),
+            in_loop: in_loop.map(|(id, iteration)| LoopPosition {
+                node: self.node_ref(id),
                 iteration,
                 until: next.and_then(|next| next.until),
-                outer: &self.outer_untils,
+                outer,
             }),
-            output: &output,
+            output,
+            stderr,
             error: failure.map(|error| ErrorRecord {
-                code: error.short_code(),
-                message: message.as_deref().unwrap_or_default(),
+                code: error.short_code().to_owned(),
+                message: error.message(),
             }),
-            attempts: record.attempts,
+            attempts: begun.attempts.max(1),
         };
         self.events.event(&Event::Step(step));
     }
 }
 
-/// What a step's log record needs besides the node and its outcome.
-struct StepRecord {
-    started_at: SystemTime,
-    duration: Duration,
-    /// The innermost loop and its iteration (from 1).
-    in_loop: Option<(NodeId, u64)>,
-    attempts: u32,
+/// Attempts the policy allows: the first, and its retries.
+fn attempts(policy: &Policy) -> u32 {
+    1 + policy.retry.as_ref().map_or(0, |retry| retry.attempts)
 }
 
 fn cancelled(node: &Node) -> RuntimeError {

@@ -40,6 +40,8 @@ mod error;
 mod events;
 mod failure;
 mod machine;
+mod record;
+mod run;
 mod state;
 mod warning;
 mod write;
@@ -52,17 +54,20 @@ use serde_json::{Map, Value};
 
 pub use error::{InvalidWrite, RuntimeError};
 pub use events::{
-    Changes, EdgeTaken, ErrorRecord, Event, EventSink, FieldValue, FinishedError, JsonLines,
-    LoopPosition, NoEvents, OuterUntil, RunFinished, RunStarted, RunStatus, StateView, Step, Tee,
+    EdgeTaken, ErrorRecord, Event, EventSink, FinishedError, JsonLines, LoopPosition, NoEvents,
+    NodeRef, NodeStarted, OuterUntil, RunFinished, RunResumed, RunStarted, RunStatus, Step, Tee,
+    Waiting,
 };
+pub use record::{DecodeError, StoredRecord};
+pub use run::{Begun, Checkpoint, Progress, ResumeError, Run, RunOutcome, WaitRequest};
 pub use warning::{RuntimeWarning, input_warnings};
 
 use crate::cancel::CancelToken;
 use crate::compile::ERROR_FIELD;
-use crate::compile::ir::{EdgeWhen, NodeKind, Program};
+use crate::compile::ir::{EdgeWhen, NodeId, NodeKind, Program, Target};
 use crate::sandbox::{CompiledCode, Limits};
 use crate::sync::lock;
-use crate::tools::ToolRegistry;
+use crate::tools::{ToolLog, ToolRegistry};
 use crate::value::FieldType;
 use state::{Declared, Slots, State};
 
@@ -90,14 +95,6 @@ impl Default for RunOptions {
     }
 }
 
-/// A finished run.
-#[derive(Debug)]
-pub struct RunOutcome {
-    pub state: Map<String, Value>,
-    pub steps: u64,
-    pub duration: Duration,
-}
-
 /// Runs one program, as many times as asked, from any thread (it is `Send + Sync`).
 #[derive(Debug)]
 pub struct Interpreter {
@@ -112,13 +109,20 @@ pub struct Interpreter {
 /// Engines kept for reuse per interpreter (one per run at once, up to this many).
 const MAX_IDLE_SANDBOXES: usize = 16;
 
-/// For each node, the slots of the names its code uses (precomputed so no step hashes a name).
+/// For each node, the slots of the names its code uses (precomputed so no step hashes a
+/// name), and the names its log records carry (shared, so a record costs no copy of them).
 #[derive(Debug)]
 struct Plan {
     slots: Slots,
     /// The first `named` slots are the names some guard or script uses.
     named: usize,
     nodes: Vec<NodePlan>,
+    /// Per node: its name, and what it runs (the tool, `script`, `wait` or `junction`).
+    names: Vec<Arc<str>>,
+    tools: Vec<Arc<str>>,
+    end: Arc<str>,
+    flow: Arc<str>,
+    hash: Arc<str>,
 }
 
 #[derive(Debug, Default)]
@@ -126,6 +130,8 @@ struct NodePlan {
     script: Vec<usize>,
     /// Per edge, in order; empty for edges without a guard.
     guards: Vec<Vec<usize>>,
+    /// Per edge, in order: the guard's text.
+    guard_texts: Vec<Option<Arc<str>>>,
     until: Vec<usize>,
 }
 
@@ -149,6 +155,14 @@ impl Plan {
                     .map(|edge| match &edge.when {
                         EdgeWhen::Guard(code) => intern(code),
                         _ => Vec::new(),
+                    })
+                    .collect(),
+                guard_texts: node
+                    .edges
+                    .iter()
+                    .map(|edge| match &edge.when {
+                        EdgeWhen::Guard(code) => Some(Arc::from(code.text.as_str())),
+                        _ => None,
                     })
                     .collect(),
                 until: node
@@ -179,10 +193,30 @@ impl Plan {
                 },
             );
         }
+        let mut tool_names: std::collections::HashMap<&str, Arc<str>> =
+            std::collections::HashMap::new();
+        let tools = program
+            .nodes
+            .iter()
+            .map(|node| {
+                let label = match &node.kind {
+                    NodeKind::Tool { tool, .. } => tool.as_str(),
+                    NodeKind::Script { .. } => "script",
+                    NodeKind::Wait { .. } => "wait",
+                    NodeKind::Junction | NodeKind::Loop(_) => "junction",
+                };
+                tool_names.entry(label).or_insert_with(|| Arc::from(label)).clone()
+            })
+            .collect();
         Plan {
             slots,
             named,
             nodes,
+            names: program.nodes.iter().map(|n| Arc::from(n.name.as_str())).collect(),
+            tools,
+            end: Arc::from("end"),
+            flow: Arc::from(program.name.as_str()),
+            hash: Arc::from(program.hash.as_str()),
         }
     }
 }
@@ -213,70 +247,263 @@ impl Interpreter {
     }
 
     /// Runs the flow from `input` (validated against the schema, defaults filled), sending
-    /// each log record to `events` as it happens. Returns the final state.
+    /// each log record to `events` as it happens. Returns the final state. A retry's
+    /// backoff is waited out here (waking for `cancel`); a `wait` node fails the run with
+    /// `wait-without-store`: a run that can wait is driven by [`Interpreter::step`] and
+    /// stored between steps.
     pub fn run(
         &self,
         input: Map<String, Value>,
         events: &mut dyn EventSink,
         cancel: &CancelToken,
     ) -> Result<RunOutcome, RuntimeError> {
-        let started = Instant::now();
-        let started_at = SystemTime::now();
-        let finish = |events: &mut dyn EventSink, steps: u64, error: Option<&RuntimeError>| {
-            let status = match error {
-                None => RunStatus::Ok,
-                Some(RuntimeError::Cancelled { .. }) => RunStatus::Cancelled,
-                Some(_) => RunStatus::Failed,
-            };
-            let message = error.map(RuntimeError::to_string);
-            events.event(&Event::RunFinished(RunFinished {
-                seq: steps + 1,
-                status,
-                steps,
-                duration: started.elapsed(),
-                error: error.map(|error| FinishedError {
-                    code: error.short_code(),
-                    message: message.as_deref().unwrap_or_default(),
-                    node: error.node(),
-                }),
-            }));
+        let mut run = match self.start(input) {
+            Ok(run) => run,
+            Err(error) => {
+                finish_unstarted(events, &error);
+                return Err(error);
+            }
         };
-        let state = match State::from_input(
+        loop {
+            match self.step(&mut run, events, cancel) {
+                Progress::Continued => {}
+                Progress::Sleeping { until } => sleep_until(until, cancel),
+                Progress::Waiting(request) => {
+                    let node = self.program.node(NodeId(request.node));
+                    let error = RuntimeError::WaitWithoutStore {
+                        node: node.name.clone(),
+                        at: node.span.into(),
+                    };
+                    self.abandon(&mut run, events, &error);
+                    return Err(error);
+                }
+                Progress::Finished => return Ok(run.into_outcome()),
+                Progress::Failed(error) => return Err(*error),
+                Progress::Ended(status) => {
+                    unreachable!("a run steps on after it ended ({status:?})")
+                }
+            }
+        }
+    }
+
+    /// A new run from `input` (validated against the schema, defaults filled), at the flow's
+    /// first node. Nothing runs until [`Interpreter::step`].
+    pub fn start(&self, input: Map<String, Value>) -> Result<Run, RuntimeError> {
+        let state = State::from_input(
             &self.plan.slots,
             self.plan.named,
             self.program.schema.as_ref(),
             input,
-        ) {
-            Ok(state) => state,
-            Err(error) => {
-                finish(events, 0, Some(&error));
-                return Err(error);
-            }
-        };
-        events.event(&Event::RunStarted(RunStarted {
+        )?;
+        let checkpoint = Checkpoint {
+            program: self.program.hash.clone(),
+            at: None,
+            loops: Vec::new(),
+            steps: 0,
             seq: 0,
-            flow: &self.program.name,
-            started_at,
-            state: StateView { state: &state },
-        }));
-        let sandbox = lock(&self.sandboxes)
-            .pop()
-            .unwrap_or_else(|| code::Sandbox::new(&self.options.limits, cancel));
-        let mut machine = machine::Machine::new(self, sandbox, state, events, cancel, started);
-        let result = machine.execute();
-        let steps = machine.steps();
-        let (state, sandbox) = machine.into_parts();
-        let mut sandboxes = lock(&self.sandboxes);
-        if sandboxes.len() < MAX_IDLE_SANDBOXES {
-            sandboxes.push(sandbox);
+            started_at_us: run::unix_us(SystemTime::now()),
+            elapsed_us: 0,
+            begun: None,
+            ended: None,
+        };
+        let mut run = self.new_run(checkpoint, state, run::Announce::Started);
+        if let Target::Node(first) = self.program.entry {
+            let mut at = first;
+            while let Some(body) = self.program.node(at).as_loop() {
+                at = body.entry;
+            }
+            run.checkpoint.at = Some(at.0);
+            run.checkpoint.loops = vec![0; self.depth(at)];
         }
-        drop(sandboxes);
-        finish(events, steps, result.as_ref().err());
-        result?;
-        Ok(RunOutcome {
-            state: state.into_json(),
-            steps,
-            duration: started.elapsed(),
-        })
+        Ok(run)
+    }
+
+    /// A stored run, from its checkpoint and its state, ready to step on. Refused when the
+    /// run belongs to another program, has ended, or stopped inside a `once` node.
+    pub fn resume(&self, checkpoint: Checkpoint, state: Map<String, Value>) -> Result<Run, ResumeError> {
+        if checkpoint.program != self.program.hash {
+            return Err(ResumeError::ProgramChanged {
+                stored: checkpoint.program,
+                current: self.program.hash.clone(),
+            });
+        }
+        if let Some(status) = checkpoint.ended {
+            return Err(ResumeError::Ended { status });
+        }
+        let bad = |reason: String| ResumeError::BadCheckpoint { reason };
+        if let Some(at) = checkpoint.at {
+            let node = self
+                .program
+                .nodes
+                .get(at as usize)
+                .ok_or_else(|| bad(format!("it names node {at}, and the flow has {}", self.program.nodes.len())))?;
+            if node.as_loop().is_some() {
+                return Err(bad(format!("it stands at loop `{}`, not at a node", node.name)));
+            }
+            if checkpoint.loops.len() != self.depth(node.id) {
+                return Err(bad(format!(
+                    "it counts {} loops around `{}`, which is inside {}",
+                    checkpoint.loops.len(),
+                    node.name,
+                    self.depth(node.id)
+                )));
+            }
+            if checkpoint.begun.as_ref().is_some_and(|begun| begun.once_started) {
+                return Err(ResumeError::OnceInterrupted { node: node.name.clone() });
+            }
+        }
+        let state = State::from_input(
+            &self.plan.slots,
+            self.plan.named,
+            self.program.schema.as_ref(),
+            state,
+        )
+        .map_err(|error| ResumeError::State(Box::new(error)))?;
+        let mut run = self.new_run(checkpoint, state, run::Announce::Resumed);
+        if let Some(at) = run.checkpoint.at {
+            // The iteration counts of the loops around the cursor, innermost last.
+            let mut parent = self.program.node(NodeId(at)).parent;
+            let mut counts = run.checkpoint.loops.iter().rev();
+            while let Some(id) = parent {
+                run.counters[id.index()] = counts.next().copied().unwrap_or(0);
+                parent = self.program.node(id).parent;
+            }
+        }
+        Ok(run)
+    }
+
+    /// Gives a waiting run its input: a JSON object merged into the state, each key checked
+    /// against the schema (all or none are written). The next [`Interpreter::step`] finishes
+    /// the `wait` node with these keys as its changes and moves on.
+    pub fn provide_input(
+        &self,
+        run: &mut Run,
+        input: Map<String, Value>,
+    ) -> Result<(), ResumeError> {
+        let Some(request) = run.waiting() else {
+            return Err(ResumeError::NotWaiting);
+        };
+        let node = self.program.node(NodeId(request.node));
+        for (name, value) in &input {
+            if let Err(bad) = run.state.check_write_json(name, value) {
+                let error = write::invalid_write(node, *bad, &write::Writer::Input, None);
+                return Err(ResumeError::Input(Box::new(error)));
+            }
+        }
+        let mut slots = Vec::with_capacity(input.len());
+        for (name, value) in input {
+            let slot = run.state.slot(&name);
+            run.state.set_json(slot, value);
+            slots.push(slot);
+        }
+        run.input = Some(slots);
+        Ok(())
+    }
+
+    /// Runs the run's next step, sending its log records to `events`.
+    pub fn step(&self, run: &mut Run, events: &mut dyn EventSink, cancel: &CancelToken) -> Progress {
+        if run.sandbox.is_none() {
+            let mut sandbox = lock(&self.sandboxes)
+                .pop()
+                .unwrap_or_else(|| code::Sandbox::new(&self.options.limits, cancel));
+            sandbox.begin(cancel);
+            run.sandbox = Some(sandbox);
+        }
+        let progress = machine::Machine::new(self, run, events, cancel).step();
+        if matches!(progress, Progress::Finished | Progress::Failed(_)) {
+            run.sync_elapsed();
+            if let Some(sandbox) = run.sandbox.take() {
+                let mut sandboxes = lock(&self.sandboxes);
+                if sandboxes.len() < MAX_IDLE_SANDBOXES {
+                    sandboxes.push(sandbox);
+                }
+            }
+        }
+        progress
+    }
+
+    /// Ends a run that will not go on (a wait without a store): `run_finished` is logged.
+    fn abandon(&self, run: &mut Run, events: &mut dyn EventSink, error: &RuntimeError) {
+        run.sync_elapsed();
+        run.checkpoint.ended = Some(RunStatus::Failed);
+        run.checkpoint.seq += 1;
+        if events.enabled() {
+            events.event(&Event::RunFinished(RunFinished {
+                seq: run.checkpoint.seq,
+                run_id: run.id.clone(),
+                status: RunStatus::Failed,
+                steps: run.checkpoint.steps,
+                duration: run.elapsed(),
+                error: Some(finished_error(error)),
+                state: Some(run.state.to_json()),
+            }));
+        }
+    }
+
+    fn new_run(&self, checkpoint: Checkpoint, state: State, announce: run::Announce) -> Run {
+        Run {
+            checkpoint,
+            state,
+            counters: vec![0; self.program.nodes.len()],
+            changes: Vec::new(),
+            untils: Vec::new(),
+            sandbox: None,
+            session_started: Instant::now(),
+            input: None,
+            announce,
+            once_marked_here: false,
+            id: None,
+            tool_log: ToolLog::default(),
+        }
+    }
+
+    /// How many loops enclose the node.
+    fn depth(&self, id: NodeId) -> usize {
+        let mut depth = 0;
+        let mut parent = self.program.node(id).parent;
+        while let Some(id) = parent {
+            depth += 1;
+            parent = self.program.node(id).parent;
+        }
+        depth
+    }
+}
+
+fn finished_error(error: &RuntimeError) -> FinishedError {
+    FinishedError {
+        code: error.short_code().to_owned(),
+        message: error.to_string(),
+        node: error.node().map(str::to_owned),
+    }
+}
+
+/// `run_finished` for a run whose initial state was refused.
+fn finish_unstarted(events: &mut dyn EventSink, error: &RuntimeError) {
+    if events.enabled() {
+        events.event(&Event::RunFinished(RunFinished {
+            seq: 0,
+            run_id: None,
+            status: RunStatus::Failed,
+            steps: 0,
+            duration: Duration::ZERO,
+            error: Some(finished_error(error)),
+            state: None,
+        }));
+    }
+}
+
+/// Waits until `until`, waking for `cancel` (the next step then ends the run).
+pub fn sleep_until(until: SystemTime, cancel: &CancelToken) {
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let Ok(left) = until.duration_since(SystemTime::now()) else {
+            return;
+        };
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(5)));
     }
 }

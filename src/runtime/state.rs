@@ -280,6 +280,12 @@ impl State {
         }
     }
 
+    /// The value of `name` as JSON, when it has one.
+    pub(crate) fn get_json(&self, name: &str) -> Option<Value> {
+        let &slot = self.slots.index.get(name)?;
+        Some(self.values.get(slot)?.as_ref()?.to_json())
+    }
+
     pub(crate) fn stored(&self, slot: usize) -> Option<&Stored> {
         self.values[slot].as_ref()
     }

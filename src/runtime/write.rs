@@ -42,6 +42,8 @@ const MAP_METHODS: &[&str] = &["clear", "mixin", "fill_with"];
 pub(super) enum Writer<'a> {
     Script(&'a CompiledCode),
     Tool(&'a str),
+    /// The input a waiting node was resumed with.
+    Input,
 }
 
 /// The diagnostic for `bad`; `old` is the kind of the field's value before the step.
@@ -84,6 +86,14 @@ pub(super) fn invalid_write(
                 conversion(bad.declared_ty)
             ),
             statement(code, field),
+        ),
+        (Writer::Input, _) => (
+            format!(
+                "the input of a waiting run must fit the schema: give `{field}` a value of \
+                 type {}",
+                bad.expected
+            ),
+            node.span,
         ),
         (Writer::Tool(tool), _) => (
             format!(

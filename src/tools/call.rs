@@ -1,6 +1,7 @@
 //! What a tool implementation receives and returns, and how a run is cancelled from outside.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
@@ -36,6 +37,49 @@ pub struct ToolCall<'a> {
     pub deadline: Option<Instant>,
     /// The flow file's folder: where commands run.
     pub workdir: &'a Path,
+    /// Where the tool reports what it has to say besides its changes (a command's stderr).
+    pub log: &'a ToolLog,
+}
+
+/// Lines a tool reports besides its changes, for the step's log record (`stderr`). Bounded:
+/// past [`ToolLog::MAX_LINES`] lines or [`ToolLog::MAX_BYTES`] bytes per step, lines are
+/// counted, not kept.
+#[derive(Debug, Default)]
+pub struct ToolLog {
+    lines: Mutex<Lines>,
+}
+
+#[derive(Debug, Default)]
+struct Lines {
+    kept: Vec<String>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl ToolLog {
+    pub const MAX_LINES: usize = 200;
+    pub const MAX_BYTES: usize = 64 * 1024;
+
+    pub fn line(&self, text: &str) {
+        let mut lines = crate::sync::lock(&self.lines);
+        if lines.kept.len() < Self::MAX_LINES && lines.bytes + text.len() <= Self::MAX_BYTES {
+            lines.bytes += text.len();
+            lines.kept.push(text.to_owned());
+        } else {
+            lines.dropped += 1;
+        }
+    }
+
+    /// The lines reported since the last call.
+    pub(crate) fn take(&self) -> Vec<String> {
+        let mut lines = crate::sync::lock(&self.lines);
+        let mut kept = std::mem::take(&mut lines.kept);
+        if lines.dropped > 0 {
+            kept.push(format!("… {} more lines not kept", lines.dropped));
+        }
+        *lines = Lines::default();
+        kept
+    }
 }
 
 /// Why a tool call failed.

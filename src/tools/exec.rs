@@ -11,7 +11,7 @@
 //! - it exits with status 0. Anything else (a non-zero status, a signal, stdout that is not one
 //!   JSON object) fails the node with `tool-failed`; the message gives the exit status and the
 //!   end of stderr (at most 20 lines and 2 KiB), and for bad stdout its start and the parse error.
-//!   On success stderr is discarded.
+//!   On success the end of stderr goes to the step's log record (`stderr`).
 //!
 //! Limits: stdout is capped at 16 MiB (more kills the command and fails the node); only the
 //! last 8 KiB of stderr is kept. The deadline is the earlier of the node's deadline and
@@ -83,7 +83,12 @@ impl Tool for Exec {
         })?;
         let running = Running::start(&shown, program, arguments, call.workdir, input)?;
         let output = running.wait(call.cancel, limit.as_ref())?;
-        output.changes(&shown)
+        let changes = output.changes(&shown)?;
+        // On success the end of stderr goes to the step's log record.
+        for line in String::from_utf8_lossy(&output.stderr.bytes).lines() {
+            call.log.line(line);
+        }
+        Ok(changes)
     }
 
     /// `cmd` is checked with the flow: one that is empty or cannot be split into words
@@ -201,7 +206,7 @@ fn cancelled(shown: &str, started: bool) -> ToolFailure {
 }
 
 impl Output {
-    fn changes(self, shown: &str) -> Result<Map<String, Value>, ToolFailure> {
+    fn changes(&self, shown: &str) -> Result<Map<String, Value>, ToolFailure> {
         let stderr = stderr_tail(&self.stderr.bytes, self.stderr.cut);
         let stderr = if stderr.is_empty() {
             String::new()
@@ -214,7 +219,7 @@ impl Output {
                 "`{shown}` failed ({status}){stderr}"
             )));
         }
-        let stdout = self.stdout.map_err(|error| {
+        let stdout = self.stdout.as_ref().map_err(|error| {
             ToolFailure::failed(format!(
                 "cannot read the stdout of `{shown}`: {error}{stderr}"
             ))
@@ -222,7 +227,7 @@ impl Output {
         if stdout.iter().all(u8::is_ascii_whitespace) {
             return Ok(Map::new());
         }
-        let problem = match serde_json::from_slice::<Value>(&stdout) {
+        let problem = match serde_json::from_slice::<Value>(stdout) {
             Ok(Value::Object(changes)) => return Ok(changes),
             Ok(other) => format!("printed {} on stdout", Kind::of_json(&other).json_name()),
             Err(error) => format!("printed invalid JSON on stdout ({error})"),
@@ -230,7 +235,7 @@ impl Output {
         Err(ToolFailure::failed(format!(
             "`{shown}` {problem}, but it must print one JSON object: the node's changes\n\
              its stdout begins with:\n{}{stderr}",
-            head(&stdout)
+            head(stdout)
         )))
     }
 }
@@ -324,6 +329,7 @@ mod tests {
             cancel: &cancel,
             deadline,
             workdir: Path::new("."),
+            log: &crate::tools::ToolLog::default(),
         };
         Limit::of(&call, now).expect("a valid timeout")
     }

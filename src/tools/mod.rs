@@ -8,7 +8,7 @@ mod exec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use call::{FailureKind, Tool, ToolCall, ToolFailure};
+pub use call::{FailureKind, Tool, ToolCall, ToolFailure, ToolLog};
 pub(crate) use exec::kill_all_and_exit;
 pub use exec::serve_watchdog as serve_exec_watchdog;
 

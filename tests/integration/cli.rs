@@ -333,7 +333,7 @@ fn the_trace_can_be_followed_while_a_step_is_still_running() {
     let trace = dir.path().join("trace.jsonl");
     let waited = Instant::now();
     let mut events = trace_events(&trace);
-    while events.len() < 2 && waited.elapsed() < Duration::from_secs(3) {
+    while events.len() < 4 && waited.elapsed() < Duration::from_secs(3) {
         std::thread::sleep(Duration::from_millis(20));
         events = trace_events(&trace);
     }
@@ -347,7 +347,7 @@ fn the_trace_can_be_followed_while_a_step_is_still_running() {
     assert!(running, "the run ended before the slow step was done");
     assert_eq!(
         events,
-        ["run_started", "step"],
+        ["run_started", "node_started", "step", "node_started"],
         "read after {:?}",
         waited.elapsed()
     );
@@ -355,7 +355,14 @@ fn the_trace_can_be_followed_while_a_step_is_still_running() {
     assert_eq!(status.code(), Some(3));
     assert_eq!(
         trace_events(&trace),
-        ["run_started", "step", "step", "run_finished"]
+        [
+            "run_started",
+            "node_started",
+            "step",
+            "node_started",
+            "step",
+            "run_finished"
+        ]
     );
 }
 

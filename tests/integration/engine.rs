@@ -1020,9 +1020,9 @@ fn an_embedder_registers_its_own_tool_and_receives_events() {
         RunOptions::default(),
     );
     let mut seen = Vec::new();
-    let mut sink = |event: &Event<'_>| {
+    let mut sink = |event: &Event| {
         if let Event::Step(step) = event {
-            seen.push((step.node.to_owned(), step.changes.to_json()));
+            seen.push((step.node.name.to_string(), step.changes.clone()));
         }
     };
     let outcome = interpreter
@@ -1120,8 +1120,9 @@ fn the_log_is_written_as_the_run_goes() {
     let outcome = interpreter
         .run(Map::new(), &mut log, &CancelToken::new())
         .unwrap();
-    // run_started and the steps of `a` and `b` were out before `count` ran.
-    assert_eq!(outcome.state["lines"], 3);
+    // run_started, the steps of `a` and `b` and the start of `count` were out before
+    // `count` ran.
+    assert_eq!(outcome.state["lines"], 4);
 }
 
 #[test]
@@ -1135,7 +1136,7 @@ fn each_run_of_one_interpreter_has_its_own_cancel_token_and_output() {
     );
     let outputs = |cancel: &CancelToken| {
         let mut output = Vec::new();
-        let mut sink = |event: &Event<'_>| {
+        let mut sink = |event: &Event| {
             if let Event::Step(step) = event {
                 output.extend(step.output.iter().cloned());
             }
@@ -1163,14 +1164,21 @@ fn the_trace_starts_and_finishes_the_run() {
     assert_eq!(first["flow"], "f");
     assert_eq!(first["state"], json!({ "y": 2 }));
     assert!(first["started_at"].as_str().unwrap().ends_with('Z'));
-    let step = &run.trace[1];
+    let started = &run.trace[1];
+    assert_eq!(started["event"], "node_started");
+    assert_eq!(started["step"], 1);
+    assert_eq!(started["node"], "a");
+    assert!(started.get("seq").is_none(), "node_started is not kept");
+    let step = &run.trace[2];
     assert_eq!(step["seq"], 1);
+    assert_eq!(step["step"], 1);
     assert!(step["duration_us"].is_u64());
-    let last = &run.trace[2];
+    let last = &run.trace[3];
     assert_eq!(last["event"], "run_finished");
     assert_eq!(last["seq"], 2);
     assert_eq!(last["status"], "ok");
     assert_eq!(last["steps"], 1);
+    assert_eq!(last["state"], json!({ "y": 2, "x": 1 }));
 }
 
 // ---- `flowc run` ------------------------------------------------------------------------
@@ -1304,10 +1312,19 @@ mod cli_run {
             .collect();
         assert_eq!(
             kinds,
-            ["run_started", "step", "step", "step", "run_finished"]
+            [
+                "run_started",
+                "node_started",
+                "step",
+                "node_started",
+                "step",
+                "node_started",
+                "step",
+                "run_finished"
+            ]
         );
-        assert_eq!(events[3]["changes"], json!({ "n": 3 }));
-        assert_eq!(events[3]["output"], json!(["n=3"]));
+        assert_eq!(events[6]["changes"], json!({ "n": 3 }));
+        assert_eq!(events[6]["output"], json!(["n=3"]));
     }
 
     #[test]
