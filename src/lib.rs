@@ -14,6 +14,8 @@ pub mod cancel;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
+#[cfg(feature = "store")]
+pub mod durable;
 pub mod graph;
 pub mod runtime;
 pub mod sandbox;

@@ -27,13 +27,12 @@ const STATUS_FALLBACK_WIDTH: usize = 80;
 /// flushed. When the run returns, the ticker is stopped and the status line erased. The
 /// trace's first write error cancels the run: no further step runs (with its side effects)
 /// unlogged.
-pub(super) fn run_live<W: Write + Send, T: Write + Send>(
-    interpreter: &Interpreter,
-    input: Map<String, Value>,
+pub(super) fn run_live<W: Write + Send, T: Write + Send, R>(
     cancel: &CancelToken,
     trace: Option<&Mutex<JsonLines<T>>>,
     console: Option<&Mutex<Console<W>>>,
-) -> Result<RunOutcome, RuntimeError> {
+    drive: impl FnOnce(&mut dyn EventSink) -> R,
+) -> R {
     let live = console.is_some_and(|console| lock(console).status.is_some());
     STATUS_LINE.store(live, Ordering::Relaxed);
     let result = std::thread::scope(|scope| {
@@ -53,7 +52,7 @@ pub(super) fn run_live<W: Write + Send, T: Write + Send>(
             Some(sink) => sink,
             None => &mut no_lines,
         };
-        let result = interpreter.run(input, &mut Tee(trace_sink, lines_sink), cancel);
+        let result = drive(&mut Tee(trace_sink, lines_sink));
         drop(stop);
         result
     });
@@ -300,7 +299,7 @@ fn clock(elapsed: Duration) -> String {
 }
 
 /// `   3 inc (script, 4µs) n=3 -> inc when n < 5`, then any printed lines.
-fn step_line(step: &Step, color: bool) -> String {
+pub(super) fn step_line(step: &Step, color: bool) -> String {
     let (bold, red, dim, reset) = if color {
         ("\x1b[1m", "\x1b[31m", "\x1b[2m", "\x1b[0m")
     } else {

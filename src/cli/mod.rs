@@ -4,11 +4,19 @@
 
 mod check;
 mod console;
+#[cfg(feature = "store")]
+mod durable;
 mod graph;
 mod input;
 mod limits;
 mod output;
+#[cfg(feature = "store")]
+mod resume;
 mod run;
+#[cfg(feature = "store")]
+mod runs;
+#[cfg(feature = "store")]
+mod show;
 mod tools;
 mod trace;
 
@@ -24,6 +32,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The run failed, was cancelled, or its trace could not be written.
     pub const RUN_FAILED: u8 = 3;
+    /// The run waits at a `wait` node; `flowc resume` continues it.
+    pub const WAITING: u8 = 4;
 }
 
 #[derive(Debug, Parser)]
@@ -43,6 +53,15 @@ enum Command {
     Tools(tools::ToolsArgs),
     /// Run a flow from an initial state; print the final state as JSON.
     Run(run::RunArgs),
+    /// List the runs kept in a run store.
+    #[cfg(feature = "store")]
+    Runs(runs::RunsArgs),
+    /// Show a stored run: its status, log and state.
+    #[cfg(feature = "store")]
+    Show(show::ShowArgs),
+    /// Continue a stored run that was interrupted or waits for input.
+    #[cfg(feature = "store")]
+    Resume(resume::ResumeArgs),
 }
 
 /// Runs one command and returns its exit code.
@@ -53,5 +72,11 @@ pub fn run(args: Args) -> u8 {
         Command::Graph(args) => graph::run(&args, &registry),
         Command::Tools(args) => tools::run(&args, &registry),
         Command::Run(args) => run::run(&args, &registry),
+        #[cfg(feature = "store")]
+        Command::Runs(args) => runs::run(&args),
+        #[cfg(feature = "store")]
+        Command::Show(args) => show::run(&args, &registry),
+        #[cfg(feature = "store")]
+        Command::Resume(args) => resume::run(&args, &registry),
     }
 }

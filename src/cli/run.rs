@@ -24,7 +24,7 @@ use crate::cli::input::{
 use crate::cli::limits::{LimitSetting, parse_limit};
 use crate::cli::output::{Stdout, eprint, usage};
 use crate::cli::trace;
-use crate::runtime::{Interpreter, RunOptions, RuntimeError};
+use crate::runtime::{Interpreter, RunOptions, RunOutcome, RuntimeError};
 use crate::sandbox::Limits;
 use crate::sync::lock;
 use crate::tools::ToolRegistry;
@@ -40,35 +40,8 @@ pub(super) struct RunArgs {
     /// Sets one field of the initial state, after `--state` (repeatable).
     #[arg(long = "set", value_name = "KEY=JSON", value_parser = parse_assignment)]
     set: Vec<Assignment>,
-    /// Writes the execution log to FILE as JSON Lines, as the run goes.
-    #[arg(long, value_name = "FILE")]
-    trace: Option<PathBuf>,
-    /// Fails the run after this many steps (1 or more).
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 10_000,
-        value_parser = parse_max_steps
-    )]
-    max_steps: u64,
-    /// Fails the run after this long (`500ms`, `30s`, `2m`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    timeout: Option<Duration>,
-    /// Sets a sandbox limit for every guard and script, e.g. `max_operations=5000000`
-    /// (repeatable).
-    ///
-    /// NAME is one of `max_operations`, `max_call_levels`, `max_expr_depth`,
-    /// `max_function_expr_depth`, `max_string_size`, `max_array_size`, `max_map_size`,
-    /// `max_total_size`, `max_total_string_size`, `max_wall_time_ms`; VALUE is a whole
-    /// number. The defaults are in `docs/engine.md`.
-    #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
-    limits: Vec<LimitSetting>,
-    /// No step lines and no warnings on stderr (errors are still shown).
-    #[arg(long, short)]
-    quiet: bool,
-    /// Colour on stderr.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
+    #[command(flatten)]
+    settings: RunSettings,
     #[command(flatten)]
     size: FlowSize,
     // 16 MiB: parsed and held by the engine, JSON takes 20 times its text for typical
@@ -84,6 +57,76 @@ pub(super) struct RunArgs {
         value_parser = parse_size
     )]
     max_state_size: ByteSize,
+    /// Stores the run in this SQLite file as it goes (created when missing), so that
+    /// `flowc resume` continues it after a crash or a `wait`.
+    #[cfg(feature = "store")]
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+}
+
+/// How a run (or a resumed one) runs: its limits, its log and what it shows.
+#[derive(Debug, clap::Args)]
+pub(super) struct RunSettings {
+    /// Writes the execution log to FILE as JSON Lines, as the run goes.
+    #[arg(long, value_name = "FILE")]
+    pub(super) trace: Option<PathBuf>,
+    /// Fails the run after this many steps (1 or more).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        value_parser = parse_max_steps
+    )]
+    pub(super) max_steps: u64,
+    /// Fails the run after this long (`500ms`, `30s`, `2m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(super) timeout: Option<Duration>,
+    /// Sets a sandbox limit for every guard and script, e.g. `max_operations=5000000`
+    /// (repeatable).
+    ///
+    /// NAME is one of `max_operations`, `max_call_levels`, `max_expr_depth`,
+    /// `max_function_expr_depth`, `max_string_size`, `max_array_size`, `max_map_size`,
+    /// `max_total_size`, `max_total_string_size`, `max_wall_time_ms`; VALUE is a whole
+    /// number. The defaults are in `docs/engine.md`.
+    #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
+    pub(super) limits: Vec<LimitSetting>,
+    /// No step lines and no warnings on stderr (errors are still shown).
+    #[arg(long, short)]
+    pub(super) quiet: bool,
+    /// Colour on stderr.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub(super) color: ColorChoice,
+}
+
+impl RunSettings {
+    /// The sandbox limits, defaults overridden by each `--limit`.
+    pub(super) fn sandbox_limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        for setting in &self.limits {
+            setting.apply(&mut limits);
+        }
+        limits
+    }
+
+    pub(super) fn options(&self, limits: Limits, workdir: PathBuf) -> RunOptions {
+        RunOptions {
+            max_steps: self.max_steps,
+            timeout: self.timeout,
+            limits,
+            workdir,
+        }
+    }
+
+    /// The step lines (and status line) on stderr, unless `--quiet`.
+    pub(super) fn console(&self, program: &crate::Program) -> Option<Mutex<Console<std::io::Stderr>>> {
+        (!self.quiet).then(|| {
+            Mutex::new(Console {
+                color: use_color(self.color),
+                out: std::io::stderr(),
+                status: live_status().then(|| Status::new(program)),
+            })
+        })
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -126,7 +169,8 @@ fn parse_assignment(text: &str) -> Result<Assignment, String> {
 }
 
 pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
-    let color = use_color(args.color);
+    let settings = &args.settings;
+    let color = use_color(settings.color);
     let source = match read_flow(&args.file, args.size) {
         Ok(source) => source,
         Err(message) => return usage(message),
@@ -135,53 +179,74 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
         Ok(input) => input,
         Err(message) => return usage(message),
     };
-    let mut limits = Limits::default();
-    for setting in &args.limits {
-        setting.apply(&mut limits);
-    }
+    let limits = settings.sandbox_limits();
     let checked = crate::check_with_limits(&source, registry, &limits);
-    if checked.report.has_errors() || (!args.quiet && !checked.report.problems.is_empty()) {
+    if checked.report.has_errors() || (!settings.quiet && !checked.report.problems.is_empty()) {
         eprint(checked.report.render_human(color, width()));
     }
     let Some(program) = checked.program else {
         return exit::COMPILE;
     };
-    if !args.quiet {
+    if !settings.quiet {
         warn_about_input(&source, &program, &input, color);
     }
 
-    let trace = match &args.trace {
+    let trace = match &settings.trace {
         Some(path) => match trace::create(path, &args.inputs()) {
             Ok(trace) => Some(Mutex::new(trace)),
             Err(error) => return usage(error),
         },
         None => None,
     };
-    let console = (!args.quiet).then(|| {
-        Mutex::new(Console {
-            color,
-            out: std::io::stderr(),
-            status: live_status().then(|| Status::new(&program)),
-        })
-    });
-
-    let options = RunOptions {
-        max_steps: args.max_steps,
-        timeout: args.timeout,
-        limits,
-        workdir: workdir(&args.file),
-    };
+    let console = settings.console(&program);
+    let options = settings.options(limits, workdir(&args.file));
     let interpreter = Interpreter::new(Arc::new(program), registry.clone(), options);
     let cancel = CancelToken::new();
     cancel_on_ctrl_c(&cancel);
-    let result = run_live(
-        &interpreter,
-        input,
-        &cancel,
-        trace.as_ref(),
-        console.as_ref(),
-    );
+    let ended = match args.stored() {
+        #[cfg(feature = "store")]
+        Some(db) => crate::cli::durable::start(
+            &crate::cli::durable::Target {
+                db,
+                file: &args.file,
+                source: &source,
+                interpreter: &interpreter,
+            },
+            input,
+            &cancel,
+            trace.as_ref(),
+            console.as_ref(),
+        ),
+        _ => match run_live(&cancel, trace.as_ref(), console.as_ref(), |events| {
+            interpreter.run(input, events, &cancel)
+        }) {
+            Ok(outcome) => Ended::Finished(outcome),
+            Err(error) => Ended::Failed(Box::new(error)),
+        },
+    };
+    report(ended, trace, settings.trace.as_deref(), &source, settings.quiet, color)
+}
 
+/// How a run (or a resumed one) ended, for [`report`].
+pub(super) enum Ended {
+    Finished(RunOutcome),
+    Failed(Box<RuntimeError>),
+    /// At a `wait` node; the message says how to resume.
+    Waiting(String),
+    /// Refused before it ran (its message was printed), with the exit code.
+    Refused(u8),
+}
+
+/// Prints the final state (stdout) or the error (stderr), and the trace's error if any;
+/// returns the exit code.
+pub(super) fn report(
+    ended: Ended,
+    trace: Option<Mutex<trace::Trace>>,
+    trace_path: Option<&Path>,
+    source: &crate::SourceFile,
+    quiet: bool,
+    color: bool,
+) -> u8 {
     // A trace that failed has cancelled the run (see `run_live`): its error is the reason
     // to give, not `cancelled`.
     let trace_error = trace.and_then(|trace| {
@@ -191,12 +256,9 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
             .finish()
             .err()
     });
-    if let (Some(error), Some(path)) = (&trace_error, &args.trace) {
-        let stopped = if matches!(result, Err(RuntimeError::Cancelled { .. })) {
-            "; the run was stopped"
-        } else {
-            ""
-        };
+    let cancelled = matches!(&ended, Ended::Failed(error) if matches!(**error, RuntimeError::Cancelled { .. }));
+    if let (Some(error), Some(path)) = (&trace_error, trace_path) {
+        let stopped = if cancelled { "; the run was stopped" } else { "" };
         eprint(format_args!(
             "error: cannot write the trace to `{}`: {error}{stopped}\n",
             path.display()
@@ -207,14 +269,14 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
     } else {
         exit::OK
     };
-    match result {
-        Ok(outcome) => {
+    match ended {
+        Ended::Finished(outcome) => {
             let mut out = Stdout::new();
             out.print(format_args!(
                 "{}\n",
                 serde_json::to_string_pretty(&outcome.state).expect("JSON values serialize")
             ));
-            if !args.quiet {
+            if !quiet {
                 eprint(format_args!(
                     "finished: {} steps in {}\n",
                     outcome.steps,
@@ -223,17 +285,34 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
             }
             out.finish(code)
         }
-        Err(RuntimeError::Cancelled { .. }) if trace_error.is_some() => exit::RUN_FAILED,
-        Err(error) => {
-            let mut report = FileReport::new(source);
-            report.push(error);
+        Ended::Failed(_) if cancelled && trace_error.is_some() => exit::RUN_FAILED,
+        Ended::Failed(error) => {
+            let mut report = FileReport::new(source.clone());
+            report.push(*error);
             eprint(report.render_human(color, width()));
             exit::RUN_FAILED
         }
+        Ended::Waiting(message) => {
+            eprint(message);
+            if trace_error.is_some() {
+                exit::RUN_FAILED
+            } else {
+                exit::WAITING
+            }
+        }
+        Ended::Refused(code) => code,
     }
 }
 
 impl RunArgs {
+    /// The run store, with `--db`.
+    fn stored(&self) -> Option<&Path> {
+        #[cfg(feature = "store")]
+        return self.db.as_deref();
+        #[cfg(not(feature = "store"))]
+        None
+    }
+
     /// The files the run reads (`None` is stdin).
     fn inputs(&self) -> Vec<Option<&Path>> {
         let mut inputs = vec![Some(self.file.as_path())];
@@ -266,7 +345,7 @@ fn warn_about_input(
 }
 
 /// Tools run in the flow file's folder.
-fn workdir(file: &Path) -> PathBuf {
+pub(super) fn workdir(file: &Path) -> PathBuf {
     match file.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -320,7 +399,7 @@ fn initial_state(args: &RunArgs) -> Result<Map<String, Value>, StateError> {
 /// kills every running command's process group and exits at once, with 128 + the signal's
 /// number (130 for Ctrl-C). Elsewhere than on Unix no signal is handled.
 #[cfg(unix)]
-fn cancel_on_ctrl_c(cancel: &CancelToken) {
+pub(super) fn cancel_on_ctrl_c(cancel: &CancelToken) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     use signal_hook::iterator::Signals;
     static CURRENT: Mutex<Option<CancelToken>> = Mutex::new(None);
@@ -348,7 +427,7 @@ fn cancel_on_ctrl_c(cancel: &CancelToken) {
 }
 
 #[cfg(not(unix))]
-fn cancel_on_ctrl_c(_cancel: &CancelToken) {}
+pub(super) fn cancel_on_ctrl_c(_cancel: &CancelToken) {}
 
 /// The first signal cancels the run; any signal after that ends the process.
 #[cfg(unix)]

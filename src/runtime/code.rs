@@ -58,6 +58,8 @@ pub(crate) struct Sandbox {
     engine: Engine,
     scope: Scope<'static>,
     control: Arc<Control>,
+    /// The token the progress hook reads (a copy, compared without the lock).
+    cancel: CancelToken,
     output: Arc<Mutex<Output>>,
     limits: Limits,
     /// Whether evaluations need a stack of their own ([`Limits::needs_large_stack`]).
@@ -112,6 +114,7 @@ impl Sandbox {
             engine,
             scope: Scope::new(),
             control,
+            cancel: cancel.clone(),
             output,
             limits: limits.clone(),
             large_stack: limits.needs_large_stack(),
@@ -124,6 +127,7 @@ impl Sandbox {
 
     /// Prepares a reused sandbox for a new run.
     pub(crate) fn begin(&mut self, cancel: &CancelToken) {
+        self.cancel = cancel.clone();
         *lock(&self.control.cancel) = cancel.clone();
         *lock(&self.output) = Output::default();
         self.scope.clear();
@@ -132,9 +136,9 @@ impl Sandbox {
     /// Points the progress hook at `cancel`, when a step comes with another token than the
     /// last one.
     pub(crate) fn use_cancel(&mut self, cancel: &CancelToken) {
-        let mut current = lock(&self.control.cancel);
-        if !current.same(cancel) {
-            *current = cancel.clone();
+        if !self.cancel.same(cancel) {
+            self.cancel = cancel.clone();
+            *lock(&self.control.cancel) = cancel.clone();
         }
     }
 

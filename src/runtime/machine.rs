@@ -93,7 +93,12 @@ impl<'r> Machine<'r> {
                 self.run.changes.clear();
                 self.run.untils.clear();
                 Begun {
-                    started_at_us: unix_us(SystemTime::now()),
+                    // Only log records read it: no clock read for a run that logs nothing.
+                    started_at_us: if self.log {
+                        unix_us(SystemTime::now())
+                    } else {
+                        0
+                    },
                     attempts: 0,
                     backoff_until_ms: None,
                     once_started: false,

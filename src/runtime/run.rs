@@ -182,6 +182,12 @@ impl Run {
         Duration::from_micros(self.checkpoint.elapsed_us) + self.session_started.elapsed()
     }
 
+    /// The checkpoint, its running time brought up to now: what a store keeps.
+    pub fn sync_checkpoint(&mut self) -> &Checkpoint {
+        self.sync_elapsed();
+        &self.checkpoint
+    }
+
     /// Brings the checkpoint's running time up to now (before it is stored).
     pub(super) fn sync_elapsed(&mut self) {
         let now = Instant::now();

@@ -1,0 +1,220 @@
+//! Durable runs: the engine's steps, each committed to a [`RunStore`] before the next one
+//! starts. What one commit holds: the step's log records (the keys it changed among them),
+//! the run's new checkpoint and status, and now and then a snapshot of the whole state.
+//!
+//! What a crash costs: nothing committed is lost. A step that was running is run again when
+//! the run is resumed (at least once), except a `once` node's: its start is committed before
+//! its action runs, and a run found inside one is left `needs-attention`. A retry's backoff
+//! and a `wait` are committed as such, so a resumed run goes on waiting for what is left.
+
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+
+use crate::cancel::CancelToken;
+use crate::runtime::{
+    Checkpoint, Event, EventSink, Interpreter, Progress, ResumeError, Run, RunOutcome, RunStatus,
+    RuntimeError, StoredRecord, WaitRequest, sleep_until,
+};
+use crate::store::{
+    Commit, FlowRecord, LoadedRun, NewRun, Owner, RunId, RunStatus as StoredStatus, RunStore,
+    StoreError, StoredEvent,
+};
+
+/// How a durable drive stopped.
+#[derive(Debug)]
+pub enum Stopped {
+    Finished(RunOutcome),
+    /// The run failed or was cancelled (stored as such).
+    Failed(Box<RuntimeError>),
+    /// At a `wait` node: resume the run with its input.
+    Waiting(WaitRequest),
+}
+
+/// Why a durable run could not start, go on or be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum DurableError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The initial state does not fit the schema: nothing was stored.
+    #[error(transparent)]
+    Input(Box<RuntimeError>),
+    #[error(transparent)]
+    Resume(#[from] ResumeError),
+    #[error("run {run}'s checkpoint cannot be read: {error}")]
+    Checkpoint {
+        run: RunId,
+        error: serde_json::Error,
+    },
+}
+
+/// Stores `source`'s program (once per content hash) and a new run of it from `input`.
+pub fn start(
+    interpreter: &Interpreter,
+    store: &mut dyn RunStore,
+    owner: &Owner,
+    flow: &FlowRecord,
+    input: Map<String, Value>,
+) -> Result<(RunId, Run), DurableError> {
+    let run = interpreter
+        .start(input.clone())
+        .map_err(|error| DurableError::Input(Box::new(error)))?;
+    store.save_flow(flow)?;
+    let id = store.create_run(
+        &NewRun {
+            flow_hash: &interpreter.program().hash,
+            input: &input,
+            state: &run.state_json(),
+            checkpoint: &checkpoint_json(run.checkpoint()),
+            started_at: SystemTime::now(),
+            status: StoredStatus::Running,
+        },
+        owner,
+    )?;
+    let mut run = run;
+    run.set_id(id.to_string());
+    Ok((id, run))
+}
+
+/// Takes a stored run (interrupted, or waiting) for `owner` and makes it ready to drive;
+/// `input` goes to a waiting run's `wait` node. A run found inside a `once` node is marked
+/// `needs-attention` and refused.
+pub fn resume(
+    interpreter: &Interpreter,
+    store: &mut dyn RunStore,
+    owner: &Owner,
+    id: RunId,
+    input: Option<Map<String, Value>>,
+) -> Result<Run, DurableError> {
+    let loaded: LoadedRun = store.claim(id, owner)?;
+    let refuse = |store: &mut dyn RunStore, status: StoredStatus, error: DurableError| {
+        // The claim is given back, so the run stays as it was for a later attempt.
+        match store.set_status(id, owner, status).and_then(|()| store.release(id, owner)) {
+            Ok(()) => error,
+            Err(store_error) => DurableError::Store(store_error),
+        }
+    };
+    let back = if loaded.record.status == StoredStatus::Waiting {
+        StoredStatus::Waiting
+    } else {
+        StoredStatus::Interrupted
+    };
+    let checkpoint: Checkpoint = match serde_json::from_str(&loaded.checkpoint) {
+        Ok(checkpoint) => checkpoint,
+        Err(error) => {
+            return Err(refuse(store, back, DurableError::Checkpoint { run: id, error }));
+        }
+    };
+    let mut run = match interpreter.resume(checkpoint, loaded.state) {
+        Ok(run) => run,
+        Err(error @ ResumeError::OnceInterrupted { .. }) => {
+            return Err(refuse(store, StoredStatus::NeedsAttention, error.into()));
+        }
+        Err(error) => return Err(refuse(store, back, error.into())),
+    };
+    run.set_id(id.to_string());
+    if let Some(input) = input
+        && let Err(error) = interpreter.provide_input(&mut run, input)
+    {
+        return Err(refuse(store, back, error.into()));
+    }
+    Ok(run)
+}
+
+/// Steps `run` to its end (or to a `wait`), committing each step to `store` before the next
+/// one starts; every record also goes to `events` as it happens.
+pub fn drive(
+    interpreter: &Interpreter,
+    store: &mut dyn RunStore,
+    owner: &Owner,
+    id: RunId,
+    mut run: Run,
+    events: &mut dyn EventSink,
+    cancel: &CancelToken,
+) -> Result<Stopped, DurableError> {
+    let mut sink = Collect {
+        records: Vec::new(),
+        user: events,
+    };
+    loop {
+        sink.records.clear();
+        let progress = interpreter.step(&mut run, &mut sink, cancel);
+        let status = match &progress {
+            Progress::Continued | Progress::Sleeping { .. } => StoredStatus::Running,
+            Progress::Waiting(_) => StoredStatus::Waiting,
+            Progress::Finished | Progress::Ended(RunStatus::Ok) => StoredStatus::Completed,
+            Progress::Failed(error) if matches!(**error, RuntimeError::Cancelled { .. }) => {
+                StoredStatus::Cancelled
+            }
+            Progress::Ended(RunStatus::Cancelled) => StoredStatus::Cancelled,
+            Progress::Failed(_) | Progress::Ended(RunStatus::Failed) => StoredStatus::Failed,
+        };
+        let error = match &progress {
+            Progress::Failed(error) => Some(error_json(error)),
+            _ => None,
+        };
+        let checkpoint = checkpoint_json(run.sync_checkpoint());
+        let last = status != StoredStatus::Running;
+        let snapshot = (last || store.wants_snapshot(id)).then(|| run.state_json());
+        store.commit(
+            id,
+            owner,
+            &Commit {
+                events: &sink.records,
+                checkpoint: &checkpoint,
+                steps: run.steps(),
+                status,
+                snapshot: snapshot.as_ref(),
+                error: error.as_deref(),
+            },
+        )?;
+        match progress {
+            Progress::Continued => {}
+            Progress::Sleeping { until } => sleep_until(until, cancel),
+            Progress::Waiting(request) => return Ok(Stopped::Waiting(request)),
+            Progress::Finished | Progress::Ended(RunStatus::Ok) => {
+                return Ok(Stopped::Finished(run.into_outcome()));
+            }
+            Progress::Failed(error) => return Ok(Stopped::Failed(error)),
+            Progress::Ended(status) => {
+                unreachable!("a durable run is not driven after it ended ({status:?})")
+            }
+        }
+    }
+}
+
+/// The run's error as the store keeps it: its code, message and node.
+fn error_json(error: &RuntimeError) -> String {
+    serde_json::json!({
+        "code": error.short_code(),
+        "message": error.to_string(),
+        "node": error.node(),
+    })
+    .to_string()
+}
+
+fn checkpoint_json(checkpoint: &Checkpoint) -> String {
+    serde_json::to_string(checkpoint).expect("a checkpoint serializes")
+}
+
+/// Passes each record on, and keeps the stored form of those a store keeps.
+struct Collect<'a> {
+    records: Vec<StoredEvent>,
+    user: &'a mut dyn EventSink,
+}
+
+impl EventSink for Collect<'_> {
+    fn event(&mut self, event: &Event) {
+        if self.user.enabled() {
+            self.user.event(event);
+        }
+        if let Some(record) = StoredRecord::encode(event) {
+            self.records.push(StoredEvent {
+                seq: record.seq,
+                kind: record.kind.to_owned(),
+                record: record.record,
+                changes: record.changes,
+            });
+        }
+    }
+}
