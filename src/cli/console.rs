@@ -9,13 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
-
 use crate::cancel::CancelToken;
 use crate::cli::input::columns;
 use crate::compile::ir::{Node, NodeKind, Program, Target};
 use crate::runtime::{
-    Event, EventSink, Interpreter, JsonLines, NoEvents, RunOutcome, RuntimeError, Step, Tee,
+    Event, EventSink, JsonLines, NoEvents, Step, Tee,
 };
 use crate::sync::lock;
 use crate::value::{DurationStyle, format_duration};

@@ -14,4 +14,5 @@ mod robustness;
 mod runtime_ui;
 #[cfg(target_os = "linux")]
 mod signals;
+mod steps;
 mod ui;
