@@ -9,11 +9,14 @@ use crate::span::Span;
 use crate::syntax::ast::FieldType;
 
 /// Bumped whenever the serialized shape changes.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct Program {
     pub ir_version: u32,
+    /// `sha256:` and 64 hex digits over the IR version, the source text and the spec of
+    /// every tool the nodes use (see `compile::hash`): what a stored run was started from.
+    pub hash: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
@@ -33,7 +36,16 @@ impl Program {
     pub fn find(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|node| node.name == name)
     }
+
+    /// The hash's first 12 hex digits, for display.
+    pub fn short_hash(&self) -> &str {
+        let digits = self.hash.strip_prefix(HASH_PREFIX).unwrap_or(&self.hash);
+        digits.get(..12).unwrap_or(digits)
+    }
 }
+
+/// What [`Program::hash`] starts with: the algorithm.
+pub const HASH_PREFIX: &str = "sha256:";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -78,6 +90,10 @@ pub struct Node {
     /// The name in the declaration.
     pub span: Span,
     pub kind: NodeKind,
+    /// `once`: the action must never run twice; a run that crashed while it ran needs
+    /// attention instead of running it again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
     /// Outgoing edges in source order.
     pub edges: Vec<Edge>,
     /// The loop whose body holds this node.
@@ -108,6 +124,14 @@ pub enum NodeKind {
         code: CompiledCode,
         #[serde(flatten)]
         policy: Policy,
+    },
+    /// `wait(prompt: …)`: the run pauses, `waiting`, until it is resumed with a JSON object
+    /// that is merged into the state. The engine runs it; no tool is called.
+    Wait {
+        prompt: String,
+        /// How long the wait may last, if bounded.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Routes only.
     Junction,

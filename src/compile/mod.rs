@@ -3,7 +3,9 @@
 //! in source order. Never runs anything but constant guards.
 
 mod actions;
+mod attributes;
 mod error;
+mod hash;
 mod hints;
 pub mod ir;
 mod resolve;
@@ -18,7 +20,7 @@ pub use hints::Hint;
 use miette::Diagnostic;
 
 use crate::sandbox::{CompiledCode, Limits};
-use crate::syntax::ast::{EdgeCondition, Flow};
+use crate::syntax::ast::{EdgeCondition, Flow, NodeAttr};
 use crate::tools::ToolRegistry;
 use ir::{Edge, EdgeWhen, IR_VERSION, Loop, Node, NodeId, NodeKind, Program};
 use resolve::Decl;
@@ -39,7 +41,8 @@ impl Compilation {
 }
 
 /// Compiles a flow against the registry, with `limits` for the guards it evaluates now.
-pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilation {
+/// `text` is the file `flow` was parsed from: the program's hash covers it.
+pub fn compile(flow: &Flow, text: &str, tools: &ToolRegistry, limits: &Limits) -> Compilation {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let resolved = resolve::resolve(flow, &mut errors);
@@ -51,7 +54,10 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
     let mut kinds = Vec::with_capacity(resolved.decls.len());
     for decl in &resolved.decls {
         kinds.push(match decl {
-            Decl::Node(node) => actions.node_kind(node, &mut errors).map(Compiled::Action),
+            Decl::Node(node) => {
+                attributes::check(node, &mut errors);
+                actions.node_kind(node, &mut errors).map(Compiled::Action)
+            }
             Decl::Loop(body) => {
                 let max = loop_bound(body, &mut errors);
                 let until =
@@ -77,13 +83,15 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
     let structure = structure::check(flow, &resolved, &mut errors, &mut warnings);
 
     let program = errors.is_empty().then(|| {
+        let nodes = nodes(&resolved, &structure, kinds);
         let mut program = Program {
             ir_version: IR_VERSION,
+            hash: hash::program_hash(IR_VERSION, text, nodes.iter().map(|n| &n.kind), tools),
             name: flow.name.name.clone(),
             doc: flow.doc.clone(),
             schema,
             entry: structure.entry.expect("no errors means a start"),
-            nodes: nodes(&resolved, &structure, kinds),
+            nodes,
         };
         add_edges(&mut program, &resolved, &structure, guards);
         program
@@ -150,9 +158,9 @@ fn nodes(
                     })
                 }
             };
-            let (name, doc) = match decl {
-                Decl::Node(node) => (&node.name, &node.doc),
-                Decl::Loop(body) => (&body.name, &body.doc),
+            let (name, doc, once) = match decl {
+                Decl::Node(node) => (&node.name, &node.doc, node.attr(NodeAttr::Once).is_some()),
+                Decl::Loop(body) => (&body.name, &body.doc, false),
             };
             Node {
                 id,
@@ -160,6 +168,7 @@ fn nodes(
                 doc: doc.clone(),
                 span: name.span,
                 kind,
+                once,
                 edges: Vec::new(),
                 parent: resolved.homes[index],
             }
@@ -222,7 +231,7 @@ mod tests {
 
     fn compile_text(text: &str) -> Compilation {
         let flow = crate::syntax::parse(&SourceFile::new("t.flow", text)).expect("parses");
-        compile(&flow, &ToolRegistry::builtin(), &Limits::default())
+        compile(&flow, text, &ToolRegistry::builtin(), &Limits::default())
     }
 
     fn codes(compilation: &Compilation) -> Vec<String> {

@@ -176,6 +176,7 @@ impl<'r> Machine<'r> {
     fn perform(&mut self, node: &'r Node) -> (Result<(), RuntimeError>, u32) {
         let policy = match &node.kind {
             NodeKind::Tool { policy, .. } | NodeKind::Script { policy, .. } => policy,
+            NodeKind::Wait { .. } => return (Err(wait_needs_durable_run(node)), 1),
             NodeKind::Junction | NodeKind::Loop(_) => return (Ok(()), 1),
         };
         let attempts = 1 + policy.retry.as_ref().map_or(0, |retry| retry.attempts);
@@ -257,6 +258,7 @@ impl<'r> Machine<'r> {
                     }
                 })
             }
+            NodeKind::Wait { .. } => Err(wait_needs_durable_run(node)),
             NodeKind::Junction | NodeKind::Loop(_) => Ok(()),
         }
     }
@@ -555,6 +557,7 @@ impl<'r> Machine<'r> {
             node: &node.name,
             tool: match &node.kind {
                 NodeKind::Tool { tool, .. } => tool,
+                NodeKind::Wait { .. } => crate::tools::WAIT_TOOL,
                 NodeKind::Script { .. } => "script",
                 NodeKind::Junction | NodeKind::Loop(_) => "junction",
             },
@@ -589,6 +592,16 @@ struct StepRecord {
     /// The innermost loop and its iteration (from 1).
     in_loop: Option<(NodeId, u64)>,
     attempts: u32,
+}
+
+/// A wait pauses the run, which only a durable run can store and resume.
+fn wait_needs_durable_run(node: &Node) -> RuntimeError {
+    RuntimeError::ToolFailed {
+        node: node.name.clone(),
+        tool: crate::tools::WAIT_TOOL.to_owned(),
+        message: "wait nodes need a durable run".to_owned(),
+        at: node.span.into(),
+    }
 }
 
 fn cancelled(node: &Node) -> RuntimeError {
