@@ -260,6 +260,32 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_call_compiles_to_a_wait_node_with_its_prompt_and_bound() {
+        let compilation = compile_text(
+            "flow f {\n  node ask = wait(prompt: \"ok?\", timeout: 2m) once\n  node hold = wait(prompt: \"more?\")\n  start -> ask -> hold\n}",
+        );
+        let program = compilation.program.expect("compiles");
+        let NodeKind::Wait { prompt, timeout_ms } = &program.nodes[0].kind else {
+            panic!("a wait node, not {:?}", program.nodes[0].kind)
+        };
+        assert_eq!((prompt.as_str(), *timeout_ms), ("ok?", Some(120_000)));
+        assert!(program.nodes[0].once);
+        assert!(matches!(
+            &program.nodes[1].kind,
+            NodeKind::Wait {
+                timeout_ms: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_wait_without_its_prompt_is_a_bad_call() {
+        let compilation = compile_text("flow f {\n  node ask = wait\n  start -> ask\n}");
+        assert_eq!(codes(&compilation), ["flow::bad-tool-args"]);
+    }
+
+    #[test]
     fn a_cycle_with_an_error_edge_out_is_not_inescapable() {
         let compilation = compile_text(
             "flow f {\n  node a\n  node b\n  node h\n  start -> a -> b -> a\n  b -> h on error\n}",
