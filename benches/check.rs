@@ -117,8 +117,11 @@ fn compile(c: &mut Criterion) {
     phase(
         c,
         "compile",
-        |source| flowc::syntax::parse(source).expect("the flow parses"),
-        |flow| flowc::compile::compile(flow, &tools, &limits),
+        |source| {
+            let flow = flowc::syntax::parse(source).expect("the flow parses");
+            (flow, std::sync::Arc::clone(&source.text))
+        },
+        |(flow, text)| flowc::compile::compile(flow, text, &tools, &limits),
     );
 }
 

@@ -61,7 +61,7 @@ pub fn check_with_limits(source: &SourceFile, tools: &ToolRegistry, limits: &Lim
             };
         }
     };
-    let compilation = compile::compile(&flow, tools, limits);
+    let compilation = compile::compile(&flow, &source.text, tools, limits);
     for diagnostic in compilation.diagnostics {
         report.push(diagnostic);
     }

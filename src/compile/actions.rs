@@ -12,7 +12,7 @@ use crate::sandbox::{self, CodeError, CodeKind, CompiledCode, Limits};
 use crate::syntax::ast::{
     Code, FieldType, LiteralValue, NodeAction, NodeDecl, StateBlock, ToolCall,
 };
-use crate::tools::{ArgType, ToolRegistry, literal_type_name};
+use crate::tools::{ArgType, ToolRegistry, WAIT_TOOL, literal_type_name};
 use crate::value::Kind;
 
 /// The state field the engine sets when an `on error` edge is taken.
@@ -72,6 +72,10 @@ impl<'t> Actions<'t> {
         };
         Some(match &node.action {
             NodeAction::Junction => NodeKind::Junction,
+            NodeAction::Tool(call) if call.name.name == WAIT_TOOL => {
+                let args = self.tool_args(call, errors)?;
+                wait_kind(&args)
+            }
             NodeAction::Tool(call) => {
                 let args = self.tool_args(call, errors)?;
                 NodeKind::Tool {
@@ -301,6 +305,22 @@ impl<'t> Actions<'t> {
                 None
             }
         }
+    }
+}
+
+/// A wait node from its checked arguments. They were checked against the registry's `wait`
+/// spec: the built-in one gives a string `prompt` and a duration `timeout` (milliseconds).
+/// An embedder's replacement may type them otherwise; a prompt that is not a string is
+/// shown as its JSON text, and a timeout that is not a whole number leaves the wait unbounded.
+fn wait_kind(args: &serde_json::Map<String, serde_json::Value>) -> NodeKind {
+    let prompt = match args.get("prompt") {
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    NodeKind::Wait {
+        prompt,
+        timeout_ms: args.get("timeout").and_then(serde_json::Value::as_u64),
     }
 }
 

@@ -66,6 +66,55 @@ pub enum CompileError {
         first: SourceSpan,
     },
 
+    #[error("`{attr}` is given twice on node `{node}`")]
+    #[diagnostic(code("flow::duplicate-attribute"), help("keep one `{attr}`"))]
+    DuplicateAttribute {
+        node: String,
+        attr: &'static str,
+        #[label(primary, "given again here")]
+        again: SourceSpan,
+        #[label("first given here")]
+        first: SourceSpan,
+    },
+
+    #[error("node `{node}` is `once` but has no action")]
+    #[diagnostic(
+        code("flow::once-without-action"),
+        help("remove `once`: a node without an action has no side effect")
+    )]
+    OnceWithoutAction {
+        node: String,
+        #[label("nothing here to run once")]
+        at: SourceSpan,
+    },
+
+    #[error("node `{node}` is both `once` and `retry`")]
+    #[diagnostic(
+        code("flow::once-with-retry"),
+        help("a retry runs the action again, which `once` forbids: remove one of them")
+    )]
+    OnceWithRetry {
+        node: String,
+        #[label(primary, "never run twice")]
+        once: SourceSpan,
+        #[label("runs it again on failure")]
+        retry: SourceSpan,
+    },
+
+    #[error("`{attr}` does not apply to wait node `{node}`")]
+    #[diagnostic(
+        code("flow::wait-policy"),
+        help(
+            "remove `{attr}`: the wait's own `timeout:` argument bounds it (`wait(prompt: \"…\", timeout: 24h)`), and a wait cannot be retried"
+        )
+    )]
+    WaitPolicy {
+        node: String,
+        attr: &'static str,
+        #[label("not for a wait")]
+        at: SourceSpan,
+    },
+
     #[error("`start` cannot have a guard or an error edge")]
     #[diagnostic(
         code("flow::guarded-start"),

@@ -9,12 +9,13 @@ use crate::span::Span;
 use crate::syntax::ast::FieldType;
 
 /// Bumped whenever the serialized shape changes.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct Program {
     pub ir_version: u32,
-    /// The content hash: `sha256:` and 64 hex digits.
+    /// `sha256:` and 64 hex digits over the IR version, the source text and the spec of
+    /// every tool the nodes use (see `compile::hash`): what a stored run was started from.
     pub hash: String,
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,7 +36,16 @@ impl Program {
     pub fn find(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|node| node.name == name)
     }
+
+    /// The hash's first 12 hex digits, for display.
+    pub fn short_hash(&self) -> &str {
+        let digits = self.hash.strip_prefix(HASH_PREFIX).unwrap_or(&self.hash);
+        digits.get(..12).unwrap_or(digits)
+    }
 }
+
+/// What [`Program::hash`] starts with: the algorithm.
+pub const HASH_PREFIX: &str = "sha256:";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -80,14 +90,15 @@ pub struct Node {
     /// The name in the declaration.
     pub span: Span,
     pub kind: NodeKind,
+    /// `once`: the action must never run twice; a run that crashed while it ran needs
+    /// attention instead of running it again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
     /// Outgoing edges in source order.
     pub edges: Vec<Edge>,
     /// The loop whose body holds this node.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<NodeId>,
-    /// The action must never run twice.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub once: bool,
 }
 
 impl Node {
@@ -114,9 +125,11 @@ pub enum NodeKind {
         #[serde(flatten)]
         policy: Policy,
     },
-    /// Pauses the run until it is resumed with input.
+    /// `wait(prompt: …)`: the run pauses, `waiting`, until it is resumed with a JSON object
+    /// that is merged into the state. The engine runs it; no tool is called.
     Wait {
         prompt: String,
+        /// How long the wait may last, if bounded.
         #[serde(skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
     },

@@ -3,7 +3,9 @@
 //! in source order. Never runs anything but constant guards.
 
 mod actions;
+mod attributes;
 mod error;
+mod hash;
 mod hints;
 pub mod ir;
 mod resolve;
@@ -18,7 +20,7 @@ pub use hints::Hint;
 use miette::Diagnostic;
 
 use crate::sandbox::{CompiledCode, Limits};
-use crate::syntax::ast::{EdgeCondition, Flow};
+use crate::syntax::ast::{EdgeCondition, Flow, NodeAttr};
 use crate::tools::ToolRegistry;
 use ir::{Edge, EdgeWhen, IR_VERSION, Loop, Node, NodeId, NodeKind, Program};
 use resolve::Decl;
@@ -39,7 +41,8 @@ impl Compilation {
 }
 
 /// Compiles a flow against the registry, with `limits` for the guards it evaluates now.
-pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilation {
+/// `text` is the file `flow` was parsed from: the program's hash covers it.
+pub fn compile(flow: &Flow, text: &str, tools: &ToolRegistry, limits: &Limits) -> Compilation {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let resolved = resolve::resolve(flow, &mut errors);
@@ -51,7 +54,10 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
     let mut kinds = Vec::with_capacity(resolved.decls.len());
     for decl in &resolved.decls {
         kinds.push(match decl {
-            Decl::Node(node) => actions.node_kind(node, &mut errors).map(Compiled::Action),
+            Decl::Node(node) => {
+                attributes::check(node, &mut errors);
+                actions.node_kind(node, &mut errors).map(Compiled::Action)
+            }
             Decl::Loop(body) => {
                 let max = loop_bound(body, &mut errors);
                 let until =
@@ -77,14 +83,15 @@ pub fn compile(flow: &Flow, tools: &ToolRegistry, limits: &Limits) -> Compilatio
     let structure = structure::check(flow, &resolved, &mut errors, &mut warnings);
 
     let program = errors.is_empty().then(|| {
+        let nodes = nodes(&resolved, &structure, kinds);
         let mut program = Program {
             ir_version: IR_VERSION,
-            hash: String::new(),
+            hash: hash::program_hash(IR_VERSION, text, nodes.iter().map(|n| &n.kind), tools),
             name: flow.name.name.clone(),
             doc: flow.doc.clone(),
             schema,
             entry: structure.entry.expect("no errors means a start"),
-            nodes: nodes(&resolved, &structure, kinds),
+            nodes,
         };
         add_edges(&mut program, &resolved, &structure, guards);
         program
@@ -151,9 +158,9 @@ fn nodes(
                     })
                 }
             };
-            let (name, doc) = match decl {
-                Decl::Node(node) => (&node.name, &node.doc),
-                Decl::Loop(body) => (&body.name, &body.doc),
+            let (name, doc, once) = match decl {
+                Decl::Node(node) => (&node.name, &node.doc, node.attr(NodeAttr::Once).is_some()),
+                Decl::Loop(body) => (&body.name, &body.doc, false),
             };
             Node {
                 id,
@@ -161,9 +168,9 @@ fn nodes(
                 doc: doc.clone(),
                 span: name.span,
                 kind,
+                once,
                 edges: Vec::new(),
                 parent: resolved.homes[index],
-                once: false,
             }
         })
         .collect()
@@ -224,7 +231,7 @@ mod tests {
 
     fn compile_text(text: &str) -> Compilation {
         let flow = crate::syntax::parse(&SourceFile::new("t.flow", text)).expect("parses");
-        compile(&flow, &ToolRegistry::builtin(), &Limits::default())
+        compile(&flow, text, &ToolRegistry::builtin(), &Limits::default())
     }
 
     fn codes(compilation: &Compilation) -> Vec<String> {
@@ -250,6 +257,32 @@ mod tests {
             ),
             ("a", "b")
         );
+    }
+
+    #[test]
+    fn a_wait_call_compiles_to_a_wait_node_with_its_prompt_and_bound() {
+        let compilation = compile_text(
+            "flow f {\n  node ask = wait(prompt: \"ok?\", timeout: 2m) once\n  node hold = wait(prompt: \"more?\")\n  start -> ask -> hold\n}",
+        );
+        let program = compilation.program.expect("compiles");
+        let NodeKind::Wait { prompt, timeout_ms } = &program.nodes[0].kind else {
+            panic!("a wait node, not {:?}", program.nodes[0].kind)
+        };
+        assert_eq!((prompt.as_str(), *timeout_ms), ("ok?", Some(120_000)));
+        assert!(program.nodes[0].once);
+        assert!(matches!(
+            &program.nodes[1].kind,
+            NodeKind::Wait {
+                timeout_ms: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_wait_without_its_prompt_is_a_bad_call() {
+        let compilation = compile_text("flow f {\n  node ask = wait\n  start -> ask\n}");
+        assert_eq!(codes(&compilation), ["flow::bad-tool-args"]);
     }
 
     #[test]

@@ -373,8 +373,8 @@ mod tests {
         let text = format!(
             "flow f {{\n  state {{ {fields} }}\n  node a {{ {script} }}\n  node b = noop\n  start -> a\n  a -> b when {guard}\n  a -> end\n}}"
         );
-        let flow = crate::syntax::parse(&SourceFile::new("t.flow", text)).expect("parses");
-        compile(&flow, &ToolRegistry::builtin(), &Limits::default())
+        let flow = crate::syntax::parse(&SourceFile::new("t.flow", text.as_str())).expect("parses");
+        compile(&flow, &text, &ToolRegistry::builtin(), &Limits::default())
             .diagnostics
             .iter()
             .map(|d| miette::Diagnostic::code(d).expect("a code").to_string())

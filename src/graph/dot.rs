@@ -76,6 +76,7 @@ fn declare(program: &Program, node: &Node, depth: usize, lines: &mut Lines) {
     let line = match shape {
         Shape::Tool => format!("{id} [label=\"{label}\"];"),
         Shape::Script => format!("{id} [label=\"{label}\", style=\"\"];"),
+        Shape::Wait => format!("{id} [label=\"{label}\", shape=hexagon, style=\"\"];"),
         Shape::Junction => format!("{id} [label=\"{label}\", shape=diamond, style=\"\"];"),
     };
     lines.push(depth, &line);

@@ -64,6 +64,7 @@ fn declare(program: &Program, node: &Node, depth: usize, lines: &mut Lines) {
     let line = match shape {
         Shape::Tool => format!("{id}(\"{label}\")"),
         Shape::Script => format!("{id}[\"{label}\"]"),
+        Shape::Wait => format!("{id}{{{{\"{label}\"}}}}"),
         Shape::Junction => format!("{id}{{\"{label}\"}}"),
     };
     lines.push(depth, &line);

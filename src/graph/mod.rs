@@ -36,6 +36,8 @@ fn node_id(id: NodeId) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
     Tool,
+    /// A pause for a person's answer.
+    Wait,
     Script,
     Junction,
 }
@@ -44,6 +46,7 @@ enum Shape {
 fn node_label(node: &Node) -> Option<(String, Shape)> {
     let (detail, shape) = match &node.kind {
         NodeKind::Tool { tool, .. } => (Some(tool.as_str()), Shape::Tool),
+        NodeKind::Wait { .. } => (Some(crate::tools::WAIT_TOOL), Shape::Wait),
         NodeKind::Script { .. } => (Some("script"), Shape::Script),
         NodeKind::Wait { .. } => (Some("wait"), Shape::Tool),
         NodeKind::Junction => (None, Shape::Junction),

@@ -64,9 +64,44 @@ pub struct NodeDecl {
     pub name: Ident,
     pub doc: Option<String>,
     pub action: NodeAction,
+    /// The first `timeout`, if any.
     pub timeout: Option<Spanned<Duration>>,
+    /// The first `retry`, if any.
     pub retry: Option<Retry>,
+    /// Every attribute as written, in order, with its whole span (`timeout 5s`): repeats
+    /// and attributes that do not fit the action are compile's to report.
+    pub attrs: Vec<Spanned<NodeAttr>>,
     pub span: Span,
+}
+
+impl NodeDecl {
+    /// Where `attr` is first given, if it is.
+    pub fn attr(&self, attr: NodeAttr) -> Option<Span> {
+        self.attrs
+            .iter()
+            .find(|given| given.value == attr)
+            .map(|given| given.span)
+    }
+}
+
+/// An attribute after a node's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeAttr {
+    Timeout,
+    Retry,
+    /// `once`: the action must never run twice, even across a crash.
+    Once,
+}
+
+impl NodeAttr {
+    /// The word that writes it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            NodeAttr::Timeout => "timeout",
+            NodeAttr::Retry => "retry",
+            NodeAttr::Once => "once",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -189,6 +189,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::script => "`{`",
         Rule::timeout_attr | Rule::timeout_word => "`timeout DURATION`",
         Rule::retry_attr | Rule::retry_word => "`retry N`",
+        Rule::once_attr | Rule::once_word => "`once`",
         Rule::loop_decl | Rule::loop_word => "`loop`",
         Rule::loop_max | Rule::max_word => "`max N`",
         Rule::chain | Rule::start_kw => "an edge `a -> b`",

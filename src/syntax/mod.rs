@@ -18,7 +18,7 @@ pub fn parse(source: &SourceFile) -> Result<ast::Flow, SyntaxError> {
 
 #[cfg(test)]
 mod tests {
-    use super::ast::{EdgeCondition, Endpoint, Item, LiteralValue, LoopItem, NodeAction};
+    use super::ast::{EdgeCondition, Endpoint, Item, LiteralValue, LoopItem, NodeAction, NodeAttr};
     use super::*;
 
     fn parse_text(text: &str) -> ast::Flow {
@@ -153,6 +153,32 @@ mod tests {
             chains[1].condition,
             Some(EdgeCondition::OnError(_))
         ));
+    }
+
+    #[test]
+    fn every_attribute_is_kept_in_order_with_its_span_and_the_first_counts() {
+        let text = "flow f {\n  node once = noop once timeout 1s timeout 2s\n  start -> once\n}";
+        let flow = parse_text(text);
+        let Item::Node(node) = &flow.items[0] else {
+            panic!()
+        };
+        assert_eq!(node.name.name, "once");
+        let written: Vec<_> = node
+            .attrs
+            .iter()
+            .map(|attr| (attr.value, &text[attr.span.start..attr.span.end]))
+            .collect();
+        assert_eq!(
+            written,
+            [
+                (NodeAttr::Once, "once"),
+                (NodeAttr::Timeout, "timeout 1s"),
+                (NodeAttr::Timeout, "timeout 2s")
+            ]
+        );
+        assert_eq!(node.timeout.as_ref().map(|t| t.value.as_secs()), Some(1));
+        assert!(node.attr(NodeAttr::Once).is_some());
+        assert!(node.attr(NodeAttr::Retry).is_none());
     }
 
     #[test]

@@ -10,7 +10,8 @@ use pest::iterators::Pair;
 use crate::span::{Span, Spanned};
 use crate::syntax::ast::{
     Chain, Code, EdgeCondition, Endpoint, Field, FieldType, Flow, Ident, Item, Literal,
-    LiteralValue, LoopDecl, LoopItem, NodeAction, NodeDecl, Retry, StateBlock, ToolArg, ToolCall,
+    LiteralValue, LoopDecl, LoopItem, NodeAction, NodeAttr, NodeDecl, Retry, StateBlock, ToolArg,
+    ToolCall,
 };
 use crate::syntax::error::SyntaxError;
 use crate::syntax::{diagnose, scan};
@@ -185,15 +186,36 @@ fn build_node_decl(pair: Pair<'_, Rule>, doc: Option<String>) -> Result<NodeDecl
         action: NodeAction::Junction,
         timeout: None,
         retry: None,
+        attrs: Vec::new(),
         span,
     };
     for part in inner {
-        match part.as_rule() {
-            Rule::tool_call => node.action = NodeAction::Tool(build_tool_call(part)?),
-            Rule::script => node.action = NodeAction::Script(build_script(part)),
-            Rule::timeout_attr => node.timeout = Some(build_timeout_attr(part)?),
-            Rule::retry_attr => node.retry = Some(build_retry_attr(part)?),
+        let attr = match part.as_rule() {
+            Rule::timeout_attr => NodeAttr::Timeout,
+            Rule::retry_attr => NodeAttr::Retry,
+            Rule::once_attr => NodeAttr::Once,
+            Rule::tool_call => {
+                node.action = NodeAction::Tool(build_tool_call(part)?);
+                continue;
+            }
+            Rule::script => {
+                node.action = NodeAction::Script(build_script(part));
+                continue;
+            }
             rule => unreachable!("grammar: unexpected {rule:?} in a node"),
+        };
+        node.attrs.push(Spanned::new(attr, part.as_span().into()));
+        // A repeat is built too, so that its numbers are checked; the first one counts.
+        match part.as_rule() {
+            Rule::timeout_attr => {
+                let timeout = build_timeout_attr(part)?;
+                node.timeout.get_or_insert(timeout);
+            }
+            Rule::retry_attr => {
+                let retry = build_retry_attr(part)?;
+                node.retry.get_or_insert(retry);
+            }
+            _ => {}
         }
     }
     Ok(node)

@@ -14,6 +14,10 @@ pub use exec::serve_watchdog as serve_exec_watchdog;
 
 use serde::Serialize;
 
+/// The built-in tool a node names to pause for a person: compile turns such a node into
+/// `NodeKind::Wait`, which the engine runs itself.
+pub const WAIT_TOOL: &str = "wait";
+
 use crate::syntax::ast::LiteralValue;
 use crate::value::{FieldType, Kind};
 
@@ -195,6 +199,15 @@ impl ToolRegistry {
             .optional("timeout", ArgType::Duration, "kill the command after this long"),
             exec::Exec,
         );
+        registry.register(
+            ToolSpec::new(
+                WAIT_TOOL,
+                "Pauses the run for a person's answer: the run stops with status `waiting` and the prompt, and is resumed with a JSON object whose entries are merged into the state. Needs a durable run (the engine runs it; it calls no tool).",
+            )
+            .required("prompt", ArgType::String, "the question shown to whoever resumes the run")
+            .optional("timeout", ArgType::Duration, "how long the run may wait before it fails"),
+            call::Wait,
+        );
         registry
     }
 
@@ -259,5 +272,12 @@ mod tests {
         let registry = ToolRegistry::builtin();
         let exec = registry.get("exec").expect("exec is built in");
         assert_eq!(exec.signature(), "exec(cmd: string, timeout?: duration)");
+    }
+
+    #[test]
+    fn wait_is_built_in_with_a_required_prompt() {
+        let registry = ToolRegistry::builtin();
+        let wait = registry.get(WAIT_TOOL).expect("wait is built in");
+        assert_eq!(wait.signature(), "wait(prompt: string, timeout?: duration)");
     }
 }

@@ -280,7 +280,8 @@ fn emit_ir_prints_the_program_as_json() {
     let out = run(dir.path(), &["check", "ok.flow", "--emit-ir"]);
     assert_eq!(out.code, 0);
     let ir: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(ir["ir_version"], 1);
+    assert_eq!(ir["ir_version"], flowc::compile::ir::IR_VERSION);
+    assert!(ir["hash"].as_str().unwrap().starts_with("sha256:"), "{ir}");
     assert_eq!(ir["nodes"][0]["name"], "a");
     assert_eq!(ir["entry"], serde_json::json!({ "node": 0 }));
 }
