@@ -490,13 +490,9 @@ mod tests {
         );
         let trace = Mutex::new(JsonLines::new(FullDisk));
         let cancel = CancelToken::new();
-        let result = run_live::<Vec<u8>, _>(
-            &interpreter,
-            serde_json::Map::new(),
-            &cancel,
-            Some(&trace),
-            None,
-        );
+        let result = run_live::<Vec<u8>, _, _>(&cancel, Some(&trace), None, |events| {
+            interpreter.run(serde_json::Map::new(), events, &cancel)
+        });
         // `run_started` is flushed at once, and fails: not even the first step runs.
         assert!(
             matches!(&result, Err(RuntimeError::Cancelled { node: Some(node), .. }) if node == "a"),
