@@ -61,7 +61,10 @@ mod rows;
 mod schema;
 mod sqlite;
 mod status;
+mod writes;
 
+#[cfg(test)]
+mod claims;
 #[cfg(test)]
 mod files;
 #[cfg(test)]
