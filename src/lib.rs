@@ -21,6 +21,8 @@ pub mod runtime;
 pub mod sandbox;
 pub mod source;
 pub mod span;
+#[cfg(feature = "store")]
+pub mod store;
 mod sync;
 pub mod syntax;
 pub mod tools;
