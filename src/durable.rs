@@ -94,16 +94,18 @@ pub fn resume(
             Err(store_error) => DurableError::Store(store_error),
         }
     };
-    let back = if loaded.record.status == StoredStatus::Waiting {
-        StoredStatus::Waiting
-    } else {
-        StoredStatus::Interrupted
-    };
     let checkpoint: Checkpoint = match serde_json::from_str(&loaded.checkpoint) {
         Ok(checkpoint) => checkpoint,
         Err(error) => {
+            let back = StoredStatus::Interrupted;
             return Err(refuse(store, back, DurableError::Checkpoint { run: id, error }));
         }
+    };
+    // What the run goes back to when it is refused: as it was before the claim.
+    let back = if checkpoint.begun.as_ref().is_some_and(|b| b.waiting.is_some()) {
+        StoredStatus::Waiting
+    } else {
+        StoredStatus::Interrupted
     };
     let mut run = match interpreter.resume(checkpoint, loaded.state) {
         Ok(run) => run,

@@ -50,8 +50,14 @@ pub(super) fn store_error(error: &StoreError) -> u8 {
     if let Some(help) = error.help() {
         eprint(format_args!("help: {help}\n"));
     }
+    // The store file is the user's input (2); what it says about a run is the run's (3).
     match error {
-        StoreError::NotFound { .. } | StoreError::LeaseLost { .. } => exit::RUN_FAILED,
+        StoreError::NotFound { .. }
+        | StoreError::Finished { .. }
+        | StoreError::OwnedByLiveProcess { .. }
+        | StoreError::NeedsAttention { .. }
+        | StoreError::NotResumable { .. }
+        | StoreError::LeaseLost { .. } => exit::RUN_FAILED,
         _ => exit::USAGE,
     }
 }
@@ -72,7 +78,7 @@ pub(super) fn start<W: Write + Send, T: Write + Send>(
     let flow = FlowRecord {
         hash: target.interpreter.program().hash.clone(),
         name: target.interpreter.program().name.clone(),
-        source: target.source.text().to_owned(),
+        source: target.source.text.to_string(),
         path: Some(
             std::fs::canonicalize(target.file)
                 .unwrap_or_else(|_| target.file.to_path_buf())

@@ -48,7 +48,6 @@ fn node_label(node: &Node) -> Option<(String, Shape)> {
         NodeKind::Tool { tool, .. } => (Some(tool.as_str()), Shape::Tool),
         NodeKind::Wait { .. } => (Some(crate::tools::WAIT_TOOL), Shape::Wait),
         NodeKind::Script { .. } => (Some("script"), Shape::Script),
-        NodeKind::Wait { .. } => (Some("wait"), Shape::Tool),
         NodeKind::Junction => (None, Shape::Junction),
         NodeKind::Loop(_) => return None,
     };

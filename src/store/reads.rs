@@ -175,7 +175,8 @@ pub(super) fn list_events(
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let sqlite = |cause| StoreError::sqlite(path, cause);
     let limit = stored_count(limit.min(MAX_PAGE) as u64);
-    let after = after.map_or(0, stored_count);
+    // Without `after`, from the first event on (`run_started` is seq 0).
+    let after = after.map_or(-1, stored_count);
     let events: Vec<StoredEvent> = conn
         .prepare_cached(
             "SELECT seq, kind, record, changes FROM events \

@@ -121,7 +121,10 @@ impl RunStore for SqliteStore {
     fn commit(&mut self, run: RunId, owner: &Owner, commit: &Commit<'_>) -> Result<(), StoreError> {
         let mut track = self.track(run)?;
         for event in commit.events {
-            if event.seq <= track.last_seq {
+            // The first event may be seq 0 (`run_started`: the state it carries is the
+            // snapshot at seq 0); every later one comes after the last.
+            let first = event.seq == 0 && track.last_seq == 0 && track.events_since_snapshot == 0;
+            if event.seq <= track.last_seq && !first {
                 return Err(StoreError::EventOutOfOrder {
                     run,
                     seq: event.seq,

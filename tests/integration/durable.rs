@@ -172,9 +172,14 @@ fn a_run_killed_inside_an_exec_is_finished_by_resume() {
 #[test]
 fn a_run_killed_during_a_backoff_waits_out_the_rest_and_finishes() {
     // Fails twice (a file counts the attempts), then succeeds: two backoffs of 300 ms+.
-    let flow = "flow flaky {\n    state { done: bool = false }\n    node try_it = exec(cmd: \"sh -c 'n=$(cat tries 2>/dev/null || echo 0); n=$((n+1)); echo $n > tries; [ $n -ge 3 ] && echo {\\\"done\\\":true}'\") retry 3 backoff 300ms\n    start -> try_it\n}\n";
+    let flow = "flow flaky {\n    state { done: bool = false }\n    node try_it = exec(cmd: \"sh flaky.sh\") retry 3 backoff 300ms\n    start -> try_it\n}\n";
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "f.flow", flow);
+    write(
+        dir.path(),
+        "flaky.sh",
+        "n=$(cat tries 2>/dev/null || echo 0)\nn=$((n+1))\necho $n > tries\n[ $n -ge 3 ] && echo '{\"done\": true}'\n",
+    );
     let killed = run_and_kill(dir.path(), "f.flow", "runs.db", &[], Duration::from_millis(150));
     assert!(killed, "the run was still in its first backoff");
     assert_eq!(status(dir.path(), "runs.db", 1), "interrupted");
