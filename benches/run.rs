@@ -31,7 +31,7 @@ fn interpreter(text: &str) -> Interpreter {
         max_steps: u64::MAX,
         ..RunOptions::default()
     };
-    Interpreter::new(Arc::new(program), tools, options)
+    Interpreter::new(Arc::new(program), options)
 }
 
 fn input(steps: u64, payload: bool) -> Map<String, Value> {

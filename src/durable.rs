@@ -54,7 +54,7 @@ pub fn start(
     store: &mut dyn RunStore,
     owner: &Owner,
     flow: &FlowRecord,
-    input: Map<String, Value>,
+    input: &Map<String, Value>,
 ) -> Result<(RunId, Run), DurableError> {
     let run = interpreter
         .start(input.clone())
@@ -63,7 +63,7 @@ pub fn start(
     let id = store.create_run(
         &NewRun {
             flow_hash: &interpreter.program().hash,
-            input: &input,
+            input,
             state: &run.state_json(),
             checkpoint: &checkpoint_json(run.checkpoint()),
             started_at: SystemTime::now(),
@@ -89,7 +89,10 @@ pub fn resume(
     let loaded: LoadedRun = store.claim(id, owner)?;
     let refuse = |store: &mut dyn RunStore, status: StoredStatus, error: DurableError| {
         // The claim is given back, so the run stays as it was for a later attempt.
-        match store.set_status(id, owner, status).and_then(|()| store.release(id, owner)) {
+        match store
+            .set_status(id, owner, status)
+            .and_then(|()| store.release(id, owner))
+        {
             Ok(()) => error,
             Err(store_error) => DurableError::Store(store_error),
         }
@@ -98,11 +101,19 @@ pub fn resume(
         Ok(checkpoint) => checkpoint,
         Err(error) => {
             let back = StoredStatus::Interrupted;
-            return Err(refuse(store, back, DurableError::Checkpoint { run: id, error }));
+            return Err(refuse(
+                store,
+                back,
+                DurableError::Checkpoint { run: id, error },
+            ));
         }
     };
     // What the run goes back to when it is refused: as it was before the claim.
-    let back = if checkpoint.begun.as_ref().is_some_and(|b| b.waiting.is_some()) {
+    let back = if checkpoint
+        .begun
+        .as_ref()
+        .is_some_and(|b| b.waiting.is_some())
+    {
         StoredStatus::Waiting
     } else {
         StoredStatus::Interrupted

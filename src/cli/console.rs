@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use crate::cancel::CancelToken;
 use crate::cli::input::columns;
 use crate::compile::ir::{Node, NodeKind, Program, Target};
-use crate::runtime::{
-    Event, EventSink, JsonLines, NoEvents, Step, Tee,
-};
+use crate::runtime::{Event, EventSink, JsonLines, NoEvents, Step, Tee};
 use crate::sync::lock;
 use crate::value::{DurationStyle, format_duration};
 
@@ -480,7 +478,7 @@ mod tests {
         let registry = ToolRegistry::builtin();
         let checked = crate::check(&SourceFile::new("t.flow", text), &registry);
         let program = checked.program.expect("the test flow compiles");
-        Interpreter::new(Arc::new(program), registry, RunOptions::default())
+        Interpreter::new(Arc::new(program), RunOptions::default())
     }
 
     #[test]

@@ -7,14 +7,14 @@ use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
+use crate::FileReport;
 use crate::cancel::CancelToken;
 use crate::cli::console::{Console, run_live};
 use crate::cli::exit;
+use crate::cli::input::{ColorChoice, use_color, width};
 use crate::cli::output::eprint;
 use crate::cli::run::Ended;
 use crate::durable::{self, DurableError, Stopped};
-use crate::FileReport;
-use crate::cli::input::{ColorChoice, use_color, width};
 use crate::runtime::{Interpreter, JsonLines, ResumeError, Run, WaitRequest};
 use crate::store::{FlowRecord, Owner, RunId, SqliteStore, StoreError};
 
@@ -65,7 +65,7 @@ pub(super) fn store_error(error: &StoreError) -> u8 {
 /// `flowc run FILE --db DB`: stores the flow and a new run, then drives it.
 pub(super) fn start<W: Write + Send, T: Write + Send>(
     target: &Target<'_>,
-    input: Map<String, Value>,
+    input: &Map<String, Value>,
     cancel: &CancelToken,
     trace: Option<&Mutex<JsonLines<T>>>,
     console: Option<&Mutex<Console<W>>>,
@@ -110,7 +110,15 @@ pub(super) fn drive<W: Write + Send, T: Write + Send>(
         Err(error) => return Ended::Refused(store_error(&error)),
     };
     let driven = run_live(cancel, trace, console, |events| {
-        durable::drive(target.interpreter, &mut store, owner, id, run, events, cancel)
+        durable::drive(
+            target.interpreter,
+            &mut store,
+            owner,
+            id,
+            run,
+            events,
+            cancel,
+        )
     });
     drop(keeper);
     match driven {
@@ -124,10 +132,7 @@ pub(super) fn drive<W: Write + Send, T: Write + Send>(
 /// What a waiting run tells its user: what it waits for, and the command that resumes it.
 fn waiting(id: RunId, db: &Path, request: &WaitRequest) -> String {
     let deadline = request.deadline().map_or(String::new(), |deadline| {
-        format!(
-            " (until {})",
-            humantime::format_rfc3339_seconds(deadline)
-        )
+        format!(" (until {})", humantime::format_rfc3339_seconds(deadline))
     });
     format!(
         "waiting: run {id} waits at `{}`{deadline}: {}\nresume it with: flowc resume {id} --db {} --input '{{…}}'\n",
@@ -139,7 +144,7 @@ fn waiting(id: RunId, db: &Path, request: &WaitRequest) -> String {
 
 /// `text` as one shell word.
 fn shell_word(text: &str) -> String {
-    shlex::try_quote(text).map_or_else(|_| text.to_owned(), |quoted| quoted.into_owned())
+    shlex::try_quote(text).map_or_else(|_| text.to_owned(), std::borrow::Cow::into_owned)
 }
 
 /// Prints why a durable run could not start, go on or be stored; the exit code.

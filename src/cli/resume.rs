@@ -88,7 +88,7 @@ pub(super) fn run(args: &ResumeArgs, registry: &ToolRegistry) -> u8 {
     };
     let console = settings.console(&program);
     let options = settings.options(limits, workdir(&file));
-    let interpreter = Interpreter::new(Arc::new(program), registry.clone(), options);
+    let interpreter = Interpreter::new(Arc::new(program), options);
     let owner = Owner::this_process();
     let run = match crate::durable::resume(
         &interpreter,
@@ -118,5 +118,12 @@ pub(super) fn run(args: &ResumeArgs, registry: &ToolRegistry) -> u8 {
         trace.as_ref(),
         console.as_ref(),
     );
-    report(ended, trace, settings.trace.as_deref(), &source, settings.quiet, color)
+    report(
+        ended,
+        trace,
+        settings.trace.as_deref(),
+        &source,
+        settings.quiet,
+        color,
+    )
 }

@@ -118,7 +118,10 @@ impl RunSettings {
     }
 
     /// The step lines (and status line) on stderr, unless `--quiet`.
-    pub(super) fn console(&self, program: &crate::Program) -> Option<Mutex<Console<std::io::Stderr>>> {
+    pub(super) fn console(
+        &self,
+        program: &crate::Program,
+    ) -> Option<Mutex<Console<std::io::Stderr>>> {
         (!self.quiet).then(|| {
             Mutex::new(Console {
                 color: use_color(self.color),
@@ -200,7 +203,7 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
     };
     let console = settings.console(&program);
     let options = settings.options(limits, workdir(&args.file));
-    let interpreter = Interpreter::new(Arc::new(program), registry.clone(), options);
+    let interpreter = Interpreter::new(Arc::new(program), options);
     let cancel = CancelToken::new();
     cancel_on_ctrl_c(&cancel);
     let ended = match args.stored() {
@@ -212,7 +215,7 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
                 source: &source,
                 interpreter: &interpreter,
             },
-            input,
+            &input,
             &cancel,
             trace.as_ref(),
             console.as_ref(),
@@ -224,7 +227,14 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
             Err(error) => Ended::Failed(Box::new(error)),
         },
     };
-    report(ended, trace, settings.trace.as_deref(), &source, settings.quiet, color)
+    report(
+        ended,
+        trace,
+        settings.trace.as_deref(),
+        &source,
+        settings.quiet,
+        color,
+    )
 }
 
 /// How a run (or a resumed one) ended, for [`report`].
@@ -256,9 +266,14 @@ pub(super) fn report(
             .finish()
             .err()
     });
-    let cancelled = matches!(&ended, Ended::Failed(error) if matches!(**error, RuntimeError::Cancelled { .. }));
+    let cancelled =
+        matches!(&ended, Ended::Failed(error) if matches!(**error, RuntimeError::Cancelled { .. }));
     if let (Some(error), Some(path)) = (&trace_error, trace_path) {
-        let stopped = if cancelled { "; the run was stopped" } else { "" };
+        let stopped = if cancelled {
+            "; the run was stopped"
+        } else {
+            ""
+        };
         eprint(format_args!(
             "error: cannot write the trace to `{}`: {error}{stopped}\n",
             path.display()

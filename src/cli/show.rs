@@ -131,20 +131,14 @@ fn interpreter(
     };
     let source = crate::SourceFile::new(flow.path.unwrap_or(flow.name), flow.source);
     let checked = crate::check(&source, registry);
-    match checked.program {
-        Some(program) => Ok(Interpreter::new(
-            Arc::new(program),
-            registry.clone(),
-            RunOptions::default(),
-        )),
-        None => {
-            eprint(format_args!(
-                "error: the stored flow {hash} no longer compiles with this flowc, so its \
-                 log cannot be read\n"
-            ));
-            Err(exit::RUN_FAILED)
-        }
-    }
+    let Some(program) = checked.program else {
+        eprint(format_args!(
+            "error: the stored flow {hash} no longer compiles with this flowc, so its log \
+             cannot be read\n"
+        ));
+        return Err(exit::RUN_FAILED);
+    };
+    Ok(Interpreter::new(Arc::new(program), RunOptions::default()))
 }
 
 /// A log line as `flowc run` prints it; for records other than steps, a line of their own.

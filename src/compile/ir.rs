@@ -26,6 +26,10 @@ pub struct Program {
     pub entry: Target,
     /// Every node and loop, indexed by [`NodeId`], in declaration order.
     pub nodes: Vec<Node>,
+    /// The registry the program was checked against: the engine calls these tools, so the
+    /// tools checked and the tools run are one set.
+    #[serde(skip)]
+    pub tools: crate::tools::ToolRegistry,
 }
 
 impl Program {

@@ -92,6 +92,7 @@ pub fn compile(flow: &Flow, text: &str, tools: &ToolRegistry, limits: &Limits) -
             schema,
             entry: structure.entry.expect("no errors means a start"),
             nodes,
+            tools: tools.clone(),
         };
         add_edges(&mut program, &resolved, &structure, guards);
         program

@@ -107,9 +107,7 @@ pub enum RuntimeError {
         at: SourceSpan,
     },
 
-    #[error(
-        "node `{node}` waits for input, but this run is not stored: nothing could resume it"
-    )]
+    #[error("node `{node}` waits for input, but this run is not stored: nothing could resume it")]
     #[diagnostic(
         code("flow::wait-without-store"),
         help(

@@ -210,7 +210,10 @@ pub struct Waiting {
     pub node: NodeRef,
     pub prompt: String,
     /// When the wait times out (the node fails with `timeout`).
-    #[serde(serialize_with = "rfc3339_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "rfc3339_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deadline: Option<SystemTime>,
 }
 

@@ -11,8 +11,8 @@ use crate::cancel::CancelToken;
 use crate::compile::ir::{Node, NodeId, NodeKind, Policy, Program, Target};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::events::{
-    EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, NodeRef,
-    NodeStarted, OuterUntil, RunFinished, RunResumed, RunStarted, RunStatus, Step, Waiting,
+    EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, NodeRef, NodeStarted, OuterUntil,
+    RunFinished, RunResumed, RunStarted, RunStatus, Step, Waiting,
 };
 use crate::runtime::run::{
     Announce, Begun, Progress, Run, WaitRequest, from_ms, from_us, unix_ms, unix_us,
@@ -62,7 +62,7 @@ impl<'r> Machine<'r> {
         Machine {
             program: &interpreter.program,
             plan: &interpreter.plan,
-            tools: &interpreter.tools,
+            tools: &interpreter.program.tools,
             options,
             log: events.enabled(),
             events,
@@ -83,38 +83,22 @@ impl<'r> Machine<'r> {
             return self.finish(None);
         };
         let node = self.program.node(NodeId(at));
-        let mut begun = match self.run.checkpoint.begun.take() {
-            Some(begun) => begun,
-            None => {
-                if let Err(error) = self.before_step(node) {
-                    return self.finish(Some(error));
-                }
-                self.run.checkpoint.steps += 1;
-                self.run.changes.clear();
-                self.run.untils.clear();
-                Begun {
-                    // Only log records read it: no clock read for a run that logs nothing.
-                    started_at_us: if self.log {
-                        unix_us(SystemTime::now())
-                    } else {
-                        0
-                    },
-                    attempts: 0,
-                    backoff_until_ms: None,
-                    once_started: false,
-                    waiting: None,
-                }
+        let mut begun = if let Some(begun) = self.run.checkpoint.begun.take() {
+            begun
+        } else {
+            match self.begin_step(node) {
+                Ok(begun) => begun,
+                Err(error) => return self.finish(Some(error)),
             }
         };
         let result = match &node.kind {
             NodeKind::Wait { prompt, timeout_ms } => {
-                match self.wait(node, prompt, *timeout_ms, &mut begun) {
-                    Some(result) => result,
-                    None => {
-                        let request = begun.waiting.clone().expect("a wait sets its request");
-                        self.run.checkpoint.begun = Some(begun);
-                        return Progress::Waiting(request);
-                    }
+                if let Some(result) = self.wait(node, prompt, *timeout_ms, &mut begun) {
+                    result
+                } else {
+                    let request = begun.waiting.clone().expect("a wait sets its request");
+                    self.run.checkpoint.begun = Some(begun);
+                    return Progress::Waiting(request);
                 }
             }
             NodeKind::Tool { policy, .. } | NodeKind::Script { policy, .. } => {
@@ -143,7 +127,7 @@ impl<'r> Machine<'r> {
                 match result {
                     Err(error) if error.is_node_failure() && begun.attempts < attempts(policy) => {
                         self.run.changes.clear();
-                        let until = self.backoff(policy, begun.attempts);
+                        let until = Self::backoff(policy, begun.attempts);
                         begun.backoff_until_ms = Some(unix_ms(until));
                         self.run.checkpoint.begun = Some(begun);
                         return Progress::Sleeping {
@@ -156,6 +140,26 @@ impl<'r> Machine<'r> {
             NodeKind::Junction | NodeKind::Loop(_) => Ok(()),
         };
         self.end_step(node, &begun, result)
+    }
+
+    /// A new step at `node`, unless the run's limits end the run first.
+    fn begin_step(&mut self, node: &Node) -> Result<Begun, RuntimeError> {
+        self.before_step(node)?;
+        self.run.checkpoint.steps += 1;
+        self.run.changes.clear();
+        self.run.untils.clear();
+        Ok(Begun {
+            // Only log records read it: no clock read for a run that logs nothing.
+            started_at_us: if self.log {
+                unix_us(SystemTime::now())
+            } else {
+                0
+            },
+            attempts: 0,
+            backoff_until_ms: None,
+            once_started: false,
+            waiting: None,
+        })
     }
 
     /// Routes after the node's action, logs the step and moves the cursor.
@@ -288,7 +292,7 @@ impl<'r> Machine<'r> {
     }
 
     /// When the next attempt may start: the backoff doubles after each failed attempt.
-    fn backoff(&self, policy: &Policy, failed: u32) -> SystemTime {
+    fn backoff(policy: &Policy, failed: u32) -> SystemTime {
         let backoff = policy.retry.as_ref().map_or(0, |retry| retry.backoff_ms);
         let wait = backoff.saturating_mul(1 << (failed - 1).min(32));
         let now = SystemTime::now();
@@ -466,7 +470,7 @@ impl<'r> Machine<'r> {
             .run
             .sandbox
             .as_ref()
-            .map(|sandbox| sandbox.take_output())
+            .map(crate::runtime::code::Sandbox::take_output)
             .unwrap_or_default();
         let stderr = self.run.tool_log.take();
         let changes = self

@@ -29,7 +29,7 @@
 //! let checked = flowc::check(&flowc::SourceFile::new("f.flow", text), &tools);
 //! let program = Arc::new(checked.program.expect("it compiles"));
 //!
-//! let interpreter = Interpreter::new(program, tools, RunOptions::default());
+//! let interpreter = Interpreter::new(program, RunOptions::default());
 //! let input = json!({ "n": 21 }).as_object().cloned().unwrap_or_default();
 //! let outcome = interpreter.run(input, &mut NoEvents, &CancelToken::new()).expect("it runs");
 //! assert_eq!(outcome.state["n"], 42);
@@ -67,7 +67,7 @@ use crate::compile::ERROR_FIELD;
 use crate::compile::ir::{EdgeWhen, NodeId, NodeKind, Program, Target};
 use crate::sandbox::{CompiledCode, Limits};
 use crate::sync::lock;
-use crate::tools::{ToolLog, ToolRegistry};
+use crate::tools::ToolLog;
 use crate::value::FieldType;
 use state::{Declared, Slots, State};
 
@@ -99,7 +99,6 @@ impl Default for RunOptions {
 #[derive(Debug)]
 pub struct Interpreter {
     program: Arc<Program>,
-    tools: ToolRegistry,
     options: RunOptions,
     plan: Plan,
     /// Engines of finished runs, reused by the next ones.
@@ -205,14 +204,21 @@ impl Plan {
                     NodeKind::Wait { .. } => "wait",
                     NodeKind::Junction | NodeKind::Loop(_) => "junction",
                 };
-                tool_names.entry(label).or_insert_with(|| Arc::from(label)).clone()
+                tool_names
+                    .entry(label)
+                    .or_insert_with(|| Arc::from(label))
+                    .clone()
             })
             .collect();
         Plan {
             slots,
             named,
             nodes,
-            names: program.nodes.iter().map(|n| Arc::from(n.name.as_str())).collect(),
+            names: program
+                .nodes
+                .iter()
+                .map(|n| Arc::from(n.name.as_str()))
+                .collect(),
             tools,
             end: Arc::from("end"),
             flow: Arc::from(program.name.as_str()),
@@ -227,11 +233,11 @@ pub fn show_value(value: &impl serde::Serialize, max: usize) -> String {
 }
 
 impl Interpreter {
-    pub fn new(program: Arc<Program>, tools: ToolRegistry, options: RunOptions) -> Self {
+    /// An engine for `program`, calling the tools it was checked against.
+    pub fn new(program: Arc<Program>, options: RunOptions) -> Self {
         let plan = Plan::new(&program);
         Interpreter {
             program,
-            tools,
             options,
             plan,
             sandboxes: Mutex::new(Vec::new()),
@@ -274,7 +280,7 @@ impl Interpreter {
                         node: node.name.clone(),
                         at: node.span.into(),
                     };
-                    self.abandon(&mut run, events, &error);
+                    abandon(&mut run, events, &error);
                     return Err(error);
                 }
                 Progress::Finished => return Ok(run.into_outcome()),
@@ -320,7 +326,11 @@ impl Interpreter {
 
     /// A stored run, from its checkpoint and its state, ready to step on. Refused when the
     /// run belongs to another program, has ended, or stopped inside a `once` node.
-    pub fn resume(&self, checkpoint: Checkpoint, state: Map<String, Value>) -> Result<Run, ResumeError> {
+    pub fn resume(
+        &self,
+        checkpoint: Checkpoint,
+        state: Map<String, Value>,
+    ) -> Result<Run, ResumeError> {
         if checkpoint.program != self.program.hash {
             return Err(ResumeError::ProgramChanged {
                 stored: checkpoint.program,
@@ -332,13 +342,17 @@ impl Interpreter {
         }
         let bad = |reason: String| ResumeError::BadCheckpoint { reason };
         if let Some(at) = checkpoint.at {
-            let node = self
-                .program
-                .nodes
-                .get(at as usize)
-                .ok_or_else(|| bad(format!("it names node {at}, and the flow has {}", self.program.nodes.len())))?;
+            let node = self.program.nodes.get(at as usize).ok_or_else(|| {
+                bad(format!(
+                    "it names node {at}, and the flow has {}",
+                    self.program.nodes.len()
+                ))
+            })?;
             if node.as_loop().is_some() {
-                return Err(bad(format!("it stands at loop `{}`, not at a node", node.name)));
+                return Err(bad(format!(
+                    "it stands at loop `{}`, not at a node",
+                    node.name
+                )));
             }
             if checkpoint.loops.len() != self.depth(node.id) {
                 return Err(bad(format!(
@@ -348,8 +362,14 @@ impl Interpreter {
                     self.depth(node.id)
                 )));
             }
-            if checkpoint.begun.as_ref().is_some_and(|begun| begun.once_started) {
-                return Err(ResumeError::OnceInterrupted { node: node.name.clone() });
+            if checkpoint
+                .begun
+                .as_ref()
+                .is_some_and(|begun| begun.once_started)
+            {
+                return Err(ResumeError::OnceInterrupted {
+                    node: node.name.clone(),
+                });
             }
         }
         let state = State::from_input(
@@ -401,7 +421,12 @@ impl Interpreter {
     }
 
     /// Runs the run's next step, sending its log records to `events`.
-    pub fn step(&self, run: &mut Run, events: &mut dyn EventSink, cancel: &CancelToken) -> Progress {
+    pub fn step(
+        &self,
+        run: &mut Run,
+        events: &mut dyn EventSink,
+        cancel: &CancelToken,
+    ) -> Progress {
         if run.sandbox.is_none() {
             let mut sandbox = lock(&self.sandboxes)
                 .pop()
@@ -420,24 +445,6 @@ impl Interpreter {
             }
         }
         progress
-    }
-
-    /// Ends a run that will not go on (a wait without a store): `run_finished` is logged.
-    fn abandon(&self, run: &mut Run, events: &mut dyn EventSink, error: &RuntimeError) {
-        run.sync_elapsed();
-        run.checkpoint.ended = Some(RunStatus::Failed);
-        run.checkpoint.seq += 1;
-        if events.enabled() {
-            events.event(&Event::RunFinished(RunFinished {
-                seq: run.checkpoint.seq,
-                run_id: run.id.clone(),
-                status: RunStatus::Failed,
-                steps: run.checkpoint.steps,
-                duration: run.elapsed(),
-                error: Some(finished_error(error)),
-                state: Some(run.state.to_json()),
-            }));
-        }
     }
 
     fn new_run(&self, checkpoint: Checkpoint, state: State, announce: run::Announce) -> Run {
@@ -466,6 +473,24 @@ impl Interpreter {
             parent = self.program.node(id).parent;
         }
         depth
+    }
+}
+
+/// Ends a run that will not go on (a wait without a store): `run_finished` is logged.
+fn abandon(run: &mut Run, events: &mut dyn EventSink, error: &RuntimeError) {
+    run.sync_elapsed();
+    run.checkpoint.ended = Some(RunStatus::Failed);
+    run.checkpoint.seq += 1;
+    if events.enabled() {
+        events.event(&Event::RunFinished(RunFinished {
+            seq: run.checkpoint.seq,
+            run_id: run.id.clone(),
+            status: RunStatus::Failed,
+            steps: run.checkpoint.steps,
+            duration: run.elapsed(),
+            error: Some(finished_error(error)),
+            state: Some(run.state.to_json()),
+        }));
     }
 }
 

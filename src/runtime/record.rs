@@ -140,6 +140,13 @@ struct FinishedErrorRow {
     node: Option<String>,
 }
 
+fn parse<'a, T: Deserialize<'a>>(
+    record: &'a str,
+    malformed: impl Fn(String) -> DecodeError,
+) -> Result<T, DecodeError> {
+    serde_json::from_str(record).map_err(|e| malformed(e.to_string()))
+}
+
 fn one() -> u32 {
     1
 }
@@ -269,26 +276,7 @@ impl Interpreter {
         };
         let run_id = run_id.map(str::to_owned);
         let plan = &self.plan;
-        let node = |id: u32| -> Result<NodeRef, DecodeError> {
-            let name = plan
-                .names
-                .get(id as usize)
-                .ok_or(DecodeError::NoSuchNode {
-                    seq,
-                    node: id,
-                    nodes: plan.names.len(),
-                })?;
-            Ok(NodeRef {
-                id: NodeId(id),
-                name: name.clone(),
-            })
-        };
-        fn parse<'a, T: Deserialize<'a>>(
-            record: &'a str,
-            malformed: impl Fn(String) -> DecodeError,
-        ) -> Result<T, DecodeError> {
-            serde_json::from_str(record).map_err(|e| malformed(e.to_string()))
-        }
+        let node = |id: u32| node_ref(plan, seq, id);
         Ok(match kind {
             "run_started" => {
                 let row: StartedRow = parse(record, malformed)?;
@@ -313,65 +301,7 @@ impl Interpreter {
             }
             "step" => {
                 let row: StepRow = parse(record, malformed)?;
-                let edge = match row.edge {
-                    None => None,
-                    Some(edge) => {
-                        let target = edge.to.map(node).transpose()?;
-                        let guard = match edge.edge {
-                            Some((from, index)) => plan
-                                .nodes
-                                .get(from as usize)
-                                .and_then(|from| from.guard_texts.get(index as usize))
-                                .ok_or_else(|| malformed(format!("no edge {index} of {from}")))?
-                                .clone(),
-                            None => None,
-                        };
-                        Some(EdgeTaken {
-                            target: target.as_ref().map(|node| node.id),
-                            to: target.map_or_else(|| plan.end.clone(), |node| node.name),
-                            edge: edge.edge.map(|(from, index)| (NodeId(from), index)),
-                            guard,
-                            on_error: edge.on_error,
-                        })
-                    }
-                };
-                let in_loop = match row.in_loop {
-                    None => None,
-                    Some(position) => Some(LoopPosition {
-                        node: node(position.node)?,
-                        iteration: position.iteration,
-                        until: position.until,
-                        outer: position
-                            .outer
-                            .into_iter()
-                            .map(|(id, iteration, until)| {
-                                Ok(OuterUntil {
-                                    node: node(id)?,
-                                    iteration,
-                                    until,
-                                })
-                            })
-                            .collect::<Result<_, DecodeError>>()?,
-                    }),
-                };
-                let at = node(row.node)?;
-                Event::Step(Step {
-                    seq,
-                    step: row.step,
-                    tool: plan.tools[at.id.index()].clone(),
-                    node: at,
-                    started_at: from_us(row.started_us),
-                    duration: Duration::from_micros(row.duration_us),
-                    changes,
-                    edge,
-                    in_loop,
-                    output: row.output,
-                    stderr: row.stderr,
-                    error: row
-                        .error
-                        .map(|(code, message)| ErrorRecord { code, message }),
-                    attempts: row.attempts,
-                })
+                Event::Step(self.decode_step(seq, kind, row, changes)?)
             }
             "waiting" => {
                 let row: WaitingRow = parse(record, malformed)?;
@@ -403,8 +333,95 @@ impl Interpreter {
                 return Err(DecodeError::UnknownKind {
                     seq,
                     kind: other.to_owned(),
-                })
+                });
             }
         })
     }
+
+    fn decode_step(
+        &self,
+        seq: u64,
+        kind: &str,
+        row: StepRow,
+        changes: Map<String, Value>,
+    ) -> Result<Step, DecodeError> {
+        let malformed = |reason: String| DecodeError::Malformed {
+            seq,
+            kind: kind.to_owned(),
+            reason,
+        };
+        let plan = &self.plan;
+        let node = |id: u32| node_ref(plan, seq, id);
+        let edge = match row.edge {
+            None => None,
+            Some(edge) => {
+                let target = edge.to.map(node).transpose()?;
+                let guard = match edge.edge {
+                    Some((from, index)) => plan
+                        .nodes
+                        .get(from as usize)
+                        .and_then(|from| from.guard_texts.get(index as usize))
+                        .ok_or_else(|| malformed(format!("no edge {index} of {from}")))?
+                        .clone(),
+                    None => None,
+                };
+                Some(EdgeTaken {
+                    target: target.as_ref().map(|node| node.id),
+                    to: target.map_or_else(|| plan.end.clone(), |node| node.name),
+                    edge: edge.edge.map(|(from, index)| (NodeId(from), index)),
+                    guard,
+                    on_error: edge.on_error,
+                })
+            }
+        };
+        let in_loop = match row.in_loop {
+            None => None,
+            Some(position) => Some(LoopPosition {
+                node: node(position.node)?,
+                iteration: position.iteration,
+                until: position.until,
+                outer: position
+                    .outer
+                    .into_iter()
+                    .map(|(id, iteration, until)| {
+                        Ok(OuterUntil {
+                            node: node(id)?,
+                            iteration,
+                            until,
+                        })
+                    })
+                    .collect::<Result<_, DecodeError>>()?,
+            }),
+        };
+        let at = node(row.node)?;
+        Ok(Step {
+            seq,
+            step: row.step,
+            tool: plan.tools[at.id.index()].clone(),
+            node: at,
+            started_at: from_us(row.started_us),
+            duration: Duration::from_micros(row.duration_us),
+            changes,
+            edge,
+            in_loop,
+            output: row.output,
+            stderr: row.stderr,
+            error: row
+                .error
+                .map(|(code, message)| ErrorRecord { code, message }),
+            attempts: row.attempts,
+        })
+    }
+}
+
+fn node_ref(plan: &super::Plan, seq: u64, id: u32) -> Result<NodeRef, DecodeError> {
+    let name = plan.names.get(id as usize).ok_or(DecodeError::NoSuchNode {
+        seq,
+        node: id,
+        nodes: plan.names.len(),
+    })?;
+    Ok(NodeRef {
+        id: NodeId(id),
+        name: name.clone(),
+    })
 }

@@ -124,7 +124,13 @@ fn crash_and_resume(flow_text: &str, extra: &[&str], delays: &[u64]) {
     let mut interrupted = 0;
     for (index, &delay) in delays.iter().enumerate() {
         let db = format!("crash-{index}.db");
-        let killed = run_and_kill(dir.path(), "f.flow", &db, extra, Duration::from_millis(delay));
+        let killed = run_and_kill(
+            dir.path(),
+            "f.flow",
+            &db,
+            extra,
+            Duration::from_millis(delay),
+        );
         if !killed || !dir.path().join(&db).exists() || status(dir.path(), &db, 1).is_empty() {
             continue;
         }
@@ -154,7 +160,11 @@ fn crash_and_resume(flow_text: &str, extra: &[&str], delays: &[u64]) {
 #[test]
 fn a_run_killed_between_steps_is_finished_by_resume() {
     let flow = "flow counter {\n    state { n: int = 0, limit: int, log: list = [] }\n    node inc { n += 1; if n % 100 == 0 { log.push(n) } }\n    start -> inc\n    inc -> inc when n < limit\n    inc -> end\n}\n";
-    crash_and_resume(flow, &["--set", "limit=4000", "--max-steps", "10000"], &[40, 80, 130, 200, 300]);
+    crash_and_resume(
+        flow,
+        &["--set", "limit=4000", "--max-steps", "10000"],
+        &[40, 80, 130, 200, 300],
+    );
 }
 
 #[test]
@@ -180,14 +190,25 @@ fn a_run_killed_during_a_backoff_waits_out_the_rest_and_finishes() {
         "flaky.sh",
         "n=$(cat tries 2>/dev/null || echo 0)\nn=$((n+1))\necho $n > tries\n[ $n -ge 3 ] && echo '{\"done\": true}'\n",
     );
-    let killed = run_and_kill(dir.path(), "f.flow", "runs.db", &[], Duration::from_millis(150));
+    let killed = run_and_kill(
+        dir.path(),
+        "f.flow",
+        "runs.db",
+        &[],
+        Duration::from_millis(150),
+    );
     assert!(killed, "the run was still in its first backoff");
     assert_eq!(status(dir.path(), "runs.db", 1), "interrupted");
     let started = Instant::now();
     let out = resume(dir.path(), "runs.db", 1);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout_json(&out), json!({ "done": true }));
-    assert_eq!(std::fs::read_to_string(dir.path().join("tries")).unwrap().trim(), "3");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tries"))
+            .unwrap()
+            .trim(),
+        "3"
+    );
     // The rest of the first backoff, then the second (600 ms).
     assert!(started.elapsed() >= Duration::from_millis(600));
     let shown = show(dir.path(), "runs.db", 1);
@@ -206,21 +227,43 @@ fn a_waiting_run_is_resumed_from_another_process_with_its_input() {
     let flow = "flow refund {\n    state { amount: int, approved: bool = false, paid: bool = false }\n    node approve = wait(prompt: \"Approve the refund?\", timeout: 1h)\n    node pay { paid = approved }\n    start -> approve -> pay\n}\n";
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "f.flow", flow);
-    let out = output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db", "--set", "amount=30"]));
+    let out =
+        output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db", "--set", "amount=30"]));
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let message = stderr(&out);
     assert!(message.contains("waits at `approve`"), "{message}");
     assert!(message.contains("Approve the refund?"), "{message}");
-    assert!(message.contains("flowc resume 1 --db runs.db --input"), "{message}");
+    assert!(
+        message.contains("flowc resume 1 --db runs.db --input"),
+        "{message}"
+    );
     assert_eq!(status(dir.path(), "runs.db", 1), "waiting");
     // Input that does not fit the schema is refused, and the run still waits.
-    let out = output(flowc(dir.path()).args(["resume", "1", "--db", "runs.db", "--input", r#"{"approved": "yes"}"#]));
+    let out = output(flowc(dir.path()).args([
+        "resume",
+        "1",
+        "--db",
+        "runs.db",
+        "--input",
+        r#"{"approved": "yes"}"#,
+    ]));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("invalid-write"), "{}", stderr(&out));
     assert_eq!(status(dir.path(), "runs.db", 1), "waiting");
-    let out = output(flowc(dir.path()).args(["resume", "1", "--db", "runs.db", "-q", "--input", r#"{"approved": true}"#]));
+    let out = output(flowc(dir.path()).args([
+        "resume",
+        "1",
+        "--db",
+        "runs.db",
+        "-q",
+        "--input",
+        r#"{"approved": true}"#,
+    ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout_json(&out), json!({ "amount": 30, "approved": true, "paid": true }));
+    assert_eq!(
+        stdout_json(&out),
+        json!({ "amount": 30, "approved": true, "paid": true })
+    );
     let shown = show(dir.path(), "runs.db", 1);
     let kinds: Vec<&str> = shown["events"]
         .as_array()
@@ -230,7 +273,14 @@ fn a_waiting_run_is_resumed_from_another_process_with_its_input() {
         .collect();
     assert_eq!(
         kinds,
-        ["run_started", "waiting", "run_resumed", "step", "step", "run_finished"]
+        [
+            "run_started",
+            "waiting",
+            "run_resumed",
+            "step",
+            "step",
+            "run_finished"
+        ]
     );
     // The waiting node ran once: its step has the input as its changes.
     assert_eq!(shown["events"][3]["node"], "approve");
@@ -245,22 +295,37 @@ fn a_once_node_interrupted_by_sigkill_needs_attention_and_is_not_run_again() {
     let flow = "flow pay {\n    state { paid: int = 0 }\n    node charge = exec(cmd: \"sh -c 'echo x >> charges; sleep 2'\") once\n    start -> charge\n}\n";
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "f.flow", flow);
-    let killed = run_and_kill(dir.path(), "f.flow", "runs.db", &[], Duration::from_millis(400));
+    let killed = run_and_kill(
+        dir.path(),
+        "f.flow",
+        "runs.db",
+        &[],
+        Duration::from_millis(400),
+    );
     assert!(killed);
     let out = resume(dir.path(), "runs.db", 1);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("`charge` runs at most once"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`charge` runs at most once"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(status(dir.path(), "runs.db", 1), "needs-attention");
     let charges = std::fs::read_to_string(dir.path().join("charges")).unwrap();
     assert_eq!(charges.lines().count(), 1, "the side effect happened once");
-    let out = output(flowc(dir.path()).args(["runs", "--db", "runs.db", "--status", "needs-attention"]));
+    let out =
+        output(flowc(dir.path()).args(["runs", "--db", "runs.db", "--status", "needs-attention"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("needs-attention"));
 }
 
 #[test]
 fn stores_that_are_not_ours_are_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", "flow f {\n    node a = noop\n    start -> a\n}\n");
+    write(
+        dir.path(),
+        "f.flow",
+        "flow f {\n    node a = noop\n    start -> a\n}\n",
+    );
     write(dir.path(), "garbage.db", &"not a database\n".repeat(200));
     let before = std::fs::read(dir.path().join("garbage.db")).unwrap();
     for args in [
@@ -271,35 +336,76 @@ fn stores_that_are_not_ours_are_refused_and_left_untouched() {
     ] {
         let out = output(flowc(dir.path()).args(&args));
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).starts_with("error: "), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
-    assert_eq!(std::fs::read(dir.path().join("garbage.db")).unwrap(), before);
+    assert_eq!(
+        std::fs::read(dir.path().join("garbage.db")).unwrap(),
+        before
+    );
     let out = output(flowc(dir.path()).args(["runs", "--db", "missing.db"]));
     assert_eq!(out.status.code(), Some(2));
-    assert!(!dir.path().join("missing.db").exists(), "listing creates no store");
+    assert!(
+        !dir.path().join("missing.db").exists(),
+        "listing creates no store"
+    );
 }
 
 #[test]
 fn runs_lists_and_filters_stored_runs() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "ok.flow", "flow ok {\n    node a = noop\n    start -> a\n}\n");
-    write(dir.path(), "bad.flow", "flow bad {\n    node a { throw \"no\" }\n    start -> a\n}\n");
-    assert_eq!(output(flowc(dir.path()).args(["run", "ok.flow", "--db", "r.db", "-q"])).status.code(), Some(0));
-    assert_eq!(output(flowc(dir.path()).args(["run", "bad.flow", "--db", "r.db", "-q"])).status.code(), Some(3));
+    write(
+        dir.path(),
+        "ok.flow",
+        "flow ok {\n    node a = noop\n    start -> a\n}\n",
+    );
+    write(
+        dir.path(),
+        "bad.flow",
+        "flow bad {\n    node a { throw \"no\" }\n    start -> a\n}\n",
+    );
+    assert_eq!(
+        output(flowc(dir.path()).args(["run", "ok.flow", "--db", "r.db", "-q"]))
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        output(flowc(dir.path()).args(["run", "bad.flow", "--db", "r.db", "-q"]))
+            .status
+            .code(),
+        Some(3)
+    );
     let out = output(flowc(dir.path()).args(["runs", "--db", "r.db"]));
     let table = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("ID"), "{table}");
-    assert!(lines[1].starts_with("2 ") && lines[1].contains("bad") && lines[1].contains("failed"), "{table}");
-    assert!(lines[2].starts_with("1 ") && lines[2].contains("ok") && lines[2].contains("completed"), "{table}");
-    let out = output(flowc(dir.path()).args(["runs", "--db", "r.db", "--status", "failed", "--format", "json"]));
+    assert!(
+        lines[1].starts_with("2 ") && lines[1].contains("bad") && lines[1].contains("failed"),
+        "{table}"
+    );
+    assert!(
+        lines[2].starts_with("1 ") && lines[2].contains("ok") && lines[2].contains("completed"),
+        "{table}"
+    );
+    let out = output(flowc(dir.path()).args([
+        "runs", "--db", "r.db", "--status", "failed", "--format", "json",
+    ]));
     let runs = stdout_json(&out);
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["error"]["code"], "script-error");
-    let out = output(flowc(dir.path()).args(["runs", "--db", "r.db", "--flow", "ok", "--format", "json"]));
+    let out = output(
+        flowc(dir.path()).args(["runs", "--db", "r.db", "--flow", "ok", "--format", "json"]),
+    );
     assert_eq!(stdout_json(&out)[0]["flow"], "ok");
     let out = output(flowc(dir.path()).args(["show", "2", "--db", "r.db"]));
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(shown.starts_with("run 2 · bad · failed · 1 steps"), "{shown}");
+    assert!(
+        shown.starts_with("run 2 · bad · failed · 1 steps"),
+        "{shown}"
+    );
     assert!(shown.contains("a (script"), "{shown}");
 }

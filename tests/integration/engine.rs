@@ -77,19 +77,19 @@ fn object(value: Value) -> Map<String, Value> {
 fn run_with(
     text: &str,
     input: Value,
-    tools: ToolRegistry,
+    tools: &ToolRegistry,
     options: RunOptions,
     cancel: &CancelToken,
 ) -> Run {
     let source = SourceFile::new("test.flow", text);
-    let checked = flowc::check(&source, &tools);
+    let checked = flowc::check(&source, tools);
     let Some(program) = checked.program else {
         panic!(
             "the flow must compile:\n{}",
             checked.report.render_human(false, 100)
         );
     };
-    let interpreter = Interpreter::new(Arc::new(program), tools, options);
+    let interpreter = Interpreter::new(Arc::new(program), options);
     let mut log = JsonLines::new(Vec::new());
     let started = Instant::now();
     let result = interpreter.run(object(input), &mut log, cancel);
@@ -109,11 +109,11 @@ fn run_with(
 }
 
 fn run(text: &str, input: Value) -> Run {
-    run_tools(text, input, test_tools())
+    run_tools(text, input, &test_tools())
 }
 
 /// A run with these tools and the default options.
-fn run_tools(text: &str, input: Value, tools: ToolRegistry) -> Run {
+fn run_tools(text: &str, input: Value, tools: &ToolRegistry) -> Run {
     run_with(
         text,
         input,
@@ -377,7 +377,7 @@ fn an_error_edge_may_leave_a_loop() {
 fn retry_makes_n_more_attempts_with_exponential_backoff() {
     let (tools, calls) = flaky_tools(2);
     let text = "flow f {\n  node fetch = test.flaky retry 3 backoff 10ms\n  start -> fetch\n}\n";
-    let run = run_tools(text, json!({}), tools);
+    let run = run_tools(text, json!({}), &tools);
     assert_eq!(run.state()["calls"], 3);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(run.steps()[0]["attempts"], 3);
@@ -393,7 +393,7 @@ fn retry_makes_n_more_attempts_with_exponential_backoff() {
 fn retries_that_all_fail_end_in_the_error_edge() {
     let (tools, calls) = flaky_tools(10);
     let text = "flow f {\n  node fetch = test.flaky retry 2\n  node recover\n  start -> fetch\n  fetch -> recover on error\n}\n";
-    let run = run_tools(text, json!({}), tools);
+    let run = run_tools(text, json!({}), &tools);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(run.state()["error"]["message"], "attempt 3 failed");
 }
@@ -424,7 +424,7 @@ fn a_node_timeout_stops_a_looping_script_and_can_be_handled() {
         },
         ..RunOptions::default()
     };
-    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
+    let run = run_with(text, json!({}), &test_tools(), options, &CancelToken::new());
     assert_eq!(run.state()["error"]["code"], "timeout");
     assert_eq!(run.path(), ["spin", "after"]);
 }
@@ -436,7 +436,7 @@ fn an_exec_timeout_argument_fails_the_node_so_retry_and_on_error_handle_it() {
         timeout: Some(Duration::from_secs(3600)),
         ..RunOptions::default()
     };
-    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
+    let run = run_with(text, json!({}), &test_tools(), options, &CancelToken::new());
     assert_eq!(run.path(), ["slow", "after"]);
     assert_eq!(run.state()["error"]["code"], "tool-failed");
     let message = run.state()["error"]["message"].as_str().unwrap();
@@ -463,7 +463,7 @@ fn a_node_timeout_holds_for_a_tool_that_ignores_its_deadline() {
         Stubborn,
     );
     let text = "flow f {\n  node wait = test.stubborn timeout 10ms\n  start -> wait\n}\n";
-    let run = run_tools(text, json!({}), tools);
+    let run = run_tools(text, json!({}), &tools);
     assert_eq!(run.code(), "flow::timeout");
     assert!(
         run.steps()[0]
@@ -500,7 +500,7 @@ fn the_run_timeout_ends_the_run() {
         ..RunOptions::default()
     };
     let text = "flow f {\n  node wait = test.slow\n  node after\n  start -> wait\n  wait -> after on error\n}\n";
-    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
+    let run = run_with(text, json!({}), &test_tools(), options, &CancelToken::new());
     // The run's own limit is not the node's failure: no error edge.
     assert_eq!(run.code(), "flow::timeout");
     assert!(
@@ -517,7 +517,7 @@ fn max_steps_bounds_a_plain_cycle() {
         max_steps: 50,
         ..RunOptions::default()
     };
-    let run = run_with(text, json!({}), test_tools(), options, &CancelToken::new());
+    let run = run_with(text, json!({}), &test_tools(), options, &CancelToken::new());
     assert_eq!(run.code(), "flow::max-steps");
     assert_eq!(run.steps().len(), 50);
     let finished = run.trace.last().unwrap();
@@ -547,7 +547,7 @@ fn tools_see_the_current_state_including_untouched_fields() {
     let mut tools = test_tools();
     tools.register(ToolSpec::new("test.seen", "Echoes the state."), Seen);
     let text = "flow f {\n  node one { n = 1 }\n  node look = test.seen\n  node two { n = 2; #{ m: [n] } }\n  node again = test.seen\n  start -> one -> look -> two -> again\n}\n";
-    let run = run_tools(text, json!({ "payload": [{ "a": 1 }], "n": 0 }), tools);
+    let run = run_tools(text, json!({ "payload": [{ "a": 1 }], "n": 0 }), &tools);
     let state = run.state();
     assert_eq!(
         state["seen"],
@@ -778,7 +778,7 @@ fn limited(text: &str, limits: Limits) -> Run {
     run_with(
         text,
         json!({ "n": 0 }),
-        test_tools(),
+        &test_tools(),
         options,
         &CancelToken::new(),
     )
@@ -941,7 +941,7 @@ fn cancelling_from_another_thread_stops_a_running_script() {
     let run = run_with(
         &script("loop { n += 1 }"),
         json!({ "n": 0 }),
-        test_tools(),
+        &test_tools(),
         options,
         &cancel,
     );
@@ -966,7 +966,7 @@ fn cancelling_stops_a_tool_and_a_backoff() {
         let run = run_with(
             text,
             json!({}),
-            test_tools(),
+            &test_tools(),
             RunOptions::default(),
             &cancel,
         );
@@ -983,7 +983,7 @@ fn a_cancelled_token_stops_the_run_before_the_first_step() {
     let run = run_with(
         "flow f {\n  node a\n  start -> a\n}\n",
         json!({}),
-        test_tools(),
+        &test_tools(),
         RunOptions::default(),
         &cancel,
     );
@@ -1014,11 +1014,7 @@ fn an_embedder_registers_its_own_tool_and_receives_events() {
     );
     let text = "flow f {\n  state { name: string }\n  node hi = app.greet(punctuation: \"!\")\n  start -> hi -> end\n}\n";
     let checked = flowc::check(&SourceFile::new("f.flow", text), &tools);
-    let interpreter = Interpreter::new(
-        Arc::new(checked.program.unwrap()),
-        tools,
-        RunOptions::default(),
-    );
+    let interpreter = Interpreter::new(Arc::new(checked.program.unwrap()), RunOptions::default());
     let mut seen = Vec::new();
     let mut sink = |event: &Event| {
         if let Event::Step(step) = event {
@@ -1050,7 +1046,6 @@ fn the_interpreter_is_shared_across_threads() {
     let checked = flowc::check(&SourceFile::new("f.flow", text), &ToolRegistry::builtin());
     let interpreter = Arc::new(Interpreter::new(
         Arc::new(checked.program.unwrap()),
-        ToolRegistry::builtin(),
         RunOptions::default(),
     ));
     let handles: Vec<_> = (0..4)
@@ -1111,11 +1106,7 @@ fn the_log_is_written_as_the_run_goes() {
     let text =
         "flow f {\n  node a\n  node b\n  node count = test.lines\n  start -> a -> b -> count\n}\n";
     let checked = flowc::check(&SourceFile::new("f.flow", text), &tools);
-    let interpreter = Interpreter::new(
-        Arc::new(checked.program.unwrap()),
-        tools,
-        RunOptions::default(),
-    );
+    let interpreter = Interpreter::new(Arc::new(checked.program.unwrap()), RunOptions::default());
     let mut log = JsonLines::new(out.clone());
     let outcome = interpreter
         .run(Map::new(), &mut log, &CancelToken::new())
@@ -1129,11 +1120,7 @@ fn the_log_is_written_as_the_run_goes() {
 fn each_run_of_one_interpreter_has_its_own_cancel_token_and_output() {
     let text = "flow f {\n  node s { print(\"hi\") }\n  start -> s\n}\n";
     let checked = flowc::check(&SourceFile::new("f.flow", text), &ToolRegistry::builtin());
-    let interpreter = Interpreter::new(
-        Arc::new(checked.program.unwrap()),
-        ToolRegistry::builtin(),
-        RunOptions::default(),
-    );
+    let interpreter = Interpreter::new(Arc::new(checked.program.unwrap()), RunOptions::default());
     let outputs = |cancel: &CancelToken| {
         let mut output = Vec::new();
         let mut sink = |event: &Event| {
@@ -1474,7 +1461,7 @@ fn a_wrong_type_from_a_returned_map_is_refused_before_anything_is_written() {
             "node recover\n  start -> price\n  price -> recover on error",
         ),
         json!({}),
-        test_tools(),
+        &test_tools(),
     );
     assert_eq!(handled.state()["total"], 0.0);
     assert_eq!(handled.state()["error"]["code"], "invalid-write");
@@ -1494,7 +1481,7 @@ fn a_tools_changes_must_fit_the_schema_and_apply_all_or_nothing() {
     let run = run_tools(
         "flow f {\n  state { a: int = 0, count: int = 0 }\n  node fetch = test.set\n  node recover\n  start -> fetch\n  fetch -> recover on error\n}\n",
         json!({}),
-        setting_tools(json!({ "a": 1, "count": "12" })),
+        &setting_tools(json!({ "a": 1, "count": "12" })),
     );
     let state = run.state();
     assert_eq!(state["a"], 0);
@@ -1512,7 +1499,7 @@ fn the_error_field_holds_a_map_or_null() {
     let run = run_tools(
         "flow f {\n  state { n: int = 0 }\n  node clear { error = () }\n  node fail = test.fail\n  start -> fail -> end\n  fail -> clear on error\n}\n",
         json!({}),
-        test_tools(),
+        &test_tools(),
     );
     assert_eq!(run.state()["error"], Value::Null);
 }
@@ -1522,7 +1509,7 @@ fn writes_that_fit_are_kept_and_fields_outside_the_schema_are_free() {
     let run = run_tools(
         "flow f {\n  state { ratio: float = 0.0, label: string? = \"x\", any_value: any = 0 }\n  node set { ratio = 1; label = (); any_value = [1]; #{ extra: 5 } }\n  node more = test.set\n  start -> set -> more\n}\n",
         json!({}),
-        setting_tools(json!({ "other": "anything", "ratio": 2 })),
+        &setting_tools(json!({ "other": "anything", "ratio": 2 })),
     );
     let state = run.state();
     assert_eq!(state["ratio"], 2);
@@ -1758,7 +1745,7 @@ fn the_schema_declares_any_key_quoted_and_the_ir_names_keys() {
     assert!(ir.contains(r#""names":["if","user-id"]"#), "{ir}");
     assert!(ir.contains(r#""names":["go","user-id"]"#), "{ir}");
     assert!(!ir.contains("__flow"), "{ir}");
-    let bad = run_tools(text, json!({ "user-id": "x" }), test_tools());
+    let bad = run_tools(text, json!({ "user-id": "x" }), &test_tools());
     assert!(bad.rendered().contains("`user-id`"), "{}", bad.rendered());
 }
 
@@ -1873,7 +1860,7 @@ fn run_limited(text: &str, input: Value, limits: Limits) -> Run {
         limits,
         ..RunOptions::default()
     };
-    run_with(text, input, test_tools(), options, &CancelToken::new())
+    run_with(text, input, &test_tools(), options, &CancelToken::new())
 }
 
 #[test]
@@ -1890,7 +1877,7 @@ fn a_data_job_of_a_million_cells_runs_at_the_default_limits() {
         .program
         .unwrap();
     // No log: the test is about the sandbox, not about writing a 15 MB trace.
-    let interpreter = Interpreter::new(Arc::new(program), tools, RunOptions::default());
+    let interpreter = Interpreter::new(Arc::new(program), RunOptions::default());
     let outcome = interpreter
         .run(
             object(json!({ "rows": rows })),

@@ -42,7 +42,7 @@ fn run_example(path: &Path) {
         workdir: path.parent().unwrap().to_path_buf(),
         ..RunOptions::default()
     };
-    let interpreter = Interpreter::new(Arc::new(program), tools, options);
+    let interpreter = Interpreter::new(Arc::new(program), options);
     let mut log = JsonLines::new(Vec::new());
     let result = interpreter.run(input, &mut log, &CancelToken::new());
     let trace = String::from_utf8(log.finish().unwrap()).unwrap();

@@ -80,7 +80,7 @@ fn run_case(path: &Path) {
         },
         ..RunOptions::default()
     };
-    let interpreter = Interpreter::new(Arc::new(program), tools, options);
+    let interpreter = Interpreter::new(Arc::new(program), options);
     let error = interpreter
         .run(input, &mut NoEvents, &CancelToken::new())
         .expect_err("runtime cases must fail");

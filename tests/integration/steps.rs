@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 fn interpreter(text: &str) -> Interpreter {
     let checked = check(&SourceFile::new("f.flow", text), &ToolRegistry::builtin());
     let program = checked.program.expect("the test flow compiles");
-    Interpreter::new(Arc::new(program), ToolRegistry::builtin(), RunOptions::default())
+    Interpreter::new(Arc::new(program), RunOptions::default())
 }
 
 /// Nested loops, a guard, an error edge: every kind of position a checkpoint can hold.
@@ -42,13 +42,16 @@ const NESTED: &str = r#"flow nested {
 }
 "#;
 
+/// Where a run stopped: its checkpoint and state.
+type Stopped = (Checkpoint, Map<String, Value>);
+
 /// The (node, loop iteration) of each step record, and the final state.
 fn drive(
     interpreter: &Interpreter,
     mut run: flowc::runtime::Run,
     steps: &mut Vec<(String, Option<u64>)>,
     stop_after: Option<usize>,
-) -> Result<Map<String, Value>, (Checkpoint, Map<String, Value>)> {
+) -> Result<Map<String, Value>, Box<Stopped>> {
     let cancel = CancelToken::new();
     let mut taken = 0;
     loop {
@@ -65,7 +68,7 @@ fn drive(
                 taken += 1;
                 if stop_after == Some(taken) {
                     let checkpoint = run.sync_checkpoint().clone();
-                    return Err((checkpoint, run.state_json()));
+                    return Err(Box::new((checkpoint, run.state_json())));
                 }
             }
             Progress::Finished => return Ok(run.into_outcome().state),
@@ -78,15 +81,25 @@ fn drive(
 fn a_run_resumed_after_any_step_ends_as_an_uninterrupted_run() {
     let whole = interpreter(NESTED);
     let mut expected_steps = Vec::new();
-    let expected = drive(&whole, whole.start(Map::new()).unwrap(), &mut expected_steps, None)
-        .expect("the whole run finishes");
+    let expected = drive(
+        &whole,
+        whole.start(Map::new()).unwrap(),
+        &mut expected_steps,
+        None,
+    )
+    .expect("the whole run finishes");
     assert_eq!(expected["log"], json!(["0:0", "1:3", "2:9", "3:18"]));
     assert!(expected["error"].is_object(), "the error edge was taken");
     for stop in 1..expected_steps.len() {
         let first = interpreter(NESTED);
         let mut steps = Vec::new();
-        let (checkpoint, state) = drive(&first, first.start(Map::new()).unwrap(), &mut steps, Some(stop))
-            .expect_err("stopped");
+        let (checkpoint, state) = *drive(
+            &first,
+            first.start(Map::new()).unwrap(),
+            &mut steps,
+            Some(stop),
+        )
+        .expect_err("stopped");
         // Through text, as a store keeps it, into an interpreter of its own.
         let checkpoint: Checkpoint =
             serde_json::from_str(&serde_json::to_string(&checkpoint).unwrap()).unwrap();
@@ -153,7 +166,14 @@ fn a_retry_backs_off_as_sleeping_and_resumes_where_it_left() {
                 sleeps.push(until);
                 // As after a crash: the backoff is in the checkpoint, and the run sleeps on.
                 let checkpoint = run.sync_checkpoint().clone();
-                assert!(checkpoint.begun.as_ref().unwrap().backoff_until_ms.is_some());
+                assert!(
+                    checkpoint
+                        .begun
+                        .as_ref()
+                        .unwrap()
+                        .backoff_until_ms
+                        .is_some()
+                );
                 run = interpreter.resume(checkpoint, run.state_json()).unwrap();
                 assert!(matches!(
                     interpreter.step(&mut run, &mut flowc::runtime::NoEvents, &cancel),
@@ -169,7 +189,11 @@ fn a_retry_backs_off_as_sleeping_and_resumes_where_it_left() {
         }
     }
     assert_eq!(attempts, [1, 2, 3]);
-    assert_eq!(sleeps.len(), 2, "two failed attempts before the last, two backoffs");
+    assert_eq!(
+        sleeps.len(),
+        2,
+        "two failed attempts before the last, two backoffs"
+    );
     assert!(sleeps[1] > sleeps[0]);
     assert!(sleeps[0] > SystemTime::UNIX_EPOCH);
     assert_eq!(run.steps(), 1, "one step, three attempts");
@@ -191,7 +215,13 @@ fn stored_records_decode_to_the_records_logged() {
         };
         kept += 1;
         let decoded = interpreter
-            .decode(stored.seq, stored.kind, &stored.record, stored.changes.as_deref(), None)
+            .decode(
+                stored.seq,
+                stored.kind,
+                &stored.record,
+                stored.changes.as_deref(),
+                None,
+            )
             .unwrap();
         let mut expected = serde_json::to_value(event).unwrap();
         let decoded = serde_json::to_value(&decoded).unwrap();

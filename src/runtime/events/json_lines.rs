@@ -67,8 +67,7 @@ impl<W: Write> JsonLines<W> {
         if matches!(
             event,
             Event::RunStarted(_) | Event::RunResumed(_) | Event::Waiting(_) | Event::RunFinished(_)
-        )
-            || now.duration_since(self.last_flush) >= FLUSH_INTERVAL
+        ) || now.duration_since(self.last_flush) >= FLUSH_INTERVAL
         {
             self.flush(now)?;
         }

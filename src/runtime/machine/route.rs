@@ -60,7 +60,8 @@ impl<'r> Machine<'r> {
                 self.run.counters[parent_id.index()] += 1;
                 let slots = &self.plan.nodes[parent_id.index()].until;
                 let done = self.guard(&body.until, slots, parent)?;
-                self.run.untils
+                self.run
+                    .untils
                     .push((parent_id, self.run.counters[parent_id.index()], done));
                 if !done {
                     let iterations = self.run.counters[parent_id.index()];
