@@ -24,6 +24,8 @@ pub(super) struct Target<'a> {
     pub(super) file: &'a Path,
     pub(super) source: &'a crate::SourceFile,
     pub(super) interpreter: &'a Interpreter,
+    /// No notice of the run's id on stderr.
+    pub(super) quiet: bool,
 }
 
 /// Opens (or creates) the store; on failure prints why and gives the exit code.
@@ -87,7 +89,15 @@ pub(super) fn start<W: Write + Send, T: Write + Send>(
         ),
     };
     match durable::start(target.interpreter, &mut store, &owner, &flow, input) {
-        Ok((id, run)) => drive(target, store, &owner, id, run, cancel, trace, console),
+        Ok((id, run)) => {
+            if !target.quiet {
+                eprint(format_args!(
+                    "run {id}, stored in {}\n",
+                    target.db.display()
+                ));
+            }
+            drive(target, store, &owner, id, run, cancel, trace, console)
+        }
         Err(error) => Ended::Refused(durable_error(error, target.source)),
     }
 }

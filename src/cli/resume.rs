@@ -107,6 +107,7 @@ pub(super) fn run(args: &ResumeArgs, registry: &ToolRegistry) -> u8 {
         file: Path::new(&file),
         source: &source,
         interpreter: &interpreter,
+        quiet: settings.quiet,
     };
     let ended = durable::drive(
         &target,

@@ -214,6 +214,7 @@ pub(super) fn run(args: &RunArgs, registry: &ToolRegistry) -> u8 {
                 file: &args.file,
                 source: &source,
                 interpreter: &interpreter,
+                quiet: settings.quiet,
             },
             &input,
             &cancel,
