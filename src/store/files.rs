@@ -157,24 +157,28 @@ fn a_read_only_store_is_listed_and_loaded_but_not_opened_for_writing() {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     };
     set_mode(&path, 0o444);
-    set_mode(folder.path(), 0o555);
     // Root writes whatever the mode says, so only an unprivileged user sees the refusal.
     let privileged = fs::OpenOptions::new().append(true).open(&path).is_ok();
-    if !privileged {
-        assert!(matches!(
-            SqliteStore::open(&path),
-            Err(StoreError::ReadOnly { .. })
-        ));
-    }
-    let store = SqliteStore::open_read_only(&path).unwrap();
-    let runs = store
-        .runs(&RunFilter {
-            limit: 5,
-            ..RunFilter::default()
-        })
-        .unwrap();
-    assert_eq!(runs.len(), 1);
-    assert_eq!(store.load(runs[0].id).unwrap().state["n"], json!(3));
+    let check = |what: &str| {
+        if !privileged {
+            assert!(
+                matches!(SqliteStore::open(&path), Err(StoreError::ReadOnly { .. })),
+                "{what}"
+            );
+        }
+        let store = SqliteStore::open_read_only(&path).unwrap();
+        let runs = store
+            .runs(&RunFilter {
+                limit: 5,
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 1, "{what}");
+        assert_eq!(store.load(runs[0].id).unwrap().state["n"], json!(3), "{what}");
+    };
+    check("a read-only file");
+    set_mode(folder.path(), 0o555);
+    check("a read-only folder");
     set_mode(folder.path(), 0o755);
 }
 

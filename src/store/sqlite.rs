@@ -108,11 +108,13 @@ impl SqliteStore {
         };
         match open(flags, &path.to_string_lossy()) {
             // A WAL database needs its shared-memory file; in a folder where it cannot be
-            // made, read the file as it is (no writer can be at work there either).
-            Err(StoreError::Open { cause, .. } | StoreError::Sqlite { cause, .. })
-                if cause.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen)
-                    && path.exists() =>
-            {
+            // made, read the file as it is: no writer of ours can be at work there (it
+            // would have made that file), so the file holds every commit.
+            Err(
+                StoreError::ReadOnly { .. }
+                | StoreError::Open { .. }
+                | StoreError::Sqlite { .. },
+            ) if path.exists() => {
                 open(flags | OpenFlags::SQLITE_OPEN_URI, &immutable_uri(path))
             }
             result => result,
