@@ -174,7 +174,11 @@ fn a_read_only_store_is_listed_and_loaded_but_not_opened_for_writing() {
             })
             .unwrap();
         assert_eq!(runs.len(), 1, "{what}");
-        assert_eq!(store.load(runs[0].id).unwrap().state["n"], json!(3), "{what}");
+        assert_eq!(
+            store.load(runs[0].id).unwrap().state["n"],
+            json!(3),
+            "{what}"
+        );
     };
     check("a read-only file");
     set_mode(folder.path(), 0o555);
