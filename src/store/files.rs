@@ -49,6 +49,16 @@ fn a_new_store_is_created_and_reopens_with_its_runs() {
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    let synchronous = |store: &SqliteStore| -> i64 {
+        store
+            .conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap()
+    };
+    let mut store = store;
+    assert_eq!(synchronous(&store), 1, "NORMAL");
+    store.set_synchronous_full().unwrap();
+    assert_eq!(synchronous(&store), 2, "FULL");
 }
 
 #[test]
