@@ -247,17 +247,29 @@ fn killed_writer_child() {
     }
 }
 
+/// The child writer, killed however the test that starts it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_writer_killed_mid_run_is_resumed_from_its_last_commit() {
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("runs.db");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "store::files::killed_writer_child", "--ignored"])
-        .env("FLOWC_STORE_CHILD_DB", &path)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Child(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "store::files::killed_writer_child", "--ignored"])
+            .env("FLOWC_STORE_CHILD_DB", &path)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let reader = loop {
         assert!(
@@ -271,8 +283,9 @@ fn a_writer_killed_mid_run_is_resumed_from_its_last_commit() {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // SIGKILL, and reaped: a zombie's pid would still read as alive.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     drop(reader);
 
     let mut store = SqliteStore::open(&path).unwrap();
