@@ -203,3 +203,41 @@ fn the_lease_keeper_renews_until_dropped_and_notices_a_lost_lease() {
         Err(StoreError::InMemory)
     ));
 }
+
+#[test]
+fn listing_interrupted_runs_finds_them_among_many_live_ones() {
+    let (mut store, first, owner) = store_with_run(SqliteStore::in_memory().unwrap());
+    let mut ids = vec![first];
+    for _ in 0..600 {
+        ids.push(new_run(&mut store, &owner, RunStatus::Running));
+    }
+    let expired = [ids[10], ids[300], ids[590]];
+    for run in expired {
+        store
+            .conn
+            .execute("UPDATE runs SET lease_until = 1 WHERE id = ?1", [run])
+            .unwrap();
+    }
+    let interrupted = |limit, before| -> Vec<i64> {
+        let filter = RunFilter {
+            status: Some(RunStatus::Interrupted),
+            limit,
+            before,
+            ..RunFilter::default()
+        };
+        store
+            .runs(&filter)
+            .unwrap()
+            .iter()
+            .map(|run| run.id)
+            .collect()
+    };
+    assert_eq!(interrupted(2, None), [expired[2], expired[1]]);
+    assert_eq!(interrupted(2, Some(expired[1])), [expired[0]]);
+    let running = RunFilter {
+        status: Some(RunStatus::Running),
+        limit: 1000,
+        ..RunFilter::default()
+    };
+    assert_eq!(store.runs(&running).unwrap().len(), ids.len() - 3);
+}

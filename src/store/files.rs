@@ -49,6 +49,16 @@ fn a_new_store_is_created_and_reopens_with_its_runs() {
         .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    let synchronous = |store: &SqliteStore| -> i64 {
+        store
+            .conn
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap()
+    };
+    let mut store = store;
+    assert_eq!(synchronous(&store), 1, "NORMAL");
+    store.set_synchronous_full().unwrap();
+    assert_eq!(synchronous(&store), 2, "FULL");
 }
 
 #[test]
@@ -157,24 +167,32 @@ fn a_read_only_store_is_listed_and_loaded_but_not_opened_for_writing() {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     };
     set_mode(&path, 0o444);
-    set_mode(folder.path(), 0o555);
     // Root writes whatever the mode says, so only an unprivileged user sees the refusal.
     let privileged = fs::OpenOptions::new().append(true).open(&path).is_ok();
-    if !privileged {
-        assert!(matches!(
-            SqliteStore::open(&path),
-            Err(StoreError::ReadOnly { .. })
-        ));
-    }
-    let store = SqliteStore::open_read_only(&path).unwrap();
-    let runs = store
-        .runs(&RunFilter {
-            limit: 5,
-            ..RunFilter::default()
-        })
-        .unwrap();
-    assert_eq!(runs.len(), 1);
-    assert_eq!(store.load(runs[0].id).unwrap().state["n"], json!(3));
+    let check = |what: &str| {
+        if !privileged {
+            assert!(
+                matches!(SqliteStore::open(&path), Err(StoreError::ReadOnly { .. })),
+                "{what}"
+            );
+        }
+        let store = SqliteStore::open_read_only(&path).unwrap();
+        let runs = store
+            .runs(&RunFilter {
+                limit: 5,
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 1, "{what}");
+        assert_eq!(
+            store.load(runs[0].id).unwrap().state["n"],
+            json!(3),
+            "{what}"
+        );
+    };
+    check("a read-only file");
+    set_mode(folder.path(), 0o555);
+    check("a read-only folder");
     set_mode(folder.path(), 0o755);
 }
 
@@ -229,17 +247,29 @@ fn killed_writer_child() {
     }
 }
 
+/// The child writer, killed however the test that starts it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_writer_killed_mid_run_is_resumed_from_its_last_commit() {
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("runs.db");
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "store::files::killed_writer_child", "--ignored"])
-        .env("FLOWC_STORE_CHILD_DB", &path)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Child(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "store::files::killed_writer_child", "--ignored"])
+            .env("FLOWC_STORE_CHILD_DB", &path)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let reader = loop {
         assert!(
@@ -253,8 +283,9 @@ fn a_writer_killed_mid_run_is_resumed_from_its_last_commit() {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // SIGKILL, and reaped: a zombie's pid would still read as alive.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     drop(reader);
 
     let mut store = SqliteStore::open(&path).unwrap();

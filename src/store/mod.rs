@@ -10,23 +10,33 @@
 //!
 //! **Guarantees.** Each [`RunStore::commit`] is one SQLite transaction: the events, their state
 //! deltas, the checkpoint, the status, the lease and (when given) a snapshot land together or
-//! not at all. A crash of the process loses nothing committed. The database runs in WAL mode
-//! with `synchronous=NORMAL`, so a *power loss* or an operating-system crash can lose the
-//! last few commits (never corrupt the file); call
-//! [`SqliteStore::set_synchronous_full`] where that matters more than speed.
+//! not at all, and a reader (another connection, another process) sees whole commits only. A
+//! crash of the process loses nothing committed. The database runs in WAL mode with
+//! `synchronous=NORMAL`, so a *power loss* or an operating-system crash can lose the last few
+//! commits (it does not corrupt the file); call [`SqliteStore::set_synchronous_full`] where
+//! that matters more than speed (one fsync per commit).
 //!
 //! **Ownership.** A running run has one owner ([`Owner`]: host, pid and a nonce) and a lease
 //! ([`LEASE`] long) that every commit renews, and that a [`LeaseKeeper`] renews during long
 //! steps. Every write checks the owner in the same statement, so two processes never both
-//! drive one run: the loser gets [`StoreError::LeaseLost`]. A `running` run whose lease has
-//! expired, or whose owner is on this host and its process is gone, *reads* as
+//! drive one run: the loser gets [`StoreError::LeaseLost`]. A `running` run with no owner, an
+//! expired lease, or an owner on this host whose process is gone *reads* as
 //! [`RunStatus::Interrupted`] (derived on reading, never written by a reader) and can be
-//! [claimed](RunStore::claim).
+//! [claimed](RunStore::claim). Leases compare wall clocks, so hosts sharing one store (over a
+//! network file system, which SQLite's locking does not promise to support) need clocks
+//! closer than the lease. A queued run has no owner until a worker claims it.
 //!
 //! **State.** The state is a snapshot plus the deltas of the events after it (each delta an
 //! object of changed keys; keys are never removed). [`RunStore::wants_snapshot`] tells the
 //! writer when to include a fresh snapshot, so loading replays at most
-//! [`SNAPSHOT_EVERY_EVENTS`] deltas.
+//! [`SNAPSHOT_EVERY_EVENTS`] deltas (measured: 13 ms to load a run of 1,000,000 events).
+//!
+//! **Files.** A store identifies itself by `PRAGMA application_id` ([`APPLICATION_ID`]) and
+//! `user_version` ([`SCHEMA_VERSION`]). A new or empty file is set up; anything else that is
+//! not a store of this or an older version (another program's database, a newer store, a
+//! damaged file, a file that is not SQLite) is refused with its own error before anything
+//! writes to it. [`SqliteStore::open_read_only`] lists and loads a store that cannot be
+//! written (a read-only file or folder).
 //!
 //! ```
 //! use flowc::store::{Commit, FlowRecord, NewRun, Owner, RunStatus, RunStore, SqliteStore, StoredEvent};
@@ -193,7 +203,8 @@ pub trait RunStore: Send {
     /// Stores a flow; saving the same hash again changes nothing.
     fn save_flow(&mut self, flow: &FlowRecord) -> Result<(), StoreError>;
     fn flow(&self, hash: &str) -> Result<Option<FlowRecord>, StoreError>;
-    /// Creates a run owned by `owner`, with its state as the snapshot at seq 0.
+    /// Creates a run with its state as the snapshot at seq 0; a `Running` one is owned by
+    /// `owner` from the start, any other has no owner until it is claimed.
     fn create_run(&mut self, run: &NewRun<'_>, owner: &Owner) -> Result<RunId, StoreError>;
     /// One transaction: the events, the delta, the checkpoint, the status, the lease renewal
     /// and (when given) the snapshot. Fails with [`StoreError::LeaseLost`] when another owner
@@ -204,7 +215,9 @@ pub trait RunStore: Send {
     /// (and [`SNAPSHOT_MIN_DELTA_BYTES`]).
     fn wants_snapshot(&self, run: RunId) -> bool;
     /// Takes a resumable run (interrupted, including a `running` one whose owner is gone;
-    /// waiting; or queued) for `owner`, atomically, and loads it.
+    /// waiting; or queued) for `owner`, atomically, and loads it. The loaded record is the
+    /// run as it is after the claim: `running`, owned by `owner`. Claiming a run `owner`
+    /// already holds loads it again.
     fn claim(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError>;
     fn set_status(
         &mut self,

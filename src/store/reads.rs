@@ -138,7 +138,17 @@ pub(super) fn list_runs(
         bound.push(SqlValue::Text(flow.clone()));
         let _ = write!(sql, " AND f.name = ?{}", bound.len());
     }
-    bound.push(SqlValue::Integer(stored_count(limit as u64)));
+    // Rows that reading may filter out are read in larger pages, so that a few wanted ones
+    // among many others do not cost a query each.
+    let page_size = if matches!(
+        filter.status,
+        Some(RunStatus::Running | RunStatus::Interrupted)
+    ) {
+        limit.max(256)
+    } else {
+        limit
+    };
+    bound.push(SqlValue::Integer(stored_count(page_size as u64)));
     let _ = write!(sql, " ORDER BY r.id DESC LIMIT ?{}", bound.len());
 
     let mut statement = conn.prepare_cached(&sql).map_err(sqlite)?;
@@ -151,7 +161,7 @@ pub(super) fn list_runs(
             .and_then(Iterator::collect)
             .map_err(sqlite)?;
         let now = now_millis();
-        let full = page.len() == limit;
+        let full = page.len() == page_size;
         for raw in page {
             let record = raw.into_record(now)?;
             before = record.id;

@@ -21,6 +21,8 @@ pub(super) struct RunTrack {
     pub(super) events_since_snapshot: u64,
     pub(super) delta_bytes_since_snapshot: u64,
     pub(super) snapshot_bytes: u64,
+    /// The status this writer last wrote (`None` when it does not know).
+    pub(super) status: Option<super::RunStatus>,
 }
 
 impl RunTrack {
@@ -32,6 +34,7 @@ impl RunTrack {
             events_since_snapshot: 0,
             delta_bytes_since_snapshot: 0,
             snapshot_bytes: byte_count(snapshot_bytes),
+            status: None,
         }
     }
 

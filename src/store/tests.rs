@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Commit, FlowRecord, NewRun, Owner, RunFilter, RunId, RunStatus, RunStore, SqliteStore,
-    StoreError, StoredEvent,
+    Commit, FlowRecord, NewRun, Owner, RecordPart, RunFilter, RunId, RunStatus, RunStore,
+    SqliteStore, StoreError, StoredEvent,
 };
 
 pub(super) fn object(value: Value) -> Map<String, Value> {
@@ -139,6 +139,36 @@ fn commits_round_trip_through_load_and_events() {
     assert!(matches!(
         store.events(99, None, 10),
         Err(StoreError::NotFound { run: 99 })
+    ));
+}
+
+#[test]
+fn damaged_rows_are_errors_naming_the_part() {
+    let (store, run, _) = store_with_run(SqliteStore::in_memory().unwrap());
+    store
+        .conn
+        .execute(
+            "UPDATE snapshots SET state = '[oops' WHERE run_id = ?1",
+            [run],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.load(run),
+        Err(StoreError::CorruptRecord {
+            part: RecordPart::Snapshot,
+            ..
+        })
+    ));
+    store
+        .conn
+        .execute("UPDATE runs SET status = 'done' WHERE id = ?1", [run])
+        .unwrap();
+    assert!(matches!(
+        store.run(run),
+        Err(StoreError::CorruptRecord {
+            part: RecordPart::Status,
+            ..
+        })
     ));
 }
 

@@ -14,6 +14,16 @@ use super::{
     RunStore, SqliteStore, StoreError, StoredEvent,
 };
 
+/// A commit's update of its run (`?5`, the status, is bound either way).
+const COMMIT_WITH_STATUS: &str = "UPDATE runs SET checkpoint = ?3, steps = ?4, status = ?5, \
+     error = ?6, updated_at = ?7, lease_until = ?8, \
+     finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
+     WHERE id = ?1 AND owner = ?2";
+const COMMIT_KEEPING_STATUS: &str = "UPDATE runs SET checkpoint = ?3, steps = ?4, \
+     error = ?6, updated_at = ?7, lease_until = ?8, \
+     finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
+     WHERE id = ?1 AND owner = ?2 AND ?5 IS NOT NULL";
+
 fn lease_until() -> i64 {
     now_millis().saturating_add(stored_count(
         LEASE.as_millis().try_into().unwrap_or(u64::MAX),
@@ -113,8 +123,9 @@ impl RunStore for SqliteStore {
             .and_then(|mut statement| statement.execute(params![id, state]))
             .map_err(sqlite)?;
         tx.commit().map_err(sqlite)?;
-        self.tracks
-            .insert(id, RunTrack::snapshot_at(0, state.len()));
+        let mut track = RunTrack::snapshot_at(0, state.len());
+        track.status = Some(run.status);
+        self.tracks.insert(id, track);
         Ok(id)
     }
 
@@ -150,12 +161,13 @@ impl RunStore for SqliteStore {
             .map_err(sqlite)?;
         let now = now_millis();
         let changed = tx
-            .prepare_cached(
-                "UPDATE runs SET checkpoint = ?3, steps = ?4, status = ?5, error = ?6, \
-                 updated_at = ?7, lease_until = ?8, \
-                 finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
-                 WHERE id = ?1 AND owner = ?2",
-            )
+            // Writing the status rewrites its index entry (a page more per commit), so it is
+            // written only when this writer does not know it to be the same.
+            .prepare_cached(if track.status == Some(commit.status) {
+                COMMIT_KEEPING_STATUS
+            } else {
+                COMMIT_WITH_STATUS
+            })
             .and_then(|mut statement| {
                 statement.execute(params![
                     run,
@@ -204,6 +216,7 @@ impl RunStore for SqliteStore {
             track = RunTrack::snapshot_at(track.last_seq, state.len());
         }
         tx.commit().map_err(sqlite)?;
+        track.status = Some(commit.status);
         self.tracks.insert(run, track);
         Ok(())
     }
@@ -248,8 +261,9 @@ impl RunStore for SqliteStore {
             statement.execute(params![run, owner.id(), lease_until(), now_millis()])
         })
         .map_err(sqlite)?;
-        let (loaded, track) = load_run(&tx, &self.path, run)?;
+        let (loaded, mut track) = load_run(&tx, &self.path, run)?;
         tx.commit().map_err(sqlite)?;
+        track.status = Some(RunStatus::Running);
         self.tracks.insert(run, track);
         Ok(loaded)
     }
@@ -268,7 +282,11 @@ impl RunStore for SqliteStore {
             run,
             owner,
             &[&status.as_str(), &now, &lease_until(), &status.is_final()],
-        )
+        )?;
+        if let Some(track) = self.tracks.get_mut(&run) {
+            track.status = Some(status);
+        }
+        Ok(())
     }
 
     fn renew_lease(&mut self, run: RunId, owner: &Owner) -> Result<(), StoreError> {
