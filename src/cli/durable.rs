@@ -1,6 +1,7 @@
 //! `flowc run --db` and `flowc resume`: a run stored step by step in a SQLite run store,
 //! with a lease kept while it runs; how it ended, for `run::report`.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
@@ -139,17 +140,26 @@ pub(super) fn drive<W: Write + Send, T: Write + Send>(
     }
 }
 
-/// What a waiting run tells its user: what it waits for, and the command that resumes it.
+/// What a waiting run tells its user: what it waits for, until when, and the command that
+/// resumes it.
 fn waiting(id: RunId, db: &Path, request: &WaitRequest) -> String {
-    let deadline = request.deadline().map_or(String::new(), |deadline| {
-        format!(" (until {})", humantime::format_rfc3339_seconds(deadline))
-    });
-    format!(
-        "waiting: run {id} waits at `{}`{deadline}: {}\nresume it with: flowc resume {id} --db {} --input '{{…}}'\n",
-        request.name,
-        request.prompt,
-        shell_word(&db.display().to_string()),
-    )
+    let mut text = format!(
+        "waiting: run {id} waits at `{}`: {}\n",
+        request.name, request.prompt
+    );
+    if let Some(deadline) = request.deadline() {
+        let _ = writeln!(
+            text,
+            "the wait times out at {}",
+            humantime::format_rfc3339_seconds(deadline)
+        );
+    }
+    let _ = writeln!(
+        text,
+        "resume it with: flowc resume {id} --db {} --input '{{…}}'",
+        shell_word(&db.display().to_string())
+    );
+    text
 }
 
 /// `text` as one shell word.

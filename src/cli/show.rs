@@ -146,8 +146,7 @@ fn human_line(event: &Event, color: bool) -> Option<String> {
     match event {
         Event::Step(step) => Some(step_line(step, color)),
         Event::RunResumed(resumed) => Some(format!(
-            "     resumed after step {} at {}\n",
-            resumed.steps,
+            "     resumed at {}\n",
             humantime::format_rfc3339_seconds(resumed.resumed_at)
         )),
         Event::Waiting(waiting) => Some(format!(

@@ -126,13 +126,18 @@ fn readme_outputs_are_what_the_bundled_files_produce() {
         shown.len() >= 2,
         "the README shows the output of its run and check commands"
     );
+    // The commands run one after the other, as a reader would, in a folder of their own
+    // holding the bundled examples (so `--db runs.db` starts from no runs).
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root.join("examples"), &dir.path().join("examples"));
     for (arguments, expected) in shown {
         // One file for stdout and stderr, so the lines come in the order a terminal shows.
         let log = tempfile::tempfile().unwrap();
+        let words = shlex::split(&arguments).expect("README commands are shell words");
         let status = Command::cargo_bin("flowc")
             .unwrap()
-            .current_dir(root)
-            .args(arguments.split_whitespace())
+            .current_dir(dir.path())
+            .args(words)
             .env_remove("NO_COLOR")
             .env("COLUMNS", "100")
             .stdout(log.try_clone().unwrap())
@@ -146,6 +151,19 @@ fn readme_outputs_are_what_the_bundled_files_produce() {
         log.read_to_string(&mut actual).unwrap();
         if let Err(problem) = shows(&expected, &actual) {
             panic!("README: `flowc {arguments}`: {problem}\n--- output ---\n{actual}");
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }
