@@ -1,12 +1,34 @@
 //! The vocabulary of state values that every phase shares: the schema's field types, the one
 //! rule saying which values a type accepts (for defaults, the initial state, tool arguments
 //! and every write a step commits), the names messages give to values' types, and how
-//! messages write a duration. A leaf: it knows no phase.
+//! messages write a duration, literals as the language writes them, and the name of the
+//! state field the engine sets on an `on error` edge. A leaf: it knows no phase.
 
 use std::time::Duration;
 
 use rhai::Dynamic;
 use serde_json::{Number, Value};
+
+/// The state field the engine sets when an `on error` edge is taken.
+pub const ERROR_FIELD: &str = "error";
+
+/// A literal as written in a flow: JSON, or a duration (`250ms`), which only tool arguments
+/// and attributes take.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LiteralValue {
+    Json(Value),
+    Duration(Duration),
+}
+
+impl LiteralValue {
+    /// The literal's type as a person would name it, for diagnostics.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            LiteralValue::Duration(_) => "duration",
+            LiteralValue::Json(json) => Kind::of_json(json).name(),
+        }
+    }
+}
 
 /// A state field's declared type (`state { n: int }`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -12,11 +12,10 @@ use crate::sandbox::{self, CodeError, CodeKind, CompiledCode, Limits};
 use crate::syntax::ast::{
     Code, FieldType, LiteralValue, NodeAction, NodeDecl, StateBlock, ToolCall,
 };
-use crate::tools::{ArgType, ToolRegistry, WAIT_TOOL, literal_type_name};
+use crate::tools::{ArgType, ToolRegistry, WAIT_TOOL};
 use crate::value::Kind;
 
-/// The state field the engine sets when an `on error` edge is taken.
-pub const ERROR_FIELD: &str = "error";
+use crate::value::ERROR_FIELD;
 
 pub(super) struct Actions<'t> {
     tools: &'t ToolRegistry,
@@ -135,7 +134,7 @@ impl<'t> Actions<'t> {
                     tool: spec.name.clone(),
                     arg: name.clone(),
                     expected: arg_spec.ty.name(),
-                    found: literal_type_name(&arg.value.value),
+                    found: arg.value.value.type_name(),
                     unitless,
                     signature: spec.signature(),
                     at: arg.value.span.into(),
@@ -347,7 +346,7 @@ pub(super) fn schema(block: &StateBlock, errors: &mut Vec<CompileError>) -> Sche
                         field.ty.value.keyword(),
                         if field.nullable { "?" } else { "" }
                     ),
-                    found: literal_type_name(&literal.value),
+                    found: literal.value.type_name(),
                     at: literal.span.into(),
                     ty: field.ty.span.into(),
                 });

@@ -13,7 +13,6 @@ mod schema_check;
 mod structure;
 pub(crate) mod suggest;
 
-pub use actions::ERROR_FIELD;
 pub use error::{CompileError, LiteralType};
 pub use hints::Hint;
 

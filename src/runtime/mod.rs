@@ -63,11 +63,11 @@ pub use run::{Begun, Checkpoint, Progress, ResumeError, Run, RunOutcome, WaitReq
 pub use warning::{RuntimeWarning, input_warnings};
 
 use crate::cancel::CancelToken;
-use crate::compile::ERROR_FIELD;
 use crate::compile::ir::{EdgeWhen, NodeId, NodeKind, Program, Target};
 use crate::sandbox::{CompiledCode, Limits};
 use crate::sync::lock;
 use crate::tools::ToolLog;
+use crate::value::ERROR_FIELD;
 use crate::value::FieldType;
 use state::{Declared, Slots, State};
 

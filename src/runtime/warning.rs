@@ -5,9 +5,9 @@
 use miette::SourceSpan;
 use serde_json::{Map, Value};
 
-use crate::compile::ERROR_FIELD;
 use crate::compile::ir::Program;
 use crate::compile::suggest::closest;
+use crate::value::ERROR_FIELD;
 
 /// A problem with a run's input that does not stop the run.
 #[derive(Clone, Debug, thiserror::Error, miette::Diagnostic)]

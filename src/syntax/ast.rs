@@ -53,11 +53,7 @@ pub struct Literal {
     pub span: Span,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum LiteralValue {
-    Json(serde_json::Value),
-    Duration(Duration),
-}
+pub use crate::value::LiteralValue;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeDecl {

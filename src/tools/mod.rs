@@ -18,8 +18,7 @@ use serde::Serialize;
 /// `NodeKind::Wait`, which the engine runs itself.
 pub const WAIT_TOOL: &str = "wait";
 
-use crate::syntax::ast::LiteralValue;
-use crate::value::{FieldType, Kind};
+use crate::value::{FieldType, Kind, LiteralValue};
 
 /// The type an argument accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -73,14 +72,6 @@ impl ArgType {
             (None, LiteralValue::Json(_)) | (Some(_), LiteralValue::Duration(_)) => false,
             (Some(ty), LiteralValue::Json(json)) => ty.accepts(false, Kind::of_json(json)),
         }
-    }
-}
-
-/// The type of a literal as a person would name it, for diagnostics.
-pub fn literal_type_name(value: &LiteralValue) -> &'static str {
-    match value {
-        LiteralValue::Duration(_) => "duration",
-        LiteralValue::Json(json) => Kind::of_json(json).name(),
     }
 }
 

@@ -234,3 +234,35 @@ fn stored_records_decode_to_the_records_logged() {
     }
     assert_eq!(kept, logged.iter().filter(|e| e.seq().is_some()).count());
 }
+
+#[test]
+fn a_tools_stderr_goes_to_its_step_and_each_action_announces_its_start() {
+    let interpreter = interpreter(
+        "flow f {\n  node lint = exec(cmd: \"sh -c 'echo checking >&2; echo one warning >&2; echo {}'\")\n  node pass\n  start -> lint -> pass\n}\n",
+    );
+    let mut logged = Vec::new();
+    let mut sink = |event: &Event| logged.push(event.clone());
+    interpreter
+        .run(Map::new(), &mut sink, &CancelToken::new())
+        .unwrap();
+    let kinds: Vec<&str> = logged.iter().map(Event::kind).collect();
+    // The junction `pass` has no action to announce.
+    assert_eq!(
+        kinds,
+        [
+            "run_started",
+            "node_started",
+            "step",
+            "step",
+            "run_finished"
+        ]
+    );
+    let Event::Step(step) = &logged[2] else {
+        panic!("{:?}", logged[2])
+    };
+    assert_eq!(step.stderr, ["checking", "one warning"]);
+    let Event::RunFinished(finished) = &logged[4] else {
+        panic!()
+    };
+    assert_eq!(finished.state, Some(Map::new()));
+}

@@ -3,11 +3,11 @@
 
 use rhai::{Dynamic, Map};
 
-use crate::compile::ERROR_FIELD;
 use crate::compile::ir::{EdgeWhen, Node, NodeId, Target};
 use crate::runtime::code::{CodeFailure, Deadline, values_of};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::machine::{Machine, Next, cancelled};
+use crate::value::ERROR_FIELD;
 
 impl<'r> Machine<'r> {
     /// An exhausted loop fails like a node: its own `on error` edge, when it has one.
