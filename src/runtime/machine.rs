@@ -3,6 +3,7 @@
 //! the step, move the run's cursor. The action is in `action`, the routing in `route`.
 
 mod action;
+mod log;
 mod route;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -10,13 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::cancel::CancelToken;
 use crate::compile::ir::{Node, NodeId, NodeKind, Policy, Program, Target};
 use crate::runtime::error::RuntimeError;
-use crate::runtime::events::{
-    EdgeTaken, ErrorRecord, Event, EventSink, LoopPosition, NodeRef, NodeStarted, OuterUntil,
-    RunFinished, RunResumed, RunStarted, RunStatus, Step, Waiting,
-};
-use crate::runtime::run::{
-    Announce, Begun, Progress, Run, WaitRequest, from_ms, from_us, unix_ms, unix_us,
-};
+use crate::runtime::events::{Event, EventSink, RunFinished, RunStatus, Waiting};
+use crate::runtime::run::{Begun, Progress, Run, WaitRequest, from_ms, unix_ms, unix_us};
 use crate::runtime::{Interpreter, Plan, RunOptions};
 use crate::tools::ToolRegistry;
 use crate::value::{DurationStyle, format_duration};
@@ -123,7 +119,7 @@ impl<'r> Machine<'r> {
                     self.node_started(node, &begun);
                 }
                 let result = self.attempt(node, policy);
-                begun.attempts += 1;
+                begun.attempts = begun.attempts.saturating_add(1);
                 match result {
                     Err(error) if error.is_node_failure() && begun.attempts < attempts(policy) => {
                         self.run.changes.clear();
@@ -331,7 +327,7 @@ impl<'r> Machine<'r> {
                     .and_then(|ms| now.checked_add(Duration::from_millis(ms)))
                     .map(unix_ms),
             };
-            self.run.checkpoint.seq += 1;
+            self.run.checkpoint.next_seq();
             if self.log {
                 self.events.event(&Event::Waiting(Waiting {
                     seq: self.run.checkpoint.seq,
@@ -364,47 +360,6 @@ impl<'r> Machine<'r> {
         None
     }
 
-    /// `run_started` (or `run_resumed`), once per process.
-    fn announce(&mut self) {
-        let announce = std::mem::replace(&mut self.run.announce, Announce::Done);
-        if !self.log || announce == Announce::Done {
-            return;
-        }
-        let checkpoint = &self.run.checkpoint;
-        let event = if announce == Announce::Started {
-            Event::RunStarted(RunStarted {
-                seq: checkpoint.seq,
-                run_id: self.run.id.clone(),
-                flow: self.plan.flow.clone(),
-                program: self.plan.hash.clone(),
-                started_at: from_us(checkpoint.started_at_us),
-                state: self.run.state.to_json(),
-            })
-        } else {
-            self.run.checkpoint.seq += 1;
-            Event::RunResumed(RunResumed {
-                seq: self.run.checkpoint.seq,
-                run_id: self.run.id.clone(),
-                flow: self.plan.flow.clone(),
-                steps: self.run.checkpoint.steps,
-                resumed_at: SystemTime::now(),
-            })
-        };
-        self.events.event(&event);
-    }
-
-    fn node_started(&mut self, node: &Node, begun: &Begun) {
-        if self.log {
-            self.events.event(&Event::NodeStarted(NodeStarted {
-                step: self.run.checkpoint.steps,
-                node: self.node_ref(node.id),
-                tool: self.plan.tools[node.id.index()].clone(),
-                attempt: begun.attempts + 1,
-                started_at: SystemTime::now(),
-            }));
-        }
-    }
-
     /// Ends the run: logs `run_finished`, marks the checkpoint and gives the sandbox back.
     fn finish(&mut self, error: Option<RuntimeError>) -> Progress {
         let status = match &error {
@@ -414,7 +369,7 @@ impl<'r> Machine<'r> {
         };
         self.run.checkpoint.ended = Some(status);
         self.run.checkpoint.begun = None;
-        self.run.checkpoint.seq += 1;
+        self.run.checkpoint.next_seq();
         if self.log {
             self.events.event(&Event::RunFinished(RunFinished {
                 seq: self.run.checkpoint.seq,
@@ -430,97 +385,6 @@ impl<'r> Machine<'r> {
             None => Progress::Finished,
             Some(error) => Progress::Failed(Box::new(error)),
         }
-    }
-
-    fn node_ref(&self, id: NodeId) -> NodeRef {
-        NodeRef {
-            id,
-            name: self.plan.names[id.index()].clone(),
-        }
-    }
-
-    fn edge_taken(&self, next: &Next) -> EdgeTaken {
-        let to = match next.target {
-            Target::End => self.plan.end.clone(),
-            Target::Node(id) => self.plan.names[id.index()].clone(),
-        };
-        EdgeTaken {
-            target: match next.target {
-                Target::End => None,
-                Target::Node(id) => Some(id),
-            },
-            to,
-            edge: next.edge,
-            guard: next.edge.and_then(|(from, index)| {
-                self.plan.nodes[from.index()].guard_texts[index as usize].clone()
-            }),
-            on_error: next.on_error,
-        }
-    }
-
-    fn log_step(
-        &mut self,
-        node: &Node,
-        begun: &Begun,
-        in_loop: Option<(NodeId, u64)>,
-        next: Option<&Next>,
-        failure: Option<&RuntimeError>,
-    ) {
-        let output = self
-            .run
-            .sandbox
-            .as_ref()
-            .map(crate::runtime::code::Sandbox::take_output)
-            .unwrap_or_default();
-        let stderr = self.run.tool_log.take();
-        let changes = self
-            .run
-            .changes
-            .iter()
-            .filter_map(|&slot| {
-                let value = self.run.state.stored(slot)?.to_json();
-                Some((self.run.state.name(slot).to_owned(), value))
-            })
-            .collect();
-        let outer = self
-            .run
-            .untils
-            .iter()
-            .skip(1)
-            .map(|&(id, iteration, until)| OuterUntil {
-                node: self.node_ref(id),
-                iteration,
-                until,
-            })
-            .collect();
-        self.run.checkpoint.seq += 1;
-        let started_at = from_us(begun.started_at_us);
-        let step = Step {
-            seq: self.run.checkpoint.seq,
-            step: self.run.checkpoint.steps,
-            node: self.node_ref(node.id),
-            tool: self.plan.tools[node.id.index()].clone(),
-            started_at,
-            duration: SystemTime::now()
-                .duration_since(started_at)
-                .unwrap_or_default(),
-            changes,
-            edge: next.map(|next| self.edge_taken(next)),
-            in_loop: in_loop.map(|(id, iteration)| LoopPosition {
-                node: self.node_ref(id),
-                iteration,
-                until: next.and_then(|next| next.until),
-                outer,
-            }),
-            output,
-            stderr,
-            error: failure.map(|error| ErrorRecord {
-                code: error.short_code().to_owned(),
-                message: error.message(),
-            }),
-            attempts: begun.attempts.max(1),
-        };
-        self.events.event(&Event::Step(step));
     }
 }
 

@@ -40,6 +40,7 @@ mod error;
 mod events;
 mod failure;
 mod machine;
+mod plan;
 mod record;
 mod run;
 mod state;
@@ -63,13 +64,12 @@ pub use run::{Begun, Checkpoint, Progress, ResumeError, Run, RunOutcome, WaitReq
 pub use warning::{RuntimeWarning, input_warnings};
 
 use crate::cancel::CancelToken;
-use crate::compile::ir::{EdgeWhen, NodeId, NodeKind, Program, Target};
-use crate::sandbox::{CompiledCode, Limits};
+use crate::compile::ir::{NodeId, NodeKind, Program, Target};
+use crate::sandbox::Limits;
 use crate::sync::lock;
 use crate::tools::ToolLog;
-use crate::value::ERROR_FIELD;
-use crate::value::FieldType;
-use state::{Declared, Slots, State};
+use plan::Plan;
+use state::State;
 
 /// The run-wide settings.
 #[derive(Clone, Debug)]
@@ -107,125 +107,6 @@ pub struct Interpreter {
 
 /// Engines kept for reuse per interpreter (one per run at once, up to this many).
 const MAX_IDLE_SANDBOXES: usize = 16;
-
-/// For each node, the slots of the names its code uses (precomputed so no step hashes a
-/// name), and the names its log records carry (shared, so a record costs no copy of them).
-#[derive(Debug)]
-struct Plan {
-    slots: Slots,
-    /// The first `named` slots are the names some guard or script uses.
-    named: usize,
-    nodes: Vec<NodePlan>,
-    /// Per node: its name, and what it runs (the tool, `script`, `wait` or `junction`).
-    names: Vec<Arc<str>>,
-    tools: Vec<Arc<str>>,
-    end: Arc<str>,
-    flow: Arc<str>,
-    hash: Arc<str>,
-}
-
-#[derive(Debug, Default)]
-struct NodePlan {
-    script: Vec<usize>,
-    /// Per edge, in order; empty for edges without a guard.
-    guards: Vec<Vec<usize>>,
-    /// Per edge, in order: the guard's text.
-    guard_texts: Vec<Option<Arc<str>>>,
-    until: Vec<usize>,
-}
-
-impl Plan {
-    fn new(program: &Program) -> Self {
-        let mut slots = Slots::default();
-        let mut intern = |code: &CompiledCode| -> Vec<usize> {
-            code.names.iter().map(|n| slots.intern_code(n)).collect()
-        };
-        let nodes = program
-            .nodes
-            .iter()
-            .map(|node| NodePlan {
-                script: match &node.kind {
-                    NodeKind::Script { code, .. } => intern(code),
-                    _ => Vec::new(),
-                },
-                guards: node
-                    .edges
-                    .iter()
-                    .map(|edge| match &edge.when {
-                        EdgeWhen::Guard(code) => intern(code),
-                        _ => Vec::new(),
-                    })
-                    .collect(),
-                guard_texts: node
-                    .edges
-                    .iter()
-                    .map(|edge| match &edge.when {
-                        EdgeWhen::Guard(code) => Some(Arc::from(code.text.as_str())),
-                        _ => None,
-                    })
-                    .collect(),
-                until: node
-                    .as_loop()
-                    .map(|body| intern(&body.until))
-                    .unwrap_or_default(),
-            })
-            .collect();
-        let named = slots.len();
-        if let Some(schema) = &program.schema {
-            for field in &schema.fields {
-                slots.declare(
-                    &field.name,
-                    Declared {
-                        ty: field.ty,
-                        nullable: field.nullable,
-                        at: Some(field.span),
-                    },
-                );
-            }
-            // The engine's own field holds the record an `on error` edge sets, or nothing.
-            slots.declare(
-                ERROR_FIELD,
-                Declared {
-                    ty: FieldType::Map,
-                    nullable: true,
-                    at: None,
-                },
-            );
-        }
-        let mut tool_names: std::collections::HashMap<&str, Arc<str>> =
-            std::collections::HashMap::new();
-        let tools = program
-            .nodes
-            .iter()
-            .map(|node| {
-                let label = match &node.kind {
-                    NodeKind::Tool { tool, .. } => tool.as_str(),
-                    NodeKind::Script { .. } => "script",
-                    NodeKind::Wait { .. } => "wait",
-                    NodeKind::Junction | NodeKind::Loop(_) => "junction",
-                };
-                tool_names
-                    .entry(label)
-                    .or_insert_with(|| Arc::from(label))
-                    .clone()
-            })
-            .collect();
-        Plan {
-            slots,
-            named,
-            nodes,
-            names: program
-                .nodes
-                .iter()
-                .map(|n| Arc::from(n.name.as_str()))
-                .collect(),
-            tools,
-            end: Arc::from("end"),
-            flow: Arc::from(program.name.as_str()),
-            hash: Arc::from(program.hash.as_str()),
-        }
-    }
-}
 
 /// A value as compact JSON, cut to `max` characters (for step lines and messages).
 pub fn show_value(value: &impl serde::Serialize, max: usize) -> String {
@@ -362,6 +243,20 @@ impl Interpreter {
                     self.depth(node.id)
                 )));
             }
+            let waits_here = checkpoint
+                .begun
+                .as_ref()
+                .and_then(|begun| begun.waiting.as_ref())
+                .map(|waiting| waiting.node);
+            if waits_here
+                .is_some_and(|wait| wait != at || !matches!(node.kind, NodeKind::Wait { .. }))
+            {
+                return Err(bad(format!(
+                    "it waits at node {}, and the run is at `{}`",
+                    waits_here.unwrap_or_default(),
+                    node.name
+                )));
+            }
             if checkpoint
                 .begun
                 .as_ref()
@@ -480,7 +375,7 @@ impl Interpreter {
 fn abandon(run: &mut Run, events: &mut dyn EventSink, error: &RuntimeError) {
     run.sync_elapsed();
     run.checkpoint.ended = Some(RunStatus::Failed);
-    run.checkpoint.seq += 1;
+    run.checkpoint.next_seq();
     if events.enabled() {
         events.event(&Event::RunFinished(RunFinished {
             seq: run.checkpoint.seq,

@@ -43,6 +43,14 @@ pub struct Checkpoint {
     pub ended: Option<RunStatus>,
 }
 
+impl Checkpoint {
+    /// The next record's `seq` (a stored checkpoint is input: it saturates, never wraps).
+    pub(super) fn next_seq(&mut self) -> u64 {
+        self.seq = self.seq.saturating_add(1);
+        self.seq
+    }
+}
+
 /// A step that has begun and not finished: committed before a `once` node's action runs,
 /// between a retry's attempts, and while a `wait` node waits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -266,3 +266,74 @@ fn a_tools_stderr_goes_to_its_step_and_each_action_announces_its_start() {
     };
     assert_eq!(finished.state, Some(Map::new()));
 }
+
+/// A stored checkpoint is input: whatever a damaged or hand-edited store holds, resuming and
+/// stepping never panics — the run is refused or ends with an error.
+mod hostile_checkpoints {
+    use proptest::prelude::*;
+
+    use super::{CancelToken, Checkpoint, Map, NESTED, Progress, interpreter, json};
+    use flowc::runtime::{Begun, NoEvents, WaitRequest};
+
+    fn checkpoints() -> impl Strategy<Value = Checkpoint> {
+        let begun = (
+            prop_oneof![Just(u64::MAX), any::<u64>()],
+            prop_oneof![Just(u32::MAX), 0u32..5],
+            proptest::option::of(prop_oneof![Just(u64::MAX), any::<u64>()]),
+            any::<bool>(),
+            proptest::option::of((0u32..12, proptest::option::of(any::<u64>()))),
+        )
+            .prop_map(
+                |(started_at_us, attempts, backoff, once_started, waiting)| Begun {
+                    started_at_us,
+                    attempts,
+                    backoff_until_ms: backoff,
+                    once_started,
+                    waiting: waiting.map(|(node, deadline_ms)| WaitRequest {
+                        node,
+                        name: "x".to_owned(),
+                        prompt: "p".to_owned(),
+                        deadline_ms,
+                    }),
+                },
+            );
+        (
+            proptest::option::of(0u32..12),
+            proptest::collection::vec(prop_oneof![Just(u64::MAX), any::<u64>()], 0..4),
+            prop_oneof![Just(u64::MAX), any::<u64>()],
+            prop_oneof![Just(u64::MAX), any::<u64>()],
+            prop_oneof![Just(u64::MAX), any::<u64>()],
+            proptest::option::of(begun),
+        )
+            .prop_map(|(at, loops, steps, seq, elapsed_us, begun)| Checkpoint {
+                program: String::new(),
+                at,
+                loops,
+                steps,
+                seq,
+                started_at_us: 0,
+                elapsed_us,
+                begun,
+                ended: None,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn resuming_any_checkpoint_never_panics(mut checkpoint in checkpoints(), n in any::<i64>()) {
+            let interpreter = interpreter(NESTED);
+            checkpoint.program.clone_from(&interpreter.program().hash);
+            let state = Map::from_iter([("i".to_owned(), json!(n)), ("j".to_owned(), json!(n))]);
+            if let Ok(mut run) = interpreter.resume(checkpoint, state) {
+                let cancel = CancelToken::new();
+                for _ in 0..50 {
+                    match interpreter.step(&mut run, &mut NoEvents, &cancel) {
+                        Progress::Continued => {}
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
+}
