@@ -51,20 +51,14 @@ pub(super) fn check(node: &NodeDecl, errors: &mut Vec<CompileError>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::compile::compile;
+    use crate::compile::{codes_of, compile};
     use crate::sandbox::Limits;
     use crate::source::SourceFile;
     use crate::tools::ToolRegistry;
 
     /// The codes for a flow whose one node `a` is declared as `decl`.
     fn codes(decl: &str) -> Vec<String> {
-        let text = format!("flow f {{\n  node {decl}\n  start -> a\n}}\n");
-        let flow = crate::syntax::parse(&SourceFile::new("t.flow", text.as_str())).expect("parses");
-        compile(&flow, &text, &ToolRegistry::builtin(), &Limits::default())
-            .diagnostics
-            .iter()
-            .map(|d| miette::Diagnostic::code(d).expect("a code").to_string())
-            .collect()
+        codes_of(&format!("flow f {{\n  node {decl}\n  start -> a\n}}\n"))
     }
 
     #[test]

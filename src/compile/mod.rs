@@ -224,6 +224,23 @@ fn sort_by_position(diagnostics: &mut [CompileError]) {
     });
 }
 
+/// The codes `compile` reports for `text`, in order (for the checks' unit tests).
+#[cfg(test)]
+pub(crate) fn codes_of(text: &str) -> Vec<String> {
+    let source = crate::source::SourceFile::new("t.flow", text);
+    let flow = crate::syntax::parse(&source).expect("parses");
+    compile(
+        &flow,
+        text,
+        &crate::tools::ToolRegistry::builtin(),
+        &crate::sandbox::Limits::default(),
+    )
+    .diagnostics
+    .iter()
+    .map(|d| miette::Diagnostic::code(d).expect("a code").to_string())
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -363,22 +363,14 @@ pub(super) fn literal_example(ty: FieldType) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use crate::compile::compile;
-    use crate::sandbox::Limits;
-    use crate::source::SourceFile;
-    use crate::tools::ToolRegistry;
+    use crate::compile::codes_of;
 
     /// The codes `check` reports for a flow with this schema and this guard and script.
     fn codes(fields: &str, guard: &str, script: &str) -> Vec<String> {
         let text = format!(
             "flow f {{\n  state {{ {fields} }}\n  node a {{ {script} }}\n  node b = noop\n  start -> a\n  a -> b when {guard}\n  a -> end\n}}"
         );
-        let flow = crate::syntax::parse(&SourceFile::new("t.flow", text.as_str())).expect("parses");
-        compile(&flow, &text, &ToolRegistry::builtin(), &Limits::default())
-            .diagnostics
-            .iter()
-            .map(|d| miette::Diagnostic::code(d).expect("a code").to_string())
-            .collect()
+        codes_of(&text)
     }
 
     #[test]
