@@ -48,7 +48,7 @@ pub enum DurableError {
     },
 }
 
-/// Stores `source`'s program (once per content hash) and a new run of it from `input`.
+/// Stores the flow (once per content hash) and a new run of it from `input`.
 pub fn start(
     interpreter: &Interpreter,
     store: &mut dyn RunStore,
