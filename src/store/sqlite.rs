@@ -64,7 +64,7 @@ impl SqliteStore {
                 "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
             ))
             .map_err(sqlite)?;
-        if found == Found::Empty {
+        if found != Found::Ours {
             schema::initialise(&mut store.conn, path)?;
         }
         Ok(store)
@@ -86,6 +86,11 @@ impl SqliteStore {
                 Found::Ours => Ok(store),
                 Found::Empty => Err(StoreError::Empty {
                     path: path.to_path_buf(),
+                }),
+                Found::Older(found) => Err(StoreError::OlderSchema {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: schema::SCHEMA_VERSION,
                 }),
             }
         };

@@ -82,15 +82,14 @@ impl RunStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite)?;
         tx.prepare_cached(
-            "INSERT INTO runs (flow_hash, status, input, checkpoint, steps, created_at, \
+            "INSERT INTO runs (flow_hash, status, checkpoint, steps, created_at, \
              updated_at, finished_at, owner, lease_until) \
-             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, CASE WHEN ?7 THEN ?6 END, ?8, ?9)",
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, CASE WHEN ?6 THEN ?5 END, ?7, ?8)",
         )
         .and_then(|mut statement| {
             statement.execute(params![
                 run.flow_hash,
                 run.status.as_str(),
-                json_text(run.input),
                 run.checkpoint,
                 millis(run.started_at),
                 now,
@@ -109,6 +108,9 @@ impl RunStore for SqliteStore {
             }
         })?;
         let id = tx.last_insert_rowid();
+        tx.prepare_cached("INSERT INTO run_inputs (run_id, input) VALUES (?1, ?2)")
+            .and_then(|mut statement| statement.execute(params![id, json_text(run.input)]))
+            .map_err(sqlite)?;
         tx.prepare_cached("INSERT INTO snapshots (run_id, seq, state) VALUES (?1, 0, ?2)")
             .and_then(|mut statement| statement.execute(params![id, state]))
             .map_err(sqlite)?;
@@ -149,27 +151,52 @@ impl RunStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite)?;
         let now = now_millis();
-        let changed = tx
-            .prepare_cached(
-                "UPDATE runs SET checkpoint = ?3, steps = ?4, status = ?5, error = ?6, \
-                 updated_at = ?7, lease_until = ?8, \
-                 finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
-                 WHERE id = ?1 AND owner = ?2",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    run,
-                    owner.id(),
-                    commit.checkpoint,
-                    stored_count(commit.steps),
-                    commit.status.as_str(),
-                    commit.error,
-                    now,
-                    lease_until(),
-                    commit.status.is_final()
-                ])
-            })
-            .map_err(sqlite)?;
+        // A step of a running run leaves its status (and so the status index) as it is: the
+        // statement that does not name `status` changes one page of the `runs` table, not two.
+        let mut changed = 0;
+        if commit.status == RunStatus::Running {
+            changed = tx
+                .prepare_cached(
+                    "UPDATE runs SET checkpoint = ?3, steps = ?4, error = ?5, updated_at = ?6, \
+                     lease_until = ?7 \
+                     WHERE id = ?1 AND owner = ?2 AND status = 'running' AND finished_at IS NULL",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        run,
+                        owner.id(),
+                        commit.checkpoint,
+                        stored_count(commit.steps),
+                        commit.error,
+                        now,
+                        lease_until()
+                    ])
+                })
+                .map_err(sqlite)?;
+        }
+        if changed == 0 {
+            changed = tx
+                .prepare_cached(
+                    "UPDATE runs SET checkpoint = ?3, steps = ?4, status = ?5, error = ?6, \
+                     updated_at = ?7, lease_until = ?8, \
+                     finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
+                     WHERE id = ?1 AND owner = ?2",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        run,
+                        owner.id(),
+                        commit.checkpoint,
+                        stored_count(commit.steps),
+                        commit.status.as_str(),
+                        commit.error,
+                        now,
+                        lease_until(),
+                        commit.status.is_final()
+                    ])
+                })
+                .map_err(sqlite)?;
+        }
         if changed == 0 {
             drop(tx);
             return Err(self.not_ours(run));
