@@ -18,6 +18,13 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The WAL file is cut back to this after a checkpoint (it only grows otherwise).
 const WAL_SIZE_LIMIT: i64 = 32 << 20;
 
+/// The WAL is copied into the database (a checkpoint: two fsyncs) once it holds this many
+/// pages, 32 MB at the default page size. SQLite's default, 1,000, made the fsyncs of the
+/// checkpoints about half the time of a run of small steps (a step commits two pages);
+/// larger, each page a step rewrites (its run's row, the events' last leaf) is also copied
+/// back once per checkpoint instead of many times. What a commit survives is unchanged.
+const WAL_CHECKPOINT_PAGES: i64 = 8_192;
+
 /// A run store in one SQLite file (or in memory). One value is one connection, one writer.
 pub struct SqliteStore {
     pub(super) conn: Connection,
@@ -61,7 +68,8 @@ impl SqliteStore {
         store
             .conn
             .execute_batch(&format!(
-                "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+                "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}; \
+                 PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};"
             ))
             .map_err(sqlite)?;
         if found != Found::Ours {
