@@ -30,6 +30,62 @@ fn is_foreign_key_failure(cause: &rusqlite::Error) -> bool {
         if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
 }
 
+/// Writes a commit's checkpoint, steps, status, error and lease into the run's row, when
+/// `owner` holds it; the number of rows changed (0 or 1).
+fn update_run_row(
+    tx: &rusqlite::Transaction<'_>,
+    run: RunId,
+    owner: &Owner,
+    commit: &Commit<'_>,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    // A step of a running run leaves its status (and so the status index) as it is: the
+    // statement that does not name `status` changes one page of the `runs` table, not two.
+    let mut changed = 0;
+    if commit.status == RunStatus::Running {
+        changed = tx
+            .prepare_cached(
+                "UPDATE runs SET checkpoint = ?3, steps = ?4, error = ?5, updated_at = ?6, \
+                 lease_until = ?7 \
+                 WHERE id = ?1 AND owner = ?2 AND status = 'running' AND finished_at IS NULL",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    run,
+                    owner.id(),
+                    commit.checkpoint,
+                    stored_count(commit.steps),
+                    commit.error,
+                    now,
+                    lease_until()
+                ])
+            })?;
+    }
+    if changed == 0 {
+        changed = tx
+            .prepare_cached(
+                "UPDATE runs SET checkpoint = ?3, steps = ?4, status = ?5, error = ?6, \
+                 updated_at = ?7, lease_until = ?8, \
+                 finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
+                 WHERE id = ?1 AND owner = ?2",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    run,
+                    owner.id(),
+                    commit.checkpoint,
+                    stored_count(commit.steps),
+                    commit.status.as_str(),
+                    commit.error,
+                    now,
+                    lease_until(),
+                    commit.status.is_final()
+                ])
+            })?;
+    }
+    Ok(changed)
+}
+
 impl RunStore for SqliteStore {
     fn save_flow(&mut self, flow: &FlowRecord) -> Result<(), StoreError> {
         self.conn
@@ -151,52 +207,7 @@ impl RunStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite)?;
         let now = now_millis();
-        // A step of a running run leaves its status (and so the status index) as it is: the
-        // statement that does not name `status` changes one page of the `runs` table, not two.
-        let mut changed = 0;
-        if commit.status == RunStatus::Running {
-            changed = tx
-                .prepare_cached(
-                    "UPDATE runs SET checkpoint = ?3, steps = ?4, error = ?5, updated_at = ?6, \
-                     lease_until = ?7 \
-                     WHERE id = ?1 AND owner = ?2 AND status = 'running' AND finished_at IS NULL",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![
-                        run,
-                        owner.id(),
-                        commit.checkpoint,
-                        stored_count(commit.steps),
-                        commit.error,
-                        now,
-                        lease_until()
-                    ])
-                })
-                .map_err(sqlite)?;
-        }
-        if changed == 0 {
-            changed = tx
-                .prepare_cached(
-                    "UPDATE runs SET checkpoint = ?3, steps = ?4, status = ?5, error = ?6, \
-                     updated_at = ?7, lease_until = ?8, \
-                     finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
-                     WHERE id = ?1 AND owner = ?2",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![
-                        run,
-                        owner.id(),
-                        commit.checkpoint,
-                        stored_count(commit.steps),
-                        commit.status.as_str(),
-                        commit.error,
-                        now,
-                        lease_until(),
-                        commit.status.is_final()
-                    ])
-                })
-                .map_err(sqlite)?;
-        }
+        let changed = update_run_row(&tx, run, owner, commit, now).map_err(sqlite)?;
         if changed == 0 {
             drop(tx);
             return Err(self.not_ours(run));
