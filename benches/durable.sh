@@ -20,7 +20,8 @@ resume_steps=${4:-1000000}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${FLOWC_BENCH_VENV:-${TMPDIR:-/tmp}/flowc-bench-venv}
 work=$(mktemp -d "${TMPDIR:-/tmp}/flowc-durable-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# The background runs this script starts are stopped (by their ids) if it stops early.
+trap 'jobs -p | xargs -r kill -KILL 2>/dev/null; rm -rf "$work"' EXIT
 
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
 flowc=${CARGO_TARGET_DIR:-$repo/target}/release/flowc
@@ -54,7 +55,7 @@ print(f'{sys.argv[3]}: {s} steps in {w:.2f} s = {s / w:,.0f} steps/s (user {sys.
         "$steps" "$wall" "$label" "$user" "$sys"
 }
 
-echo "== flowc $(git -C "$repo" rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== flowc $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '(no git)'), $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$repeat"); do
     timed_run "flowc run --db" --set limit="$steps" --db "$work/runs.db"
 done
@@ -70,11 +71,19 @@ if [ "$resume_steps" -gt 0 ]; then
     "$flowc" run "$work/counter.flow" --set limit=$((resume_steps * 2)) \
         --max-steps $((resume_steps * 4)) --db "$big" -q >/dev/null &
     pid=$!
-    python3 - "$big" "$resume_steps" <<'PY'
+    python3 - "$big" "$resume_steps" "$pid" <<'PY'
 import os, sqlite3, sys, time
-path, steps = sys.argv[1], int(sys.argv[2])
+path, steps, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def alive():
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
 while True:
     time.sleep(0.02)
+    if not alive():
+        sys.exit(f"flowc run stopped before storing {steps} steps")
     if not os.path.exists(path):
         continue
     try:
@@ -106,7 +115,7 @@ PY
     python3 - "$big" "$last_seq" "$launched" <<'PY'
 import json, sqlite3, sys, time
 path, last_seq, launched_ns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-while True:
+for _ in range(1200):
     time.sleep(0.05)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     row = db.execute("SELECT record FROM events WHERE run_id = 1 AND seq > ? AND kind = 'step' "
@@ -114,6 +123,8 @@ while True:
     db.close()
     if row:
         break
+else:
+    sys.exit("flowc resume stored no new step within 60 s")
 step = json.loads(row[0])
 latency_ms = ((step["t"] + step["d"]) * 1000 - launched_ns) / 1e6
 print(f"flowc resume: first new step (step {step['s']:,}) done {latency_ms:.1f} ms after launch")
