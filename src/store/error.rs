@@ -43,6 +43,16 @@ pub enum StoreError {
         supported: i32,
     },
 
+    #[error(
+        "the run store `{}` was written by an older flowc (schema {found}; this one reads {supported}), and it was opened read-only, so it was not upgraded",
+        path.display()
+    )]
+    OlderSchema {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
+
     #[error("the run store `{}` has no schema version (it was left untouched)", path.display())]
     UnknownSchema { path: PathBuf, found: i32 },
 
@@ -159,6 +169,9 @@ impl StoreError {
                 "restore the file from a backup, or give another path for the run store".to_owned()
             }
             Self::NewerSchema { .. } => "install a newer flowc".to_owned(),
+            Self::OlderSchema { .. } => {
+                "run or resume a run on it once (that upgrades it), then list and show".to_owned()
+            }
             Self::ReadOnly { .. } => {
                 "make the file and its folder writable, or only list and show runs (read-only)"
                     .to_owned()

@@ -1,5 +1,5 @@
-//! The store against real files: new, empty, foreign, newer, damaged, not SQLite at all,
-//! read-only; a reader beside a writer; and a writer killed with SIGKILL.
+//! The store against real files: new, empty, foreign, newer, older (upgraded), damaged, not
+//! SQLite at all, read-only; a reader beside a writer; and a writer killed with SIGKILL.
 
 use std::fs;
 use std::path::Path;
@@ -149,11 +149,76 @@ fn a_store_of_a_newer_flowc_is_refused_untouched() {
         error,
         StoreError::NewerSchema {
             found: 3,
-            supported: 1,
+            supported: 2,
             ..
         }
     ));
     assert_eq!(error.help().as_deref(), Some("install a newer flowc"));
+}
+
+/// Schema 1 as flowc wrote it: the input in the `runs` row.
+const SCHEMA_V1: &str = "
+CREATE TABLE flows (hash TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL,
+    path TEXT, created_at INTEGER NOT NULL);
+CREATE INDEX flows_by_name ON flows (name);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, flow_hash TEXT NOT NULL REFERENCES flows (hash),
+    status TEXT NOT NULL, input TEXT NOT NULL, checkpoint TEXT NOT NULL,
+    steps INTEGER NOT NULL DEFAULT 0, error TEXT, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, finished_at INTEGER, owner TEXT, lease_until INTEGER);
+CREATE INDEX runs_by_status ON runs (status, id);
+CREATE INDEX runs_by_flow ON runs (flow_hash, id);
+CREATE TABLE events (run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, changes TEXT,
+    PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
+CREATE TABLE snapshots (run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, state TEXT NOT NULL);
+PRAGMA user_version = 1;
+INSERT INTO flows VALUES ('h1', 'hello', 'flow hello {}', NULL, 0);
+INSERT INTO runs (id, flow_hash, status, input, checkpoint, steps, created_at, updated_at)
+    VALUES (7, 'h1', 'interrupted', '{\"name\":\"x\"}', '{}', 2, 0, 0);
+INSERT INTO snapshots VALUES (7, 0, '{\"n\":0}');
+INSERT INTO events VALUES (7, 1, 'step', '{}', '{\"n\":1}'), (7, 2, 'step', '{}', '{\"n\":2}');
+";
+
+#[test]
+fn a_store_of_schema_1_is_listed_after_it_is_upgraded_by_a_writer() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("runs.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "{SCHEMA_V1} PRAGMA application_id = {};",
+            super::APPLICATION_ID
+        ))
+        .unwrap();
+    assert!(matches!(
+        SqliteStore::open_read_only(&path).err(),
+        Some(StoreError::OlderSchema {
+            found: 1,
+            supported: 2,
+            ..
+        })
+    ));
+    let mut store = SqliteStore::open(&path).unwrap();
+    let owner = Owner::this_process();
+    let loaded = store.claim(7, &owner).unwrap();
+    assert_eq!(loaded.input, object(json!({ "name": "x" })));
+    assert_eq!(loaded.state, object(json!({ "n": 2 })));
+    assert_eq!(loaded.last_seq, 2);
+    drop(store);
+    let version: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(
+        SqliteStore::open_read_only(&path)
+            .unwrap()
+            .load(7)
+            .unwrap()
+            .input,
+        object(json!({ "name": "x" }))
+    );
 }
 
 #[cfg(unix)]

@@ -41,9 +41,18 @@ pub(super) fn load_run(
     let sqlite = |cause| StoreError::sqlite(path, cause);
     let record = run_record(conn, path, run)?.ok_or(StoreError::NotFound { run })?;
     let (input, checkpoint): (String, String) = conn
-        .prepare_cached("SELECT input, checkpoint FROM runs WHERE id = ?1")
+        .prepare_cached(
+            "SELECT i.input, r.checkpoint FROM runs r JOIN run_inputs i ON i.run_id = r.id \
+             WHERE r.id = ?1",
+        )
         .and_then(|mut statement| statement.query_row([run], |row| Ok((row.get(0)?, row.get(1)?))))
-        .map_err(sqlite)?;
+        .optional()
+        .map_err(sqlite)?
+        .ok_or(StoreError::CorruptRecord {
+            run,
+            part: RecordPart::Input,
+            cause: None,
+        })?;
     let input: Map<String, Value> =
         serde_json::from_str(&input).map_err(|cause| StoreError::CorruptRecord {
             run,

@@ -15,12 +15,15 @@ use super::StoreError;
 /// `PRAGMA application_id` of a run store: "Flow" in ASCII.
 pub const APPLICATION_ID: i32 = 0x466C_6F77;
 
-/// `PRAGMA user_version` of the layout below; a store with a higher one is refused.
-pub const SCHEMA_VERSION: i32 = 1;
+/// `PRAGMA user_version` of the layout below; a store with a higher one is refused, one
+/// with a lower one is upgraded when opened for writing.
+pub const SCHEMA_VERSION: i32 = 2;
 
-/// Version 1. Times are milliseconds since the Unix epoch. `events` is WITHOUT ROWID: its
-/// primary key is the only way it is read, and it saves the rowid per event.
-const SCHEMA_V1: &str = "
+/// Version 2. Times are milliseconds since the Unix epoch. `events` is WITHOUT ROWID: its
+/// primary key is the only way it is read, and it saves the rowid per event. A run's input
+/// has a table of its own, because every commit rewrites the run's `runs` row: with a large
+/// input in it, each step wrote (or read back) the whole input.
+const SCHEMA_V2: &str = "
 CREATE TABLE flows (
     hash TEXT PRIMARY KEY NOT NULL,
     name TEXT NOT NULL,
@@ -33,7 +36,6 @@ CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     flow_hash TEXT NOT NULL REFERENCES flows (hash),
     status TEXT NOT NULL,
-    input TEXT NOT NULL,
     checkpoint TEXT NOT NULL,
     steps INTEGER NOT NULL DEFAULT 0,
     error TEXT,
@@ -45,6 +47,10 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_by_status ON runs (status, id);
 CREATE INDEX runs_by_flow ON runs (flow_hash, id);
+CREATE TABLE run_inputs (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    input TEXT NOT NULL
+);
 CREATE TABLE events (
     run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
@@ -60,11 +66,23 @@ CREATE TABLE snapshots (
 );
 ";
 
+/// From version 1 (the input in the `runs` row) to 2.
+const UPGRADE_V1_TO_V2: &str = "
+CREATE TABLE run_inputs (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    input TEXT NOT NULL
+);
+INSERT INTO run_inputs (run_id, input) SELECT id, input FROM runs;
+ALTER TABLE runs DROP COLUMN input;
+";
+
 /// What an opened file turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Found {
     /// A run store this flowc reads.
     Ours,
+    /// A run store of an older layout (`user_version`): upgrade it (when writing).
+    Older(i32),
     /// An empty database: set it up (when writing).
     Empty,
 }
@@ -88,6 +106,7 @@ pub(super) fn identify(conn: &Connection, path: &Path) -> Result<Found, StoreErr
             supported: SCHEMA_VERSION,
         }),
         (APPLICATION_ID, found) if found < 1 => Err(StoreError::UnknownSchema { path, found }),
+        (APPLICATION_ID, found) if found < SCHEMA_VERSION => Ok(Found::Older(found)),
         (APPLICATION_ID, _) => Ok(Found::Ours),
         (0, 0) if tables == 0 => Ok(Found::Empty),
         (application_id, _) => Err(StoreError::Foreign {
@@ -97,21 +116,34 @@ pub(super) fn identify(conn: &Connection, path: &Path) -> Result<Found, StoreErr
     }
 }
 
-/// Creates the tables and stamps the file as ours, in one transaction; when another process
-/// did it first, checks what it made instead.
+/// Creates the tables and stamps the file as ours, or upgrades an older layout, in one
+/// transaction; when another process did it first, checks what it made instead.
 pub(super) fn initialise(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sqlite = |cause| StoreError::sqlite(path, cause);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sqlite)?;
-    if identify(&tx, path)? == Found::Ours {
-        return Ok(());
+    match identify(&tx, path)? {
+        Found::Ours => return Ok(()),
+        Found::Older(found) => return upgrade(tx, path, found),
+        Found::Empty => {}
     }
-    tx.execute_batch(SCHEMA_V1).map_err(sqlite)?;
+    tx.execute_batch(SCHEMA_V2).map_err(sqlite)?;
     tx.execute_batch(&format!(
         "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
     ))
     .map_err(sqlite)?;
+    tx.commit().map_err(sqlite)
+}
+
+/// Brings a store of an older layout (`found`) up to [`SCHEMA_VERSION`].
+fn upgrade(tx: rusqlite::Transaction<'_>, path: &Path, found: i32) -> Result<(), StoreError> {
+    let sqlite = |cause| StoreError::sqlite(path, cause);
+    if found == 1 {
+        tx.execute_batch(UPGRADE_V1_TO_V2).map_err(sqlite)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
+        .map_err(sqlite)?;
     tx.commit().map_err(sqlite)
 }
 
@@ -135,7 +167,7 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 4);
+        assert_eq!(tables, 5);
     }
 
     #[test]
@@ -150,7 +182,7 @@ mod tests {
             identify(&conn, path),
             Err(StoreError::NewerSchema {
                 found: 3,
-                supported: 1,
+                supported: 2,
                 ..
             })
         ));

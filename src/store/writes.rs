@@ -92,15 +92,14 @@ impl RunStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite)?;
         tx.prepare_cached(
-            "INSERT INTO runs (flow_hash, status, input, checkpoint, steps, created_at, \
+            "INSERT INTO runs (flow_hash, status, checkpoint, steps, created_at, \
              updated_at, finished_at, owner, lease_until) \
-             VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, CASE WHEN ?7 THEN ?6 END, ?8, ?9)",
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, CASE WHEN ?6 THEN ?5 END, ?7, ?8)",
         )
         .and_then(|mut statement| {
             statement.execute(params![
                 run.flow_hash,
                 run.status.as_str(),
-                json_text(run.input),
                 run.checkpoint,
                 millis(run.started_at),
                 now,
@@ -119,6 +118,9 @@ impl RunStore for SqliteStore {
             }
         })?;
         let id = tx.last_insert_rowid();
+        tx.prepare_cached("INSERT INTO run_inputs (run_id, input) VALUES (?1, ?2)")
+            .and_then(|mut statement| statement.execute(params![id, json_text(run.input)]))
+            .map_err(sqlite)?;
         tx.prepare_cached("INSERT INTO snapshots (run_id, seq, state) VALUES (?1, 0, ?2)")
             .and_then(|mut statement| statement.execute(params![id, state]))
             .map_err(sqlite)?;
