@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -82,6 +82,21 @@ impl Executor {
             },
         );
         true
+    }
+
+    /// [`Self::reserve`], waiting up to `patience` for a job that is ending (its run already
+    /// stored as waiting or stopped) to let the run go.
+    pub(crate) fn reserve_within(&self, run: RunId, owner: &Owner, patience: Duration) -> bool {
+        let until = Instant::now() + patience;
+        loop {
+            if self.reserve(run, owner) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Gives up a reservation whose job was never submitted.

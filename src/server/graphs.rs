@@ -124,6 +124,7 @@ fn describe(graph: &Graph) -> Value {
         .iter()
         .filter_map(|node| match &node.kind {
             NodeKind::Tool { tool, .. } => Some(tool.as_str()),
+            NodeKind::Wait { .. } => Some(crate::tools::WAIT_TOOL),
             _ => None,
         })
         .collect();

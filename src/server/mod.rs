@@ -37,6 +37,9 @@ use crate::store::{RunFilter, RunStatus, RunStore, SqliteStore, StoreError};
 use executor::{Begin, Job, RunLimits};
 use state::{App, AppState};
 
+/// How long a stopping server waits for its streams to send their last message.
+const STREAMS_GRACE: Duration = Duration::from_secs(3);
+
 /// How a server runs: where it listens, its store, and the limits it puts on requests and
 /// runs.
 #[derive(Clone, Debug)]
@@ -164,8 +167,21 @@ pub fn serve(
             })
             .await
     })?;
-    // Streams that did not close on their own do not keep the process.
-    runtime.shutdown_timeout(Duration::from_secs(2));
+    // Streams end with the status of their run (interrupted): a short while for them to
+    // say so, and then they do not keep the process.
+    let app_streams = Arc::clone(&app);
+    runtime.block_on(async move {
+        let until = tokio::time::Instant::now() + STREAMS_GRACE;
+        while app_streams
+            .streams
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
+            && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }
 

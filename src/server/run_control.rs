@@ -25,6 +25,9 @@ use super::state::{App, AppState, blocking};
 /// How long a cancel waits for a running run to stop at its next step.
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a resume waits for the job of a run that just stopped to end.
+const JOB_ENDING: Duration = Duration::from_secs(2);
+
 /// Claims a stored run for `owner` and makes it ready to drive (`input` to its `wait`).
 pub(crate) fn take(
     app: &AppState,
@@ -55,7 +58,8 @@ pub(crate) async fn resume(
     };
     blocking(&app, move |app| {
         let owner = app.executor.owner();
-        if !app.executor.reserve(run, &owner) {
+        // A job whose run just stopped lets it go a moment after the store says so.
+        if !app.executor.reserve_within(run, &owner, JOB_ENDING) {
             return Err(ApiError::RunConflict {
                 run,
                 status: RunStatus::Running,

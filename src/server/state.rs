@@ -48,6 +48,8 @@ pub(crate) struct AppState {
     pub(crate) executor: Executor,
     /// Key → (the request body's digest, the run it created), in the order they came.
     idempotency: Mutex<IdempotencyKeys>,
+    /// Streams still open, which a stopping server waits for (a short while).
+    pub(crate) streams: std::sync::atomic::AtomicUsize,
 }
 
 /// A `node` that runs `exec` on a server started without `--allow-exec`.
@@ -79,6 +81,7 @@ impl AppState {
             hub,
             executor: Executor::default(),
             idempotency: Mutex::new(Default::default()),
+            streams: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

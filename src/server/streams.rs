@@ -10,6 +10,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -198,13 +199,33 @@ fn report(run: RunId, error: &ApiError) {
     eprintln!("flowc serve: the stream of run {run} stopped: {error}");
 }
 
+/// Counts an open stream while it lives.
+struct Open(App);
+
+impl Open {
+    fn new(app: &App) -> Self {
+        app.streams.fetch_add(1, Ordering::AcqRel);
+        Open(Arc::clone(app))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Checks the run, then starts its producer.
-async fn open(app: &App, id: &str, after: Option<u64>) -> Result<mpsc::Receiver<Out>, ApiError> {
+async fn open(
+    app: &App,
+    id: &str,
+    after: Option<u64>,
+) -> Result<(mpsc::Receiver<Out>, Open), ApiError> {
     let run = request::run_id(id)?;
     let reader = Arc::new(blocking(app, move |app| Reader::open(app, run)).await?);
     let (out, messages) = mpsc::channel(CLIENT_BUFFER);
     tokio::spawn(produce(Arc::clone(app), reader, after, out));
-    Ok(messages)
+    Ok((messages, Open::new(app)))
 }
 
 /// `GET /ws/logs/{run_id}?after=SEQ`.
@@ -215,13 +236,13 @@ pub(crate) async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let after = request::query(query)?.after;
-    let messages = open(&app, &id, after).await?;
+    let (messages, open) = open(&app, &id, after).await?;
     Ok(upgrade
-        .on_upgrade(move |socket| send_all(socket, messages))
+        .on_upgrade(move |socket| send_all(socket, messages, open))
         .into_response())
 }
 
-async fn send_all(mut socket: WebSocket, mut messages: mpsc::Receiver<Out>) {
+async fn send_all(mut socket: WebSocket, mut messages: mpsc::Receiver<Out>, _open: Open) {
     while let Some(message) = messages.recv().await {
         let text = message.json().to_string();
         if socket.send(Message::Text(text.into())).await.is_err() {
@@ -253,14 +274,14 @@ pub(crate) async fn sse(
             None => None,
         },
     };
-    let messages = open(&app, &id, after).await?;
-    let stream = futures_util::stream::unfold(messages, |mut messages| async move {
+    let opened = open(&app, &id, after).await?;
+    let stream = futures_util::stream::unfold(opened, |(mut messages, open)| async move {
         let message = messages.recv().await?;
         let mut event = SseEvent::default().data(message.json().to_string());
         if let Out::Event { seq, .. } = &message {
             event = event.id(seq.to_string());
         }
-        Some((Ok(event), messages))
+        Some((Ok(event), (messages, open)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

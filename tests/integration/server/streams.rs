@@ -1,0 +1,131 @@
+//! Streams (WebSocket and SSE): a subscriber joining mid-run, leaving and coming back with
+//! `after` (or `Last-Event-ID`) gets every event once, in order, then one status message.
+
+use serde_json::{Value, json};
+
+use super::client::{SLOW, Server, next_message};
+
+/// The seqs a finished run stored.
+fn stored_seqs(server: &Server, run: u64) -> Vec<u64> {
+    let view = server.state(run);
+    view["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect()
+}
+
+/// Takes one connection's messages: its events' seqs, whether `replay_end` came, and the
+/// status message it ended with (if it got that far).
+struct Taken {
+    seqs: Vec<u64>,
+    replay_ends: usize,
+    status: Option<Value>,
+}
+
+fn take(messages: impl Iterator<Item = Value>, stop_after: Option<usize>) -> Taken {
+    let mut taken = Taken {
+        seqs: Vec::new(),
+        replay_ends: 0,
+        status: None,
+    };
+    for message in messages {
+        assert!(
+            taken.status.is_none(),
+            "a message after the status: {message}"
+        );
+        match message["type"].as_str().unwrap() {
+            "event" => {
+                assert_eq!(message["seq"], message["record"]["seq"]);
+                taken.seqs.push(message["seq"].as_u64().unwrap());
+                if stop_after.is_some_and(|n| taken.seqs.len() >= n) {
+                    break;
+                }
+            }
+            "replay_end" => taken.replay_ends += 1,
+            "status" => taken.status = Some(message["status"].clone()),
+            other => panic!("unknown message {other}"),
+        }
+    }
+    taken
+}
+
+#[test]
+fn a_websocket_joining_mid_run_and_reconnecting_gets_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let slow = server.create(SLOW);
+    let run = server.start_run(&slow, &json!({ "rounds": 12 }));
+    server.wait_for(run, |view| view["steps"].as_u64().unwrap() >= 3);
+
+    let mut socket = server.websocket(&format!("/ws/logs/{run}")).unwrap();
+    let first = take(std::iter::from_fn(|| next_message(&mut socket)), Some(8));
+    drop(socket);
+    assert_eq!(first.replay_ends, 1, "joined mid-run: replayed, then live");
+    let last = *first.seqs.last().unwrap();
+    let mut socket = server
+        .websocket(&format!("/ws/logs/{run}?after={last}"))
+        .unwrap();
+    let rest = take(std::iter::from_fn(|| next_message(&mut socket)), None);
+    assert_eq!(rest.status, Some(json!("completed")));
+    assert_eq!(rest.replay_ends, 1);
+    assert!(
+        next_message(&mut socket).is_none(),
+        "closed after the status"
+    );
+
+    let mut all = first.seqs;
+    all.extend(rest.seqs);
+    assert_eq!(all, stored_seqs(&server, run));
+    assert_eq!(all, (0..all.len() as u64).collect::<Vec<_>>());
+
+    // A finished run: the whole log, the marker, the status.
+    let mut socket = server.websocket(&format!("/ws/logs/{run}")).unwrap();
+    let replay = take(std::iter::from_fn(|| next_message(&mut socket)), None);
+    assert_eq!(replay.seqs, all);
+    assert_eq!(
+        (replay.replay_ends, replay.status),
+        (1, Some(json!("completed")))
+    );
+}
+
+#[test]
+fn an_sse_subscriber_resumes_with_last_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let slow = server.create(SLOW);
+    let run = server.start_run(&slow, &json!({ "rounds": 10 }));
+    server.wait_for(run, |view| view["steps"].as_u64().unwrap() >= 2);
+
+    let path = format!("/runs/{run}/events");
+    let mut ids = Vec::new();
+    let first = take(
+        server.sse(&path, None).map(|(id, data)| {
+            if data["type"] == "event" {
+                ids.push(id.unwrap());
+            }
+            data
+        }),
+        Some(6),
+    );
+    assert_eq!(ids, first.seqs, "each event's id is its seq");
+    let last = *first.seqs.last().unwrap();
+    let rest = take(server.sse(&path, Some(last)).map(|(_, data)| data), None);
+    assert_eq!(rest.status, Some(json!("completed")));
+    let mut all = first.seqs;
+    all.extend(rest.seqs);
+    assert_eq!(all, stored_seqs(&server, run));
+    assert_eq!(all, (0..all.len() as u64).collect::<Vec<_>>());
+    // `?after=` does the same.
+    let tail = take(
+        server
+            .sse(&format!("{path}?after={last}"), None)
+            .map(|(_, data)| data),
+        None,
+    );
+    assert_eq!(
+        tail.seqs,
+        all[all.iter().position(|s| *s == last).unwrap() + 1..]
+    );
+}
