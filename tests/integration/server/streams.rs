@@ -129,3 +129,30 @@ fn an_sse_subscriber_resumes_with_last_event_id() {
         all[all.iter().position(|s| *s == last).unwrap() + 1..]
     );
 }
+
+/// Many events of some 8 KB each: more than the live channel, the client's buffer and the
+/// socket's together.
+const FAST: &str = "flow fast {
+    state { n: int = 0, rounds: int = 2000, base: string = \"\", tag: string = \"\" }
+    node count { n += 1; tag = `${n}-${base}`; }
+    start -> count
+    count -> count when n < rounds
+    count -> end
+}
+";
+
+#[test]
+fn a_client_that_reads_nothing_does_not_slow_the_run_and_catches_up_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let fast = server.create(FAST);
+    let run = server.start_run(&fast, &json!({ "base": "x".repeat(8000) }));
+    let mut socket = server.websocket(&format!("/ws/logs/{run}")).unwrap();
+    // The run ends while its subscriber reads nothing.
+    server.wait_status(run, "completed");
+    let all = take(std::iter::from_fn(|| next_message(&mut socket)), None);
+    assert_eq!(all.status, Some(json!("completed")));
+    assert_eq!(all.seqs.len(), 2002);
+    assert_eq!(all.seqs, stored_seqs(&server, run));
+    assert_eq!(all.seqs, (0..all.seqs.len() as u64).collect::<Vec<_>>());
+}
