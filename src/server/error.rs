@@ -25,6 +25,8 @@ pub enum ApiError {
     BadBody { reason: String },
     #[error("the request is not valid JSON of the expected shape: {reason}")]
     BadJson { reason: String },
+    #[error("this endpoint is a WebSocket: {reason}")]
+    NotWebSocket { reason: String },
     #[error("bad query parameters: {reason}")]
     BadQuery { reason: String },
     #[error("`{field}` must be {expected}, not {found}")]
@@ -76,6 +78,7 @@ impl ApiError {
             Self::BadBody { .. } => "bad-body",
             Self::BadJson { .. } => "bad-json",
             Self::BadQuery { .. } => "bad-query",
+            Self::NotWebSocket { .. } => "not-websocket",
             Self::BadField { .. } => "bad-field",
             Self::Compile { .. } => "compile-error",
             Self::GraphNotFound { .. } => "graph-not-found",
@@ -103,6 +106,7 @@ impl ApiError {
             Self::BadBody { .. }
             | Self::BadJson { .. }
             | Self::BadQuery { .. }
+            | Self::NotWebSocket { .. }
             | Self::BadField { .. } => StatusCode::BAD_REQUEST,
             Self::Compile { .. } | Self::Input { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::GraphInUse { .. }

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
@@ -96,8 +96,9 @@ pub(crate) async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError
 /// `GET /graphs/{id}`: the source, description, nodes, tools and Mermaid drawing.
 pub(crate) async fn show(
     State(app): State<App>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = request::path(path)?;
     let hash = hash_of(&id)?;
     let graph = blocking(&app, move |app| app.graph(&hash)).await?;
     Ok(Json(describe(&graph)))
@@ -145,8 +146,9 @@ fn describe(graph: &Graph) -> Value {
 /// `DELETE /graphs/{id}`: the graph and its finished runs; refused while a run may go on.
 pub(crate) async fn remove(
     State(app): State<App>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = request::path(path)?;
     let hash = hash_of(&id)?;
     blocking(&app, move |app| {
         let deleted = app.store.lock().delete_flow(&hash)?;

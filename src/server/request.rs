@@ -3,8 +3,8 @@
 //! never axum's plain-text rejections.
 
 use axum::body::Bytes;
-use axum::extract::Query;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -76,6 +76,14 @@ pub(crate) fn run_id(text: &str) -> Result<RunId, ApiError> {
 pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     query
         .map(|Query(query)| query)
+        .map_err(|rejection| ApiError::BadQuery {
+            reason: rejection.body_text(),
+        })
+}
+
+/// A path parameter (a path that is not UTF-8 is refused here, as JSON).
+pub(crate) fn path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(id)| id)
         .map_err(|rejection| ApiError::BadQuery {
             reason: rejection.body_text(),
         })

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -46,9 +46,10 @@ pub(crate) fn take(
 /// `POST /graph/resume/{run_id}` with an optional JSON object for a waiting run.
 pub(crate) async fn resume(
     State(app): State<App>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = request::path(path)?;
     let run = request::run_id(&id)?;
     let body = request::body(body, app.config.max_body_bytes)?;
     let input: Option<Value> = request::json(&body)?;
@@ -102,8 +103,9 @@ pub(crate) async fn resume(
 /// `POST /graph/cancel/{run_id}`.
 pub(crate) async fn cancel(
     State(app): State<App>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = request::path(path)?;
     let run = request::run_id(&id)?;
     blocking(&app, move |app| cancel_run(app, run).map(Json)).await
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -178,8 +178,9 @@ fn status(app: &AppState, run: RunId) -> Result<RunStatus, ApiError> {
 /// `GET /graph/state/{run_id}`.
 pub(crate) async fn state(
     State(app): State<App>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = request::path(path)?;
     let run = request::run_id(&id)?;
     blocking(&app, move |app| view(app, run)).await.map(Json)
 }

@@ -12,7 +12,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -231,11 +232,15 @@ async fn open(
 /// `GET /ws/logs/{run_id}?after=SEQ`.
 pub(crate) async fn websocket(
     State(app): State<App>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     query: Result<Query<StreamQuery>, QueryRejection>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let id = request::path(path)?;
     let after = request::query(query)?.after;
+    let upgrade = upgrade.map_err(|rejection| ApiError::NotWebSocket {
+        reason: rejection.body_text(),
+    })?;
     let (messages, open) = open(&app, &id, after).await?;
     Ok(upgrade
         .on_upgrade(move |socket| send_all(socket, messages, open))
@@ -255,10 +260,11 @@ async fn send_all(mut socket: WebSocket, mut messages: mpsc::Receiver<Out>, _ope
 /// `GET /runs/{run_id}/events?after=SEQ` (or `Last-Event-ID: SEQ`).
 pub(crate) async fn sse(
     State(app): State<App>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let id = request::path(path)?;
     let after = match request::query(query)?.after {
         Some(after) => Some(after),
         None => match headers.get("last-event-id") {

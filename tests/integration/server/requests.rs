@@ -147,6 +147,9 @@ fn bad_requests_are_4xx_with_a_json_error() {
         ("/runs?status=done", 400, "bad-query"),
         ("/runs?limit=many", 400, "bad-query"),
         ("/runs/999/events", 404, "run-not-found"),
+        ("/runs/1/events?after=x", 400, "bad-query"),
+        ("/graph/state/%FF", 400, "bad-query"),
+        ("/ws/logs/1", 400, "not-websocket"),
         ("/nowhere", 404, "not-found"),
         ("/graph/create", 405, "method-not-allowed"),
     ] {
