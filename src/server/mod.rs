@@ -283,3 +283,41 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_gets_what_it_asks_for_within_the_caps() {
+        let mut config = ServerConfig::new(([127, 0, 0, 1], 0).into(), "x.db".into());
+        config.max_steps = 100;
+        config.max_run_time = Some(Duration::from_secs(60));
+        let asked = config.run_limits(Some(10), Some(Duration::from_secs(5)));
+        assert_eq!(
+            (asked.max_steps, asked.timeout),
+            (10, Some(Duration::from_secs(5)))
+        );
+        let capped = config.run_limits(Some(1000), Some(Duration::from_secs(600)));
+        assert_eq!(
+            (capped.max_steps, capped.timeout),
+            (100, Some(Duration::from_secs(60)))
+        );
+        let defaults = config.run_limits(None, None);
+        assert_eq!(
+            (defaults.max_steps, defaults.timeout),
+            (100, Some(Duration::from_secs(60)))
+        );
+        config.max_run_time = None;
+        assert_eq!(config.run_limits(None, None).timeout, None);
+    }
+
+    #[test]
+    fn another_address_than_loopback_needs_a_token() {
+        let config = ServerConfig::new(([0, 0, 0, 0], 0).into(), "/nonexistent/x.db".into());
+        assert!(matches!(
+            serve(config, |_| {}),
+            Err(ServerError::NeedsToken { .. })
+        ));
+    }
+}

@@ -88,3 +88,46 @@ pub(crate) fn path(path: Result<Path<String>, PathRejection>) -> Result<String, 
             reason: rejection.body_text(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn run_ids_are_positive_integers() {
+        assert_eq!(run_id("42").unwrap(), 42);
+        for bad in ["0", "-1", "x", "", "99999999999999999999"] {
+            assert!(
+                matches!(run_id(bad), Err(ApiError::BadRunId { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_state_is_an_object_within_its_limit() {
+        assert!(state(None, "s", 10).unwrap().is_empty());
+        assert!(state(Some(json!(null)), "s", 10).unwrap().is_empty());
+        assert_eq!(state(Some(json!({ "a": 1 })), "s", 10).unwrap()["a"], 1);
+        assert!(matches!(
+            state(Some(json!({ "a": "long text" })), "s", 10),
+            Err(ApiError::TooLarge { limit: 10 })
+        ));
+        assert!(matches!(
+            state(Some(json!([1])), "s", 10),
+            Err(ApiError::BadField {
+                field: "s",
+                found: "an array",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_empty_body_reads_as_null() {
+        assert_eq!(json::<Option<u8>>(b"  ").unwrap(), None);
+        assert!(matches!(json::<u8>(b"{"), Err(ApiError::BadJson { .. })));
+    }
+}
