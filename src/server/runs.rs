@@ -216,11 +216,47 @@ pub(crate) fn view(app: &AppState, run: RunId) -> Result<Value, ApiError> {
         .and_then(|at| graph.program.nodes.get(usize::try_from(at).ok()?))
         .map(|node| node.name.clone());
     let mut view = summary(&loaded.record);
+    if let Some(error) = loaded.record.error.as_deref() {
+        view["error"] = diagnostic(&graph, &stored_json(error));
+    }
     view["node"] = json!(node);
     view["state"] = Value::Object(loaded.state);
     view["log_complete"] = json!(events.len() < MAX_LOG);
     view["log"] = Value::Array(log);
     Ok(view)
+}
+
+/// A run's stored error (`{code, message, node}`) as a diagnostic of `flowc check --format
+/// json`, its label on the node's name in the source.
+fn diagnostic(graph: &Graph, error: &Value) -> Value {
+    let text = &graph.source.text;
+    let labels: Vec<Value> = error["node"]
+        .as_str()
+        .and_then(|name| graph.program.find(name))
+        .map(|node| {
+            let (line, column) = crate::span::line_column(text, node.span.start);
+            let (end_line, end_column) = crate::span::line_column(text, node.span.end);
+            json!({
+                "message": "in this node",
+                "primary": true,
+                "offset": node.span.start,
+                "length": node.span.len(),
+                "line": line,
+                "column": column,
+                "end_line": end_line,
+                "end_column": end_column,
+            })
+        })
+        .into_iter()
+        .collect();
+    let code = error["code"].as_str().map(|code| format!("flow::{code}"));
+    json!({
+        "code": code,
+        "severity": "error",
+        "message": error["message"],
+        "node": error["node"],
+        "labels": labels,
+    })
 }
 
 /// A run's row, as listed.

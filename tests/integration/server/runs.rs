@@ -41,6 +41,17 @@ fn a_sync_run_answers_with_its_state_and_log_and_a_background_run_is_polled() {
         (0..seqs(&view).len() as u64).collect::<Vec<_>>()
     );
 
+    // A run's own limit, within the server's: the run fails, its error a diagnostic.
+    let (status, failed) = server.post(
+        "/graph/run",
+        &json!({ "graph_id": slow, "initial_state": { "rounds": 100 }, "wait": true, "max_steps": 3, "timeout": "1m" }),
+    );
+    assert_eq!(status, 200, "{failed}");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["error"]["code"], "flow::max-steps", "{failed}");
+    assert_eq!(failed["error"]["severity"], "error");
+    assert!(failed["state"]["n"].as_u64().unwrap() < 3);
+
     // A state the schema refuses: nothing is stored, the error says why.
     let (status, refused) = server.run(&refund, &json!({ "order": 5 }), true);
     assert_eq!(status, 422, "{refused}");
@@ -48,12 +59,15 @@ fn a_sync_run_answers_with_its_state_and_log_and_a_background_run_is_polled() {
     assert!(refused["error"]["report"]["diagnostics"][0]["message"].is_string());
 
     let (_, listed) = server.get(&format!("/runs?graph_id={slow}"));
-    assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 2);
     let (_, listed) = server.get("/runs?status=completed&limit=1");
     assert_eq!(listed["runs"][0]["run_id"], run);
     let cursor = listed["next_cursor"].as_u64().unwrap();
     let (_, older) = server.get(&format!("/runs?limit=1&cursor={cursor}"));
     assert_eq!(older["runs"][0]["run_id"], 1);
+    let (_, listed) = server.get("/runs?status=failed");
+    assert_eq!(listed["runs"][0]["run_id"], failed["run_id"]);
+    assert_eq!(listed["next_cursor"], Value::Null);
 }
 
 #[test]
