@@ -140,9 +140,9 @@ impl Executor {
         };
         let mut store = app.store.clone();
         for (run, owner) in held {
-            if store.release(run, &owner).is_ok() {
-                app.hub.publish(run, Live::Stopped);
-            }
+            // A queued run has no owner to release: it stays queued for the next start.
+            let _ = store.release(run, &owner);
+            app.hub.publish(run, Live::Stopped);
         }
     }
 

@@ -89,6 +89,10 @@ pub(crate) async fn start(
             match tokio::time::timeout_at(until, live.recv()).await {
                 Err(_) => break,
                 Ok(Ok(Live::Event(_)) | Err(RecvError::Lagged(_))) => {}
+                // A stopping server answers with the run as it is.
+                Ok(Ok(Live::Stopped) | Err(RecvError::Closed)) if app.executor.is_stopping() => {
+                    break;
+                }
                 Ok(Ok(Live::Stopped) | Err(RecvError::Closed)) => {
                     live = app.hub.subscribe(run);
                 }

@@ -168,6 +168,10 @@ async fn produce(app: App, reader: Arc<Reader>, after: Option<u64>, out: mpsc::S
                 }
                 Ok(Live::Stopped) | Err(RecvError::Closed) => {
                     status = status_of(&app, run).await?;
+                    if app.executor.is_stopping() {
+                        // The server stops: the run is as it is (queued runs stay queued).
+                        break;
+                    }
                     if matches!(status, RunStatus::Queued | RunStatus::Running) {
                         live = app.hub.subscribe(run);
                     }

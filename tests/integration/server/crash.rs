@@ -51,10 +51,37 @@ fn a_killed_server_restarts_with_its_runs_intact_and_resumable() {
 fn sigterm_leaves_running_runs_interrupted_and_tells_their_streams() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("flowc.db");
-    let server = Server::start(&db, &[]);
+    let server = Server::start(&db, &["--max-concurrent-runs", "1"]);
     let slow = server.create(SLOW);
     let run = server.start_run(&slow, &json!({ "rounds": 100 }));
     server.wait_for(run, |view| view["steps"].as_u64().unwrap() >= 2);
+    let queued = server.start_run(&slow, &json!({ "rounds": 1 }));
+    // A client waiting for a queued run is answered when the server stops.
+    let url = format!("{}/graph/run", server.base);
+    let body = json!({ "graph_id": slow, "initial_state": { "rounds": 2 }, "wait": true });
+    let waiter = std::thread::spawn(move || {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut response = agent.post(&url).send_json(&body).unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response
+                .body_mut()
+                .read_json::<serde_json::Value>()
+                .unwrap(),
+        )
+    });
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.get(&format!("/graph/state/{}", queued + 1)).1["status"] != "queued" {
+        assert!(
+            std::time::Instant::now() < until,
+            "the third run was never queued"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let mut socket = server.websocket(&format!("/ws/logs/{run}")).unwrap();
     assert_eq!(next_message(&mut socket).unwrap()["seq"], 0);
     assert_eq!(server.terminate(), Some(0));
@@ -66,6 +93,16 @@ fn sigterm_leaves_running_runs_interrupted_and_tells_their_streams() {
         last.unwrap(),
         json!({ "type": "status", "status": "interrupted" })
     );
+    let (status, answer) = waiter.join().unwrap();
+    assert_eq!(
+        (status, &answer["status"]),
+        (202, &json!("queued")),
+        "{answer}"
+    );
+
+    // Started again: the interrupted run waits to be resumed, the queued ones run.
     let server = Server::start(&db, &[]);
     assert_eq!(server.state(run)["status"], "interrupted");
+    assert_eq!(server.wait_status(queued, "completed")["state"]["n"], 1);
+    assert_eq!(server.wait_status(queued + 1, "completed")["state"]["n"], 2);
 }
