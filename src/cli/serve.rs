@@ -14,7 +14,8 @@ pub(super) struct ServeArgs {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
     addr: SocketAddr,
-    /// The run store (created when missing).
+    /// The run store (created when missing); `:memory:` for one that is gone when the
+    /// server stops.
     #[arg(long, default_value = "flowc.db", value_name = "FILE")]
     db: PathBuf,
     /// Every request must carry `Authorization: Bearer TOKEN`.

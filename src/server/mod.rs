@@ -37,6 +37,9 @@ use crate::store::{RunFilter, RunStatus, RunStore, SqliteStore, StoreError};
 use executor::{Begin, Job, RunLimits};
 use state::{App, AppState};
 
+/// The `--db` of a throwaway store, gone when the server stops.
+pub const IN_MEMORY: &str = ":memory:";
+
 /// How long a stopping server waits for its streams to send their last message.
 const STREAMS_GRACE: Duration = Duration::from_secs(3);
 
@@ -45,6 +48,7 @@ const STREAMS_GRACE: Duration = Duration::from_secs(3);
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub addr: SocketAddr,
+    /// The run store's file, or [`IN_MEMORY`].
     pub db: PathBuf,
     /// Every request must carry `Authorization: Bearer <token>`; required off loopback.
     pub token: Option<String>,
@@ -140,8 +144,12 @@ pub fn serve(
     if config.token.is_none() && !config.addr.ip().is_loopback() {
         return Err(ServerError::NeedsToken { addr: config.addr });
     }
-    let writer = SqliteStore::open(&config.db)?;
-    let reader = SqliteStore::open_read_only(&config.db)?;
+    let (writer, reader) = if config.db.as_os_str() == IN_MEMORY {
+        (SqliteStore::in_memory()?, None)
+    } else {
+        let writer = SqliteStore::open(&config.db)?;
+        (writer, Some(SqliteStore::open_read_only(&config.db)?))
+    };
     let workers = config.max_concurrent_runs;
     let app: App = Arc::new(AppState::new(config, writer, reader, hub::Hub::default()));
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -42,7 +42,8 @@ pub(crate) struct AppState {
     pub(crate) config: ServerConfig,
     pub(crate) registry: ToolRegistry,
     pub(crate) store: SharedStore,
-    reader: Mutex<SqliteStore>,
+    /// `None` for a store in memory, which only its one connection sees: reads share it.
+    reader: Option<Mutex<SqliteStore>>,
     graphs: Mutex<HashMap<String, Graph>>,
     pub(crate) hub: Hub,
     pub(crate) executor: Executor,
@@ -69,14 +70,14 @@ impl AppState {
     pub(crate) fn new(
         config: ServerConfig,
         writer: SqliteStore,
-        reader: SqliteStore,
+        reader: Option<SqliteStore>,
         hub: Hub,
     ) -> Self {
         AppState {
             config,
             registry: ToolRegistry::builtin(),
             store: SharedStore::new(writer, hub.clone()),
-            reader: Mutex::new(reader),
+            reader: reader.map(Mutex::new),
             graphs: Mutex::new(HashMap::new()),
             hub,
             executor: Executor::default(),
@@ -90,8 +91,13 @@ impl AppState {
         &self,
         read: impl FnOnce(&SqliteStore) -> Result<T, StoreError>,
     ) -> Result<T, ApiError> {
-        let reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        read(&reader).map_err(ApiError::from_store)
+        match &self.reader {
+            Some(reader) => {
+                let reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                read(&reader).map_err(ApiError::from_store)
+            }
+            None => read(&self.store.lock()).map_err(ApiError::from_store),
+        }
     }
 
     /// Checks `source` as this server runs it (no `exec` unless allowed): the graph, or the

@@ -44,13 +44,18 @@ pub(super) fn flowc() -> Command {
 impl Server {
     /// Starts `flowc serve` on `db` with `args`, and waits until it answers.
     pub(super) fn start(db: &Path, args: &[&str]) -> Server {
+        Self::start_in(db.parent().unwrap(), db.as_os_str(), args)
+    }
+
+    /// Starts `flowc serve --db DB` in `dir`.
+    pub(super) fn start_in(dir: &Path, db: &std::ffi::OsStr, args: &[&str]) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let child = flowc()
             .args(["serve", "--addr", &addr, "--db"])
             .arg(db)
             .args(args)
-            .current_dir(db.parent().unwrap())
+            .current_dir(dir)
             .env_remove("FLOWC_TOKEN")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -136,3 +136,30 @@ fn health_openapi_and_docs_are_served() {
     assert_eq!(status, 200);
     assert!(page.contains("/graph/state/{run_id}"));
 }
+
+#[test]
+fn a_store_in_memory_serves_runs_and_their_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), ":memory:".as_ref(), &[]);
+    let graph = server.create(REFUND);
+    let (status, done) = server.run(&graph, &json!({ "order": "M", "amount": 1 }), true);
+    assert_eq!(
+        (status, &done["status"]),
+        (200, &json!("completed")),
+        "{done}"
+    );
+    let run = done["run_id"].as_u64().unwrap();
+    let mut socket = server.websocket(&format!("/ws/logs/{run}")).unwrap();
+    let mut last = None;
+    while let Some(message) = super::client::next_message(&mut socket) {
+        last = Some(message);
+    }
+    assert_eq!(
+        last.unwrap(),
+        json!({ "type": "status", "status": "completed" })
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "no file is written"
+    );
+}
