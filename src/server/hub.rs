@@ -75,5 +75,9 @@ mod tests {
         drop(receiver);
         hub.forget_if_unheard(1);
         assert!(hub.channels.lock().unwrap().is_empty());
+        // A channel nobody hears is dropped when something is published to it.
+        drop(hub.subscribe(2));
+        hub.publish(2, Live::Stopped);
+        assert!(hub.channels.lock().unwrap().is_empty());
     }
 }

@@ -83,6 +83,9 @@ pub(crate) async fn start(
         loop {
             let status = blocking(&app, move |app| status(app, run)).await?;
             if !matches!(status, RunStatus::Queued | RunStatus::Running) {
+                drop(live);
+                // Nobody else may listen to this run: its channel goes with the last listener.
+                app.hub.forget_if_unheard(run);
                 let view = blocking(&app, move |app| view(app, run)).await?;
                 return Ok((StatusCode::OK, Json(view)));
             }
