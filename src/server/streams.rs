@@ -37,6 +37,9 @@ use super::state::{App, AppState, blocking};
 /// meanwhile, never holding up the run).
 const CLIENT_BUFFER: usize = 256;
 
+/// How long a stream waits for a live message before it reads the store anyway.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Events read from the store at a time.
 const PAGE: usize = 1000;
 
@@ -152,7 +155,16 @@ async fn produce(app: App, reader: Arc<Reader>, after: Option<u64>, out: mpsc::S
         }
         let mut status = status_of(&app, run).await?;
         while matches!(status, RunStatus::Queued | RunStatus::Running) {
-            match live.recv().await {
+            let Ok(received) = tokio::time::timeout(QUIET, live.recv()).await else {
+                // Quiet for a while: a run driven by another process on this store sends
+                // nothing live, so the store is read.
+                if !catch_up(&app, &reader, &mut next, &out).await? {
+                    return Ok(());
+                }
+                status = status_of(&app, run).await?;
+                continue;
+            };
+            match received {
                 Ok(Live::Event(event)) if event.seq == next => {
                     next = event.seq + 1;
                     if out.send(reader.message(&event)).await.is_err() {

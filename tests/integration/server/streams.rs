@@ -156,3 +156,41 @@ fn a_client_that_reads_nothing_does_not_slow_the_run_and_catches_up_from_the_sto
     assert_eq!(all.seqs, stored_seqs(&server, run));
     assert_eq!(all.seqs, (0..all.seqs.len() as u64).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_stream_follows_a_run_that_another_process_drives() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flowc.db");
+    let server = Server::start(&db, &[]);
+    std::fs::write(dir.path().join("slow.flow"), SLOW).unwrap();
+    let mut cli = super::client::flowc()
+        .args([
+            "run",
+            "slow.flow",
+            "--db",
+            "flowc.db",
+            "--set",
+            "rounds=6",
+            "-q",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The CLI's run is run 1 of the same store.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.get("/graph/state/1").0 != 200 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the CLI's run never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut socket = server.websocket("/ws/logs/1").unwrap();
+    let all = take(std::iter::from_fn(|| next_message(&mut socket)), None);
+    assert!(cli.wait().unwrap().success());
+    assert_eq!(all.status, Some(json!("completed")));
+    assert_eq!(all.seqs, stored_seqs(&server, 1));
+    assert_eq!(all.seqs, (0..all.seqs.len() as u64).collect::<Vec<_>>());
+}
