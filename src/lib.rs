@@ -19,6 +19,8 @@ pub mod durable;
 pub mod graph;
 pub mod runtime;
 pub mod sandbox;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod source;
 pub mod span;
 #[cfg(feature = "store")]

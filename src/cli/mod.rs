@@ -15,6 +15,8 @@ mod resume;
 mod run;
 #[cfg(feature = "store")]
 mod runs;
+#[cfg(feature = "server")]
+mod serve;
 #[cfg(feature = "store")]
 mod show;
 mod tools;
@@ -62,6 +64,9 @@ enum Command {
     /// Continue a stored run that was interrupted or waits for input.
     #[cfg(feature = "store")]
     Resume(resume::ResumeArgs),
+    /// Serve the HTTP API: graphs, durable runs and their live logs.
+    #[cfg(feature = "server")]
+    Serve(serve::ServeArgs),
 }
 
 /// Runs one command and returns its exit code.
@@ -78,5 +83,7 @@ pub fn run(args: Args) -> u8 {
         Command::Show(args) => show::run(&args, &registry),
         #[cfg(feature = "store")]
         Command::Resume(args) => resume::run(&args, &registry),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve::run(&args),
     }
 }

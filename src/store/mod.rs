@@ -63,6 +63,7 @@
 //! ```
 
 mod error;
+mod flows;
 mod lease;
 mod owner;
 mod reads;
@@ -87,6 +88,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 pub use error::{RecordPart, StoreError};
+pub use flows::{FlowDeleted, FlowSummary};
 pub use lease::LeaseKeeper;
 pub use owner::Owner;
 pub use replay::{SNAPSHOT_EVERY_EVENTS, SNAPSHOT_MIN_DELTA_BYTES};

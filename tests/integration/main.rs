@@ -13,6 +13,8 @@ mod graph;
 mod readme;
 mod robustness;
 mod runtime_ui;
+#[cfg(unix)]
+mod server;
 #[cfg(target_os = "linux")]
 mod signals;
 mod steps;

@@ -1,0 +1,345 @@
+//! Starting runs (`POST /graph/run`: queued, then driven on the pool; answered when done
+//! with `wait: true`), a run as it is stored (`GET /graph/state/{id}`), and the list of runs.
+
+use std::time::{Duration, SystemTime};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::diagnostics::FileReport;
+use crate::runtime::{Checkpoint, Interpreter, RunOptions};
+use crate::store::{MAX_PAGE, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunStore};
+
+use super::error::ApiError;
+use super::executor::{Begin, Job, RunLimits};
+use super::hub::Live;
+use super::request;
+use super::state::{App, AppState, Graph, blocking, graph_id, hash_of, stored_json};
+
+/// The most log records a run's view holds (`log_complete` says whether that was all).
+const MAX_LOG: usize = MAX_PAGE;
+
+/// The most runs one `GET /runs` lists.
+const MAX_LISTED: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunBody {
+    graph_id: String,
+    #[serde(default)]
+    initial_state: Option<Value>,
+    #[serde(default)]
+    wait: bool,
+    #[serde(default)]
+    max_steps: Option<u64>,
+    /// Seconds, or a duration such as `"30s"`.
+    #[serde(default)]
+    timeout: Option<Value>,
+}
+
+/// `POST /graph/run`.
+pub(crate) async fn start(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = request::body(body, app.config.max_body_bytes)?;
+    let asked: RunBody = request::json(&body)?;
+    let key = match headers.get("idempotency-key") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::BadBody {
+                    reason: "the Idempotency-Key header is not text".into(),
+                })?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let hash = hash_of(&asked.graph_id)?;
+    let input = request::state(
+        asked.initial_state,
+        "initial_state",
+        app.config.max_state_bytes,
+    )?;
+    let timeout = asked.timeout.as_ref().map(timeout).transpose()?;
+    let limits = app.config.run_limits(asked.max_steps, timeout);
+    let wait = asked.wait;
+    let (run, mut live) = blocking(&app, move |app| {
+        let (run, _) =
+            app.idempotent(key.as_deref(), &body, || queue(app, &hash, &input, limits))?;
+        // Subscribed before the status is read, so no stop goes unseen.
+        Ok((run, app.hub.subscribe(run)))
+    })
+    .await?;
+    if wait {
+        let until = tokio::time::Instant::now() + app.config.max_wait;
+        loop {
+            let status = blocking(&app, move |app| status(app, run)).await?;
+            if !matches!(status, RunStatus::Queued | RunStatus::Running) {
+                drop(live);
+                // Nobody else may listen to this run: its channel goes with the last listener.
+                app.hub.forget_if_unheard(run);
+                let view = blocking(&app, move |app| view(app, run)).await?;
+                return Ok((StatusCode::OK, Json(view)));
+            }
+            match tokio::time::timeout_at(until, live.recv()).await {
+                Err(_) => break,
+                Ok(Ok(Live::Event(_)) | Err(RecvError::Lagged(_))) => {}
+                // A stopping server answers with the run as it is.
+                Ok(Ok(Live::Stopped) | Err(RecvError::Closed)) if app.executor.is_stopping() => {
+                    break;
+                }
+                Ok(Ok(Live::Stopped) | Err(RecvError::Closed)) => {
+                    live = app.hub.subscribe(run);
+                }
+            }
+        }
+    }
+    drop(live);
+    app.hub.forget_if_unheard(run);
+    let status = blocking(&app, move |app| status(app, run)).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "run_id": run, "status": status })),
+    ))
+}
+
+fn timeout(value: &Value) -> Result<Duration, ApiError> {
+    let bad = || ApiError::BadField {
+        field: "timeout",
+        expected: "a number of seconds or a duration such as \"30s\"",
+        found: crate::value::Kind::of_json(value).json_name(),
+    };
+    match value {
+        Value::Number(number) => number
+            .as_f64()
+            .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+            .ok_or_else(bad),
+        Value::String(text) => humantime::parse_duration(text).map_err(|_| bad()),
+        _ => Err(bad()),
+    }
+}
+
+/// Stores a new queued run of the graph and hands it to the executor.
+fn queue(
+    app: &AppState,
+    hash: &str,
+    input: &Map<String, Value>,
+    limits: RunLimits,
+) -> Result<RunId, ApiError> {
+    let graph = app.runnable(hash)?;
+    let interpreter = Interpreter::new(graph.program.clone(), RunOptions::default());
+    let run = interpreter
+        .start(input.clone())
+        .map_err(|error| ApiError::Input {
+            report: input_report(&graph, error),
+        })?;
+    let checkpoint =
+        serde_json::to_string(run.checkpoint()).map_err(|error| ApiError::Internal {
+            reason: error.to_string(),
+        })?;
+    let owner = app.executor.owner();
+    let mut store = app.store.clone();
+    let id = store.create_run(
+        &NewRun {
+            flow_hash: hash,
+            input,
+            state: &run.state_json(),
+            checkpoint: &checkpoint,
+            started_at: SystemTime::now(),
+            status: RunStatus::Queued,
+        },
+        &owner,
+    )?;
+    app.executor.reserve(id, &owner);
+    app.executor.submit(Job {
+        run: id,
+        hash: hash.to_owned(),
+        begin: Begin::Queued,
+        limits,
+        owner,
+    })?;
+    Ok(id)
+}
+
+/// A run's error about its input, as `flowc check --format json` reports a file.
+pub(crate) fn input_report(graph: &Graph, error: crate::RuntimeError) -> Value {
+    let mut report = FileReport::new(graph.source.clone());
+    report.push(error);
+    report.to_json()
+}
+
+fn status(app: &AppState, run: RunId) -> Result<RunStatus, ApiError> {
+    app.read(|store| store.run(run))?
+        .map(|record| record.status)
+        .ok_or(ApiError::RunNotFound { run })
+}
+
+/// `GET /graph/state/{run_id}`.
+pub(crate) async fn state(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let id = request::path(path)?;
+    let run = request::run_id(&id)?;
+    blocking(&app, move |app| view(app, run)).await.map(Json)
+}
+
+/// A run as stored: status, the node it is at, state, log (the `--trace` records) and error.
+pub(crate) fn view(app: &AppState, run: RunId) -> Result<Value, ApiError> {
+    let loaded = app.read(|store| store.load(run))?;
+    let graph = app.graph(&loaded.record.flow_hash)?;
+    let interpreter = Interpreter::new(graph.program.clone(), RunOptions::default());
+    let events = app.read(|store| store.events(run, None, MAX_LOG))?;
+    let run_name = run.to_string();
+    let log: Vec<Value> = events
+        .iter()
+        .map(|stored| {
+            interpreter
+                .decode(
+                    stored.seq,
+                    &stored.kind,
+                    &stored.record,
+                    stored.changes.as_deref(),
+                    Some(&run_name),
+                )
+                .ok()
+                .and_then(|event| serde_json::to_value(&event).ok())
+                .unwrap_or_else(
+                    || json!({ "seq": stored.seq, "type": stored.kind, "undecodable": true }),
+                )
+        })
+        .collect();
+    let node = serde_json::from_str::<Checkpoint>(&loaded.checkpoint)
+        .ok()
+        .and_then(|checkpoint| checkpoint.at)
+        .and_then(|at| graph.program.nodes.get(usize::try_from(at).ok()?))
+        .map(|node| node.name.clone());
+    let mut view = summary(&loaded.record);
+    if let Some(error) = loaded.record.error.as_deref() {
+        view["error"] = diagnostic(&graph, &stored_json(error));
+    }
+    view["node"] = json!(node);
+    view["state"] = Value::Object(loaded.state);
+    view["log_complete"] = json!(events.len() < MAX_LOG);
+    view["log"] = Value::Array(log);
+    Ok(view)
+}
+
+/// A run's stored error (`{code, message, node}`) as a diagnostic of `flowc check --format
+/// json`, its label on the node's name in the source.
+fn diagnostic(graph: &Graph, error: &Value) -> Value {
+    let text = &graph.source.text;
+    let labels: Vec<Value> = error["node"]
+        .as_str()
+        .and_then(|name| graph.program.find(name))
+        .map(|node| {
+            let (line, column) = crate::span::line_column(text, node.span.start);
+            let (end_line, end_column) = crate::span::line_column(text, node.span.end);
+            json!({
+                "message": "in this node",
+                "primary": true,
+                "offset": node.span.start,
+                "length": node.span.len(),
+                "line": line,
+                "column": column,
+                "end_line": end_line,
+                "end_column": end_column,
+            })
+        })
+        .into_iter()
+        .collect();
+    let code = error["code"].as_str().map(|code| format!("flow::{code}"));
+    json!({
+        "code": code,
+        "severity": "error",
+        "message": error["message"],
+        "node": error["node"],
+        "labels": labels,
+    })
+}
+
+/// A run's row, as listed.
+fn summary(record: &RunRecord) -> Value {
+    let time = |at: SystemTime| humantime::format_rfc3339_millis(at).to_string();
+    json!({
+        "run_id": record.id,
+        "graph_id": graph_id(&record.flow_hash),
+        "name": record.flow_name,
+        "status": record.status,
+        "steps": record.steps,
+        "created_at": time(record.created_at),
+        "updated_at": time(record.updated_at),
+        "finished_at": record.finished_at.map(time),
+        "error": record.error.as_deref().map(stored_json),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    graph_id: Option<String>,
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<RunId>,
+}
+
+/// `GET /runs?graph_id=&status=&limit=&cursor=`: newest first; `next_cursor` pages on.
+pub(crate) async fn list(
+    State(app): State<App>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let query = request::query(query)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<RunStatus>)
+        .transpose()
+        .map_err(|error| ApiError::BadQuery {
+            reason: error.to_string(),
+        })?;
+    let hash = query.graph_id.as_deref().map(hash_of).transpose()?;
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_LISTED);
+    blocking(&app, move |app| {
+        let flow = match &hash {
+            Some(hash) => Some(app.graph(hash)?.program.name.clone()),
+            None => None,
+        };
+        let mut runs = Vec::new();
+        let mut before = query.cursor;
+        // By name in the store, then by hash here (versions of a flow share its name).
+        loop {
+            let page = app.read(|store| {
+                store.runs(&RunFilter {
+                    status,
+                    flow: flow.clone(),
+                    limit,
+                    before,
+                })
+            })?;
+            let full = page.len() == limit;
+            before = page.last().map(|record| record.id);
+            runs.extend(
+                page.into_iter()
+                    .filter(|record| hash.as_ref().is_none_or(|hash| record.flow_hash == *hash)),
+            );
+            if runs.len() >= limit || !full {
+                break;
+            }
+        }
+        runs.truncate(limit);
+        let next = (runs.len() == limit).then(|| runs.last().map(|record| record.id));
+        Ok(Json(json!({
+            "runs": runs.iter().map(summary).collect::<Vec<_>>(),
+            "next_cursor": next.flatten(),
+        })))
+    })
+    .await
+}

@@ -1,0 +1,108 @@
+//! A server killed with SIGKILL mid-run and started again on the same file: finished runs are
+//! intact, the run that was running reads interrupted and resumes to the state an unbroken
+//! run ends with; `--auto-resume` does it on its own. SIGTERM stops gracefully: streams get
+//! a status, running runs are left interrupted.
+
+use serde_json::json;
+
+use super::client::{REFUND, SLOW, Server, next_message};
+
+#[test]
+fn a_killed_server_restarts_with_its_runs_intact_and_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flowc.db");
+    let server = Server::start(&db, &[]);
+    let refund = server.create(REFUND);
+    let slow = server.create(SLOW);
+    let (_, finished) = server.run(&refund, &json!({ "order": "K", "amount": 5 }), true);
+    let finished_run = finished["run_id"].as_u64().unwrap();
+    let run = server.start_run(&slow, &json!({ "rounds": 8 }));
+    let other = server.start_run(&slow, &json!({ "rounds": 8 }));
+    server.wait_for(run, |view| view["steps"].as_u64().unwrap() >= 3);
+    server.kill();
+
+    let server = Server::start(&db, &[]);
+    let after = server.state(finished_run);
+    assert_eq!(after["status"], "completed");
+    assert_eq!(after["state"], finished["state"]);
+    assert_eq!(after["log"], finished["log"]);
+    let interrupted = server.state(run);
+    assert_eq!(interrupted["status"], "interrupted", "{interrupted}");
+    let (status, resumed) = server.post(&format!("/graph/resume/{run}"), &json!(null));
+    assert_eq!(status, 202, "{resumed}");
+    let done = server.wait_status(run, "completed");
+    assert_eq!(
+        done["state"],
+        json!({ "n": 8, "rounds": 8, "error": done["state"]["error"] })
+    );
+    assert_eq!(done["state"]["n"], 8);
+    let uninterrupted = server.start_run(&slow, &json!({ "rounds": 8 }));
+    let reference = server.wait_status(uninterrupted, "completed");
+    assert_eq!(done["state"]["n"], reference["state"]["n"]);
+    assert_eq!(server.state(other)["status"], "interrupted");
+    server.kill();
+
+    // --auto-resume takes the interrupted one on its own.
+    let server = Server::start(&db, &["--auto-resume"]);
+    assert_eq!(server.wait_status(other, "completed")["state"]["n"], 8);
+}
+
+#[test]
+fn sigterm_leaves_running_runs_interrupted_and_tells_their_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flowc.db");
+    let server = Server::start(&db, &["--max-concurrent-runs", "1"]);
+    let slow = server.create(SLOW);
+    let run = server.start_run(&slow, &json!({ "rounds": 100 }));
+    server.wait_for(run, |view| view["steps"].as_u64().unwrap() >= 2);
+    let queued = server.start_run(&slow, &json!({ "rounds": 1 }));
+    // A client waiting for a queued run is answered when the server stops.
+    let url = format!("{}/graph/run", server.base);
+    let body = json!({ "graph_id": slow, "initial_state": { "rounds": 2 }, "wait": true });
+    let waiter = std::thread::spawn(move || {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut response = agent.post(&url).send_json(&body).unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response
+                .body_mut()
+                .read_json::<serde_json::Value>()
+                .unwrap(),
+        )
+    });
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.get(&format!("/graph/state/{}", queued + 1)).1["status"] != "queued" {
+        assert!(
+            std::time::Instant::now() < until,
+            "the third run was never queued"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut socket = server.websocket(&format!("/ws/logs/{run}")).unwrap();
+    assert_eq!(next_message(&mut socket).unwrap()["seq"], 0);
+    assert_eq!(server.terminate(), Some(0));
+    let mut last = None;
+    while let Some(message) = next_message(&mut socket) {
+        last = Some(message);
+    }
+    assert_eq!(
+        last.unwrap(),
+        json!({ "type": "status", "status": "interrupted" })
+    );
+    let (status, answer) = waiter.join().unwrap();
+    assert_eq!(
+        (status, &answer["status"]),
+        (202, &json!("queued")),
+        "{answer}"
+    );
+
+    // Started again: the interrupted run waits to be resumed, the queued ones run.
+    let server = Server::start(&db, &[]);
+    assert_eq!(server.state(run)["status"], "interrupted");
+    assert_eq!(server.wait_status(queued, "completed")["state"]["n"], 1);
+    assert_eq!(server.wait_status(queued + 1, "completed")["state"]["n"], 2);
+}

@@ -1,0 +1,170 @@
+//! Runs: sync and background, polled, queued in order, cancelled in every state, resumed
+//! with input, and idempotency keys.
+
+use serde_json::{Value, json};
+
+use super::client::{REFUND, SLOW, Server};
+
+fn seqs(view: &Value) -> Vec<u64> {
+    view["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_sync_run_answers_with_its_state_and_log_and_a_background_run_is_polled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let refund = server.create(REFUND);
+    let (status, done) = server.run(&refund, &json!({ "order": "A1", "amount": 20 }), true);
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["state"]["note"], "refunded 20 for A1");
+    let log = done["log"].as_array().unwrap();
+    assert_eq!(log.first().unwrap()["event"], "run_started");
+    assert_eq!(log.last().unwrap()["event"], "run_finished");
+    assert!(
+        log.iter()
+            .any(|r| r["event"] == "step" && r["node"] == "pay")
+    );
+
+    let slow = server.create(SLOW);
+    let run = server.start_run(&slow, &json!({ "rounds": 3 }));
+    let view = server.wait_status(run, "completed");
+    assert_eq!(view["state"]["n"], 3);
+    assert_eq!(view["node"], Value::Null);
+    assert_eq!(
+        seqs(&view),
+        (0..seqs(&view).len() as u64).collect::<Vec<_>>()
+    );
+
+    // A run's own limit, within the server's: the run fails, its error a diagnostic.
+    let (status, failed) = server.post(
+        "/graph/run",
+        &json!({ "graph_id": slow, "initial_state": { "rounds": 100 }, "wait": true, "max_steps": 3, "timeout": "1m" }),
+    );
+    assert_eq!(status, 200, "{failed}");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["error"]["code"], "flow::max-steps", "{failed}");
+    assert_eq!(failed["error"]["severity"], "error");
+    assert!(failed["state"]["n"].as_u64().unwrap() < 3);
+
+    // A state the schema refuses: nothing is stored, the error says why.
+    let (status, refused) = server.run(&refund, &json!({ "order": 5 }), true);
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "bad-input");
+    assert!(refused["error"]["report"]["diagnostics"][0]["message"].is_string());
+
+    let (_, listed) = server.get(&format!("/runs?graph_id={slow}"));
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 2);
+    let (_, listed) = server.get("/runs?status=completed&limit=1");
+    assert_eq!(listed["runs"][0]["run_id"], run);
+    let cursor = listed["next_cursor"].as_u64().unwrap();
+    let (_, older) = server.get(&format!("/runs?limit=1&cursor={cursor}"));
+    assert_eq!(older["runs"][0]["run_id"], 1);
+    let (_, listed) = server.get("/runs?status=failed");
+    assert_eq!(listed["runs"][0]["run_id"], failed["run_id"]);
+    assert_eq!(listed["next_cursor"], Value::Null);
+}
+
+#[test]
+fn runs_beyond_the_limit_queue_and_cancel_stops_queued_running_and_waiting_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &dir.path().join("flowc.db"),
+        &["--max-concurrent-runs", "1"],
+    );
+    let slow = server.create(SLOW);
+    let first = server.start_run(&slow, &json!({ "rounds": 200 }));
+    let second = server.start_run(&slow, &json!({ "rounds": 1 }));
+    server.wait_for(first, |view| view["steps"].as_u64().unwrap() >= 2);
+    assert_eq!(server.state(second)["status"], "queued");
+
+    let (status, cancelled) = server.post(&format!("/graph/cancel/{second}"), &json!(null));
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled")),
+        "{cancelled}"
+    );
+    let (status, cancelled) = server.post(&format!("/graph/cancel/{first}"), &json!(null));
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled")),
+        "{cancelled}"
+    );
+    let view = server.state(first);
+    assert_eq!(view["status"], "cancelled");
+    assert!(view["state"]["n"].as_u64().unwrap() < 200);
+    // Cancelling again changes nothing.
+    let (status, again) = server.post(&format!("/graph/cancel/{first}"), &json!(null));
+    assert_eq!((status, again["status"].as_str()), (200, Some("cancelled")));
+
+    let refund = server.create(REFUND);
+    let (_, waiting) = server.run(&refund, &json!({ "order": "B", "amount": 900 }), true);
+    assert_eq!(waiting["status"], "waiting");
+    let run = waiting["run_id"].as_u64().unwrap();
+    let (_, cancelled) = server.post(&format!("/graph/cancel/{run}"), &json!(null));
+    assert_eq!(cancelled["status"], "cancelled");
+    let (status, refused) = server.post(
+        &format!("/graph/resume/{run}"),
+        &json!({ "approved": true }),
+    );
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("not-resumable"))
+    );
+    // The queue goes on after the cancelled ones.
+    let third = server.start_run(&slow, &json!({ "rounds": 1 }));
+    assert_eq!(server.wait_status(third, "completed")["state"]["n"], 1);
+}
+
+#[test]
+fn a_waiting_run_is_resumed_with_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let refund = server.create(REFUND);
+    let (_, waiting) = server.run(&refund, &json!({ "order": "C", "amount": 300 }), true);
+    assert_eq!(waiting["status"], "waiting");
+    assert_eq!(waiting["node"], "approve");
+    let run = waiting["run_id"].as_u64().unwrap();
+    // An input the schema refuses leaves it waiting.
+    let (status, refused) = server.post(
+        &format!("/graph/resume/{run}"),
+        &json!({ "approved": "yes" }),
+    );
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(server.state(run)["status"], "waiting");
+    let (status, resumed) = server.post(
+        &format!("/graph/resume/{run}"),
+        &json!({ "approved": true }),
+    );
+    assert_eq!(status, 202, "{resumed}");
+    let done = server.wait_status(run, "completed");
+    assert_eq!(done["state"]["note"], "refunded 300 for C");
+    let (status, _) = server.post(&format!("/graph/resume/{run}"), &json!(null));
+    assert_eq!(status, 409);
+}
+
+#[test]
+fn an_idempotency_key_gives_back_the_first_run_and_refuses_another_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let refund = server.create(REFUND);
+    let body = json!({ "graph_id": refund, "initial_state": { "order": "D", "amount": 10 }, "wait": true }).to_string();
+    let key = [("Idempotency-Key", "order-D")];
+    let (status, first) = server.post_text("/graph/run", "application/json", &body, &key);
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = server.post_text("/graph/run", "application/json", &body, &key);
+    assert_eq!((status, &again["run_id"]), (200, &first["run_id"]));
+    let other = body.replace("\"D\"", "\"E\"");
+    let (status, refused) = server.post_text("/graph/run", "application/json", &other, &key);
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("idempotency-conflict"))
+    );
+    let (_, listed) = server.get("/runs");
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+}
