@@ -16,12 +16,23 @@ fn is_hidden(c: char) -> bool {
 /// `text` with each hidden character written as a Rust escape, `\u{1b}`, for messages and
 /// names.
 pub(super) fn escaped(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hidden) {
+    escape_where(text, is_hidden)
+}
+
+/// As [`escaped`], with line breaks and tabs escaped too: for formats with one record per
+/// line (`--format short`), where a name holding a newline (a quoted state key can) must not
+/// start a line of its own.
+pub(super) fn escaped_on_one_line(text: &str) -> Cow<'_, str> {
+    escape_where(text, char::is_control)
+}
+
+fn escape_where(text: &str, hidden: fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(hidden) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_hidden(c) {
+        if hidden(c) {
             write!(out, "\\u{{{:x}}}", u32::from(c)).expect("writing to a String cannot fail");
         } else {
             out.push(c);

@@ -14,7 +14,7 @@ use crate::span::LineIndex;
 mod controls;
 mod indexed_source;
 
-use controls::{ShownText, escaped};
+use controls::{ShownText, escaped, escaped_on_one_line};
 use indexed_source::IndexedSource;
 
 /// Every diagnostic found in one file, with the text they point into.
@@ -121,7 +121,7 @@ impl FileReport {
     /// `path:line:col: severity[code]: message`, one line per problem.
     pub fn render_short(&self) -> String {
         let lines = LineIndex::new(&self.source.text);
-        let name = escaped(&self.source.name);
+        let name = escaped_on_one_line(&self.source.name);
         let mut out = String::new();
         let (problems, more) = self.shown_problems();
         for problem in problems {
@@ -132,7 +132,7 @@ impl FileReport {
                 "{name}:{line}:{column}: {}[{}]: {}",
                 severity_name(problem),
                 code(problem),
-                escaped(&problem.to_string()),
+                escaped_on_one_line(&problem.to_string()),
             )
             .expect("writing to a String cannot fail");
         }
@@ -335,5 +335,23 @@ mod tests {
             labels: vec![LabeledSpan::new(None, 0, 1)],
         };
         assert_eq!(shown_labels(&few).1, 0);
+    }
+
+    #[test]
+    fn short_keeps_one_problem_per_line_when_a_name_holds_a_newline() {
+        // A quoted state key may hold any character, a line break among them.
+        let text = "flow f {\n  state { \"a\\nb\": int, \"a\\nb\": int }\n  node x = noop\n  start -> x\n}\n";
+        let checked = crate::check(
+            &crate::SourceFile::new("f.flow", text),
+            &crate::tools::ToolRegistry::builtin(),
+        );
+        let short = checked.report.render_short();
+        assert!(!checked.report.problems.is_empty(), "{short}");
+        assert_eq!(
+            short.lines().count(),
+            checked.report.problems.len(),
+            "{short}"
+        );
+        assert!(short.contains("a\\u{a}b"), "{short}");
     }
 }
