@@ -47,7 +47,7 @@ impl<'r> Machine<'r> {
     ) -> Self {
         let options = &interpreter.options;
         // The time left is the timeout less the time the run has run before, in any process.
-        let run_deadline = options.timeout.and_then(|timeout| {
+        let run_deadline = timeout(run, options).and_then(|timeout| {
             let before = Duration::from_micros(run.checkpoint.elapsed_us);
             run.session_started
                 .checked_add(timeout.saturating_sub(before))
@@ -141,7 +141,7 @@ impl<'r> Machine<'r> {
     /// A new step at `node`, unless the run's limits end the run first.
     fn begin_step(&mut self, node: &Node) -> Result<Begun, RuntimeError> {
         self.before_step(node)?;
-        self.run.checkpoint.steps += 1;
+        self.run.checkpoint.steps = self.run.checkpoint.steps.saturating_add(1);
         self.run.changes.clear();
         self.run.untils.clear();
         Ok(Begun {
@@ -168,7 +168,7 @@ impl<'r> Machine<'r> {
         // Before routing counts the loop's iteration.
         let in_loop = node
             .parent
-            .map(|parent| (parent, self.run.counters[parent.index()] + 1));
+            .map(|parent| (parent, self.run.counters[parent.index()].saturating_add(1)));
         // Without a next node, the step failed: `failure` says why. With one, `failure`
         // is a node failure its `on error` edge handled.
         let (next, failure) = match result {
@@ -205,7 +205,7 @@ impl<'r> Machine<'r> {
         if self.log {
             let in_loop = node
                 .parent
-                .map(|parent| (parent, self.run.counters[parent.index()] + 1));
+                .map(|parent| (parent, self.run.counters[parent.index()].saturating_add(1)));
             self.log_step(node, begun, in_loop, None, Some(&error));
         }
         self.finish(Some(error))
@@ -240,9 +240,14 @@ impl<'r> Machine<'r> {
         if self.out_of_time() {
             return Err(self.run_timeout(node));
         }
-        if self.run.checkpoint.steps >= self.options.max_steps {
+        let max_steps = self
+            .run
+            .checkpoint
+            .max_steps
+            .unwrap_or(self.options.max_steps);
+        if self.run.checkpoint.steps >= max_steps {
             return Err(RuntimeError::MaxSteps {
-                max: self.options.max_steps,
+                max: max_steps,
                 node: node.name.clone(),
                 at: node.span.into(),
             });
@@ -259,7 +264,7 @@ impl<'r> Machine<'r> {
         RuntimeError::RunTimeout {
             node: node.name.clone(),
             limit: format_duration(
-                self.options.timeout.unwrap_or_default(),
+                timeout(self.run, self.options).unwrap_or_default(),
                 DurationStyle::Literal,
             ),
             at: node.span.into(),
@@ -385,6 +390,14 @@ impl<'r> Machine<'r> {
             None => Progress::Finished,
             Some(error) => Progress::Failed(Box::new(error)),
         }
+    }
+}
+
+/// The run's own time limit, else the interpreter's.
+fn timeout(run: &Run, options: &RunOptions) -> Option<Duration> {
+    match run.checkpoint.timeout_ms {
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => options.timeout,
     }
 }
 

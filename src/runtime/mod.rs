@@ -192,8 +192,12 @@ impl Interpreter {
             elapsed_us: 0,
             begun: None,
             ended: None,
+            max_steps: None,
+            timeout_ms: None,
         };
         let mut run = self.new_run(checkpoint, state, run::Announce::Started);
+        run.set_max_steps(self.options.max_steps);
+        run.set_timeout(self.options.timeout);
         if let Target::Node(first) = self.program.entry {
             let mut at = first;
             while let Some(body) = self.program.node(at).as_loop() {

@@ -41,6 +41,12 @@ pub struct Checkpoint {
     /// How the run ended, once it has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<RunStatus>,
+    /// The run's own step limit and time limit (milliseconds of running time), so that a
+    /// resumed run keeps them; `None` takes the interpreter's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 impl Checkpoint {
@@ -165,6 +171,17 @@ impl Run {
     /// The current value of one state key, as JSON.
     pub fn field(&self, name: &str) -> Option<Value> {
         self.state.get_json(name)
+    }
+
+    /// Sets the run's step limit (kept in its checkpoint).
+    pub fn set_max_steps(&mut self, max_steps: u64) {
+        self.checkpoint.max_steps = Some(max_steps);
+    }
+
+    /// Sets the run's time limit (kept in its checkpoint); `None` for none.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.checkpoint.timeout_ms =
+            timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
     }
 
     /// Names the run in its log records (`run_id`), for a run kept in a store.

@@ -315,6 +315,8 @@ mod hostile_checkpoints {
                 elapsed_us,
                 begun,
                 ended: None,
+                max_steps: Some(steps.saturating_add(3)),
+                timeout_ms: None,
             })
     }
 
@@ -336,4 +338,37 @@ mod hostile_checkpoints {
             }
         }
     }
+}
+
+#[test]
+fn a_resumed_run_keeps_its_own_step_limit() {
+    let checked = check(&SourceFile::new("f.flow", NESTED), &ToolRegistry::builtin());
+    let program = Arc::new(checked.program.expect("the test flow compiles"));
+    let strict = Interpreter::new(
+        Arc::clone(&program),
+        RunOptions {
+            max_steps: 3,
+            ..RunOptions::default()
+        },
+    );
+    let cancel = CancelToken::new();
+    let mut run = strict.start(Map::new()).unwrap();
+    assert!(matches!(
+        strict.step(&mut run, &mut flowc::runtime::NoEvents, &cancel),
+        Progress::Continued
+    ));
+    let checkpoint = run.sync_checkpoint().clone();
+    assert_eq!(checkpoint.max_steps, Some(3));
+    // Another process, with the default limit of 10,000: the run's own 3 still holds.
+    let lenient = Interpreter::new(program, RunOptions::default());
+    let mut run = lenient.resume(checkpoint, run.state_json()).unwrap();
+    let failure = loop {
+        match lenient.step(&mut run, &mut flowc::runtime::NoEvents, &cancel) {
+            Progress::Continued => {}
+            Progress::Failed(error) => break error,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(failure.short_code(), "max-steps");
+    assert_eq!(run.steps(), 3);
 }

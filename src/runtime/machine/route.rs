@@ -57,7 +57,8 @@ impl<'r> Machine<'r> {
             let parent = program.node(parent_id);
             let body = parent.as_loop().expect("a node's parent is a loop");
             if body.exit == from {
-                self.run.counters[parent_id.index()] += 1;
+                let counter = &mut self.run.counters[parent_id.index()];
+                *counter = counter.saturating_add(1);
                 let slots = &self.plan.nodes[parent_id.index()].until;
                 let done = self.guard(&body.until, slots, parent)?;
                 self.run
