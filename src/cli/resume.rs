@@ -90,7 +90,7 @@ pub(super) fn run(args: &ResumeArgs, registry: &ToolRegistry) -> u8 {
     let options = settings.options(limits, workdir(&file));
     let interpreter = Interpreter::new(Arc::new(program), options);
     let owner = Owner::this_process();
-    let run = match crate::durable::resume(
+    let mut run = match crate::durable::resume(
         &interpreter,
         &mut store,
         &owner,
@@ -100,6 +100,13 @@ pub(super) fn run(args: &ResumeArgs, registry: &ToolRegistry) -> u8 {
         Ok(run) => run,
         Err(error) => return durable::durable_error(error, &source),
     };
+    // The run keeps the limits it was started with, unless these flags say otherwise.
+    if let Some(max_steps) = settings.max_steps {
+        run.set_max_steps(max_steps);
+    }
+    if let Some(timeout) = settings.timeout {
+        run.set_timeout(Some(timeout));
+    }
     let cancel = CancelToken::new();
     cancel_on_ctrl_c(&cancel);
     let target = Target {

@@ -70,15 +70,12 @@ pub(super) struct RunSettings {
     /// Writes the execution log to FILE as JSON Lines, as the run goes.
     #[arg(long, value_name = "FILE")]
     pub(super) trace: Option<PathBuf>,
-    /// Fails the run after this many steps (1 or more).
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 10_000,
-        value_parser = parse_max_steps
-    )]
-    pub(super) max_steps: u64,
-    /// Fails the run after this long (`500ms`, `30s`, `2m`).
+    /// Fails the run after this many steps (1 or more; default 10,000; a resumed run keeps
+    /// its own unless given).
+    #[arg(long, value_name = "N", value_parser = parse_max_steps)]
+    pub(super) max_steps: Option<u64>,
+    /// Fails the run after this long (`500ms`, `30s`, `2m`; a resumed run keeps its own
+    /// unless given).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(super) timeout: Option<Duration>,
     /// Sets a sandbox limit for every guard and script, e.g. `max_operations=5000000`
@@ -110,7 +107,7 @@ impl RunSettings {
 
     pub(super) fn options(&self, limits: Limits, workdir: PathBuf) -> RunOptions {
         RunOptions {
-            max_steps: self.max_steps,
+            max_steps: self.max_steps.unwrap_or(RunOptions::default().max_steps),
             timeout: self.timeout,
             limits,
             workdir,

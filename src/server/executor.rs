@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::cancel::CancelToken;
 use crate::durable::{self, Stopped};
-use crate::runtime::{Interpreter, NoEvents, Run, RunOptions};
+use crate::runtime::{NoEvents, Run};
 use crate::store::{LEASE_RENEW_EVERY, Owner, RunId, RunStatus, RunStore, StoreError};
 
 use super::error::ApiError;
@@ -216,10 +216,10 @@ fn work(app: &AppState, job: Job) {
     let cancel = app.executor.token(id);
     let ready = match begin {
         Begin::Ready(run) => Ok(Some(*run)),
-        Begin::Queued => claim_queued(app, id, &hash, &owner),
+        Begin::Queued => claim_queued(app, id, &hash, limits, &owner),
     };
     let driven = ready.and_then(|run| match run {
-        Some(run) => drive(app, id, &hash, limits, &owner, run, &cancel),
+        Some(run) => drive(app, id, &hash, &owner, run, &cancel),
         None => Ok(()),
     });
     if let Err(error) = driven {
@@ -238,6 +238,7 @@ fn claim_queued(
     app: &AppState,
     id: RunId,
     hash: &str,
+    limits: RunLimits,
     owner: &Owner,
 ) -> Result<Option<Run>, ApiError> {
     let mut store = app.store.clone();
@@ -247,10 +248,11 @@ fn claim_queued(
         Err(error) => return Err(ApiError::from_store(error)),
     };
     let graph = app.graph(hash)?;
-    let interpreter = Interpreter::new(graph.program, RunOptions::default());
-    match interpreter.start(loaded.input) {
+    match graph.interpreter.start(loaded.input) {
         Ok(mut run) => {
             run.set_id(id.to_string());
+            run.set_max_steps(limits.max_steps);
+            run.set_timeout(limits.timeout);
             Ok(Some(run))
         }
         Err(error) => {
@@ -267,17 +269,15 @@ fn drive(
     app: &AppState,
     id: RunId,
     hash: &str,
-    limits: RunLimits,
     owner: &Owner,
     run: Run,
     cancel: &CancelToken,
 ) -> Result<(), ApiError> {
     let graph = app.graph(hash)?;
-    let interpreter = Interpreter::new(graph.program, app.config.run_options(limits));
     let mut store = app.store.clone();
     // How it stopped is in the store, for whoever asks.
     durable::drive(
-        &interpreter,
+        &graph.interpreter,
         &mut store,
         owner,
         id,

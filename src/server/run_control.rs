@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::durable;
-use crate::runtime::{Interpreter, Run, RunOptions};
+use crate::runtime::Run;
 use crate::store::{Owner, RunId, RunStatus, RunStore, StoreError};
 
 use super::error::ApiError;
@@ -37,9 +37,8 @@ pub(crate) fn take(
 ) -> Result<Run, ApiError> {
     let record = app.store.run(run)?.ok_or(ApiError::RunNotFound { run })?;
     let graph = app.runnable(&record.flow_hash)?;
-    let interpreter = Interpreter::new(graph.program.clone(), RunOptions::default());
     let mut store = app.store.clone();
-    durable::resume(&interpreter, &mut store, owner, run, input)
+    durable::resume(&graph.interpreter, &mut store, owner, run, input)
         .map_err(|error| ApiError::durable(error, |error| input_report(&graph, error)))
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::diagnostics::FileReport;
-use crate::runtime::{Checkpoint, Interpreter, RunOptions};
+use crate::runtime::Checkpoint;
 use crate::store::{MAX_PAGE, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunStore};
 
 use super::error::ApiError;
@@ -135,12 +135,14 @@ fn queue(
     limits: RunLimits,
 ) -> Result<RunId, ApiError> {
     let graph = app.runnable(hash)?;
-    let interpreter = Interpreter::new(graph.program.clone(), RunOptions::default());
-    let run = interpreter
+    let mut run = graph
+        .interpreter
         .start(input.clone())
         .map_err(|error| ApiError::Input {
             report: input_report(&graph, error),
         })?;
+    run.set_max_steps(limits.max_steps);
+    run.set_timeout(limits.timeout);
     let checkpoint =
         serde_json::to_string(run.checkpoint()).map_err(|error| ApiError::Internal {
             reason: error.to_string(),
@@ -196,7 +198,7 @@ pub(crate) async fn state(
 pub(crate) fn view(app: &AppState, run: RunId) -> Result<Value, ApiError> {
     let loaded = app.read(|store| store.load(run))?;
     let graph = app.graph(&loaded.record.flow_hash)?;
-    let interpreter = Interpreter::new(graph.program.clone(), RunOptions::default());
+    let interpreter = &graph.interpreter;
     let events = app.read(|store| store.events(run, None, MAX_LOG))?;
     let run_name = run.to_string();
     let log: Vec<Value> = events

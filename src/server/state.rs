@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::compile::ir::NodeKind;
 use crate::diagnostics::FileReport;
+use crate::runtime::Interpreter;
 use crate::store::{RunId, RunStore, SqliteStore, StoreError};
 use crate::tools::ToolRegistry;
 use crate::{Program, SourceFile};
@@ -36,6 +37,9 @@ type IdempotencyKeys = (
 pub(crate) struct Graph {
     pub(crate) program: Arc<Program>,
     pub(crate) source: SourceFile,
+    /// One engine per graph, for all its runs: its plan is made once and its sandboxes are
+    /// reused run after run (a run's own limits are set on the run).
+    pub(crate) interpreter: Arc<Interpreter>,
 }
 
 pub(crate) struct AppState {
@@ -110,16 +114,26 @@ impl AppState {
                 report: report.to_json(),
             });
         };
-        let graph = Graph {
-            program: Arc::new(program),
-            source,
-        };
+        let graph = self.graph_of(program, source);
         if self.refuses_exec(&graph, &mut report) {
             return Err(ApiError::Compile {
                 report: report.to_json(),
             });
         }
         Ok((graph, report))
+    }
+
+    fn graph_of(&self, program: Program, source: SourceFile) -> Graph {
+        let program = Arc::new(program);
+        let limits = self.config.run_limits(None, None);
+        Graph {
+            interpreter: Arc::new(Interpreter::new(
+                Arc::clone(&program),
+                self.config.run_options(limits),
+            )),
+            program,
+            source,
+        }
     }
 
     /// Puts a diagnostic in `report` for each node that runs `exec` when it is not allowed;
@@ -161,10 +175,7 @@ impl AppState {
                 report: checked.report.to_json(),
             });
         };
-        let graph = Graph {
-            program: Arc::new(program),
-            source,
-        };
+        let graph = self.graph_of(program, source);
         self.remember(hash, &graph);
         Ok(graph)
     }

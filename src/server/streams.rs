@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use crate::runtime::{Interpreter, RunOptions};
+use crate::runtime::Interpreter;
 use crate::store::{MAX_PAGE, RunId, RunStatus, RunStore, StoredEvent};
 
 use super::error::ApiError;
@@ -80,7 +80,7 @@ impl Reader {
         let graph = app.graph(&record.flow_hash)?;
         Ok(Reader {
             run,
-            interpreter: Arc::new(Interpreter::new(graph.program, RunOptions::default())),
+            interpreter: graph.interpreter,
         })
     }
 

@@ -409,3 +409,21 @@ fn runs_lists_and_filters_stored_runs() {
     );
     assert!(shown.contains("a (script"), "{shown}");
 }
+
+#[test]
+fn a_resumed_run_keeps_the_step_limit_it_was_started_with() {
+    let flow = "flow f {\n    state { n: int = 0 }\n    node ask = wait(prompt: \"go?\")\n    node inc { n += 1 }\n    start -> ask -> inc\n    inc -> inc when n < 100\n    inc -> end\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "f.flow", flow);
+    let out =
+        output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db", "--max-steps", "5"]));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out =
+        output(flowc(dir.path()).args(["resume", "1", "--db", "runs.db", "-q", "--input", "{}"]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("limit of 5 steps"),
+        "{}",
+        stderr(&out)
+    );
+}
