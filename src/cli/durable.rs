@@ -143,9 +143,11 @@ pub(super) fn drive<W: Write + Send, T: Write + Send>(
 /// What a waiting run tells its user: what it waits for, until when, and the command that
 /// resumes it.
 fn waiting(id: RunId, db: &Path, request: &WaitRequest) -> String {
+    // The prompt is the flow's text: no control character of it reaches the terminal.
     let mut text = format!(
         "waiting: run {id} waits at `{}`: {}\n",
-        request.name, request.prompt
+        request.name,
+        crate::diagnostics::escaped_on_one_line(&request.prompt)
     );
     if let Some(deadline) = request.deadline() {
         let _ = writeln!(

@@ -151,7 +151,8 @@ fn human_line(event: &Event, color: bool) -> Option<String> {
         )),
         Event::Waiting(waiting) => Some(format!(
             "     waiting at `{}`: {}\n",
-            waiting.node.name, waiting.prompt
+            waiting.node.name,
+            crate::diagnostics::escaped_on_one_line(&waiting.prompt)
         )),
         Event::RunFinished(finished) => finished
             .error

@@ -22,7 +22,7 @@ pub(super) fn escaped(text: &str) -> Cow<'_, str> {
 /// As [`escaped`], with line breaks and tabs escaped too: for formats with one record per
 /// line (`--format short`), where a name holding a newline (a quoted state key can) must not
 /// start a line of its own.
-pub(super) fn escaped_on_one_line(text: &str) -> Cow<'_, str> {
+pub(crate) fn escaped_on_one_line(text: &str) -> Cow<'_, str> {
     escape_where(text, char::is_control)
 }
 

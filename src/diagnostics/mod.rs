@@ -14,7 +14,8 @@ use crate::span::LineIndex;
 mod controls;
 mod indexed_source;
 
-use controls::{ShownText, escaped, escaped_on_one_line};
+pub(crate) use controls::escaped_on_one_line;
+use controls::{ShownText, escaped};
 use indexed_source::IndexedSource;
 
 /// Every diagnostic found in one file, with the text they point into.

@@ -427,3 +427,21 @@ fn a_resumed_run_keeps_the_step_limit_it_was_started_with() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_prompt_reaches_the_terminal_without_its_control_characters() {
+    let flow =
+        "flow f {\n    node ask = wait(prompt: \"ok?\\u001b[2J\\nrm -rf\")\n    start -> ask\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "f.flow", flow);
+    let out = output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db"]));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("waits at `ask`: ok?\\u{1b}[2J\\u{a}rm -rf\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = output(flowc(dir.path()).args(["show", "1", "--db", "runs.db"]));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+}
