@@ -13,38 +13,25 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use flowc::CancelToken;
 use flowc::durable::{self, Stopped};
-use flowc::runtime::{Interpreter, NoEvents, Progress, RunOptions};
+use flowc::runtime::{Interpreter, NoEvents, Progress};
 use flowc::store::{
     Commit, FlowRecord, LoadedRun, NewRun, Owner, RunFilter, RunId, RunRecord, RunStatus, RunStore,
     SqliteStore, StoreError, StoredEvent,
 };
-use flowc::tools::ToolRegistry;
-use flowc::{SourceFile, check};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+mod counter;
+use counter::{COUNTER, input, interpreter};
 
 /// Steps per measured iteration.
 const STEPS: u64 = 20_000;
 /// The stored run whose resume is timed.
 const BIG_RUN_STEPS: u64 = 1_000_000;
-
-const COUNTER: &str = "flow counter {\n    state { n: int = 0, limit: int }\n    node inc { n += 1 }\n    start -> inc\n    inc -> inc when n < limit\n    inc -> end\n}\n";
-
-fn interpreter() -> Interpreter {
-    let tools = ToolRegistry::builtin();
-    let checked = check(&SourceFile::new("counter.flow", COUNTER), &tools);
-    let program = checked.program.expect("the benchmark flow compiles");
-    let options = RunOptions {
-        max_steps: u64::MAX,
-        ..RunOptions::default()
-    };
-    Interpreter::new(Arc::new(program), options)
-}
 
 fn flow_record(interpreter: &Interpreter) -> FlowRecord {
     FlowRecord {
@@ -53,18 +40,6 @@ fn flow_record(interpreter: &Interpreter) -> FlowRecord {
         source: COUNTER.to_owned(),
         path: None,
     }
-}
-
-fn input(steps: u64, payload: bool) -> Map<String, Value> {
-    let mut input = Map::new();
-    input.insert("limit".into(), json!(steps));
-    if payload {
-        let items: Vec<Value> = (0..10_000)
-            .map(|i| json!({ "id": i, "name": format!("item {i}"), "tags": ["a", "b"] }))
-            .collect();
-        input.insert("payload".into(), Value::Array(items));
-    }
-    input
 }
 
 /// One durable run of the counter flow to its end; its step count.
@@ -84,7 +59,7 @@ fn durable_run(
 }
 
 fn bench_durable(c: &mut Criterion) {
-    let interpreter = interpreter();
+    let interpreter = interpreter(COUNTER);
     let flow = flow_record(&interpreter);
     let owner = Owner::this_process();
     let dir = tempfile::tempdir().unwrap();
@@ -126,7 +101,7 @@ struct BigRun {
 }
 
 fn bench_resume(c: &mut Criterion) {
-    let interpreter = interpreter();
+    let interpreter = interpreter(COUNTER);
     let flow = flow_record(&interpreter);
     let owner = Owner::this_process();
     let cancel = CancelToken::new();

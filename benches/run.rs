@@ -6,45 +6,20 @@
 
 use std::hint::black_box;
 use std::io::BufWriter;
-use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flowc::CancelToken;
-use flowc::runtime::{Interpreter, JsonLines, NoEvents, RunOptions};
-use flowc::tools::ToolRegistry;
-use flowc::{SourceFile, check};
-use serde_json::{Map, Value, json};
+use flowc::runtime::{JsonLines, NoEvents};
+use serde_json::{Map, json};
+
+mod counter;
+use counter::{COUNTER, input, interpreter};
 
 const STEPS: u64 = 100_000;
 /// The flow with a tool node is slower per step; fewer steps keep the bench short.
 const TOOL_STEPS: u64 = 10_000;
 
-const COUNTER: &str = "flow counter {\n    state { n: int = 0, limit: int }\n    node inc { n += 1 }\n    start -> inc\n    inc -> inc when n < limit\n    inc -> end\n}\n";
-
 const TOOL_COUNTER: &str = "flow counter {\n    state { n: int = 0, limit: int }\n    node inc { n += 1 }\n    node touch = noop\n    start -> inc\n    inc -> touch\n    touch -> inc when n < limit\n    touch -> end\n}\n";
-
-fn interpreter(text: &str) -> Interpreter {
-    let tools = ToolRegistry::builtin();
-    let checked = check(&SourceFile::new("counter.flow", text), &tools);
-    let program = checked.program.expect("the benchmark flow compiles");
-    let options = RunOptions {
-        max_steps: u64::MAX,
-        ..RunOptions::default()
-    };
-    Interpreter::new(Arc::new(program), options)
-}
-
-fn input(steps: u64, payload: bool) -> Map<String, Value> {
-    let mut input = Map::new();
-    input.insert("limit".into(), json!(steps));
-    if payload {
-        let items: Vec<Value> = (0..10_000)
-            .map(|i| json!({ "id": i, "name": format!("item {i}"), "tags": ["a", "b"] }))
-            .collect();
-        input.insert("payload".into(), Value::Array(items));
-    }
-    input
-}
 
 fn bench_counter(c: &mut Criterion) {
     let mut group = c.benchmark_group("counter");
