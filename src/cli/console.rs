@@ -318,7 +318,10 @@ pub(super) fn step_line(step: &Step, color: bool) -> String {
         let _ = write!(
             line,
             " {red}failed: {}: {}{reset}",
-            error.code, error.message
+            error.code,
+            // As the diagnostic writes it: no control character of a message reaches the
+            // terminal (a script's `throw` chooses its text).
+            crate::diagnostics::escaped_on_one_line(&error.message)
         );
     }
     if let Some(edge) = &step.edge {

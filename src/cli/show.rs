@@ -154,10 +154,13 @@ fn human_line(event: &Event, color: bool) -> Option<String> {
             waiting.node.name,
             crate::diagnostics::escaped_on_one_line(&waiting.prompt)
         )),
-        Event::RunFinished(finished) => finished
-            .error
-            .as_ref()
-            .map(|error| format!("     {}: {}\n", error.code, error.message)),
+        Event::RunFinished(finished) => finished.error.as_ref().map(|error| {
+            format!(
+                "     {}: {}\n",
+                error.code,
+                crate::diagnostics::escaped_on_one_line(&error.message)
+            )
+        }),
         Event::RunStarted(_) | Event::NodeStarted(_) => None,
     }
 }

@@ -445,3 +445,22 @@ fn a_prompt_reaches_the_terminal_without_its_control_characters() {
     let out = output(flowc(dir.path()).args(["show", "1", "--db", "runs.db"]));
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
 }
+
+#[test]
+fn a_failure_message_in_a_step_line_has_no_control_characters() {
+    let flow = "flow f {\n    node boom { throw \"bad\\u001b[2J\\nnews\" }\n    start -> boom\n}\n";
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "f.flow", flow);
+    for args in [
+        vec!["run", "f.flow", "--db", "runs.db"],
+        vec!["show", "1", "--db", "runs.db"],
+    ] {
+        let out = output(flowc(dir.path()).args(&args));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(!all.contains('\u{1b}'), "{args:?}: {all}");
+        assert!(
+            all.contains("failed: script-error: bad\\u{1b}[2J\\u{a}news"),
+            "{args:?}: {all}"
+        );
+    }
+}
