@@ -40,6 +40,13 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A folder holding `flow` as `f.flow`.
+fn flow_dir(flow: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "f.flow", flow);
+    dir
+}
+
 /// `flowc show RUN --format json`.
 fn show(dir: &Path, db: &str, run: u64) -> Value {
     let out = output(flowc(dir).args(["show", &run.to_string(), "--db", db, "--format", "json"]));
@@ -118,8 +125,7 @@ fn reference(dir: &Path, flow: &str, extra: &[&str]) -> (Value, Vec<(u64, String
 
 /// Kills the run at each delay and checks that `resume` finishes it as `reference` did.
 fn crash_and_resume(flow_text: &str, extra: &[&str], delays: &[u64]) {
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", flow_text);
+    let dir = flow_dir(flow_text);
     let (expected_state, expected_steps) = reference(dir.path(), "f.flow", extra);
     let mut interrupted = 0;
     for (index, &delay) in delays.iter().enumerate() {
@@ -183,8 +189,7 @@ fn a_run_killed_inside_an_exec_is_finished_by_resume() {
 fn a_run_killed_during_a_backoff_waits_out_the_rest_and_finishes() {
     // Fails twice (a file counts the attempts), then succeeds: two backoffs of 300 ms+.
     let flow = "flow flaky {\n    state { done: bool = false }\n    node try_it = exec(cmd: \"sh flaky.sh\") retry 3 backoff 300ms\n    start -> try_it\n}\n";
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", flow);
+    let dir = flow_dir(flow);
     write(
         dir.path(),
         "flaky.sh",
@@ -225,8 +230,7 @@ fn a_run_killed_during_a_backoff_waits_out_the_rest_and_finishes() {
 #[test]
 fn a_waiting_run_is_resumed_from_another_process_with_its_input() {
     let flow = "flow refund {\n    state { amount: int, approved: bool = false, paid: bool = false }\n    node approve = wait(prompt: \"Approve the refund?\", timeout: 1h)\n    node pay { paid = approved }\n    start -> approve -> pay\n}\n";
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", flow);
+    let dir = flow_dir(flow);
     let out =
         output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db", "--set", "amount=30"]));
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -293,8 +297,7 @@ fn a_waiting_run_is_resumed_from_another_process_with_its_input() {
 #[test]
 fn a_once_node_interrupted_by_sigkill_needs_attention_and_is_not_run_again() {
     let flow = "flow pay {\n    state { paid: int = 0 }\n    node charge = exec(cmd: \"sh -c 'echo x >> charges; sleep 2'\") once\n    start -> charge\n}\n";
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", flow);
+    let dir = flow_dir(flow);
     let killed = run_and_kill(
         dir.path(),
         "f.flow",
@@ -413,8 +416,7 @@ fn runs_lists_and_filters_stored_runs() {
 #[test]
 fn a_resumed_run_keeps_the_step_limit_it_was_started_with() {
     let flow = "flow f {\n    state { n: int = 0 }\n    node ask = wait(prompt: \"go?\")\n    node inc { n += 1 }\n    start -> ask -> inc\n    inc -> inc when n < 100\n    inc -> end\n}\n";
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", flow);
+    let dir = flow_dir(flow);
     let out =
         output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db", "--max-steps", "5"]));
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -432,8 +434,7 @@ fn a_resumed_run_keeps_the_step_limit_it_was_started_with() {
 fn a_prompt_reaches_the_terminal_without_its_control_characters() {
     let flow =
         "flow f {\n    node ask = wait(prompt: \"ok?\\u001b[2J\\nrm -rf\")\n    start -> ask\n}\n";
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", flow);
+    let dir = flow_dir(flow);
     let out = output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db"]));
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
@@ -449,8 +450,7 @@ fn a_prompt_reaches_the_terminal_without_its_control_characters() {
 #[test]
 fn a_failure_message_in_a_step_line_has_no_control_characters() {
     let flow = "flow f {\n    node boom { throw \"bad\\u001b[2J\\nnews\" }\n    start -> boom\n}\n";
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "f.flow", flow);
+    let dir = flow_dir(flow);
     for args in [
         vec!["run", "f.flow", "--db", "runs.db"],
         vec!["show", "1", "--db", "runs.db"],
