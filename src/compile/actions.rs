@@ -122,7 +122,7 @@ impl<'t> Actions<'t> {
                 unknown.push(arg);
                 continue;
             };
-            if !arg_spec.ty.accepts(&arg.value.value) {
+            if let Some(found) = arg_spec.ty.mismatch(&arg.value.value) {
                 // A bare whole number where a duration goes: it only lacks its unit.
                 let unitless = match (&arg_spec.ty, &arg.value.value) {
                     (ArgType::Duration, LiteralValue::Json(serde_json::Value::Number(n))) => {
@@ -134,7 +134,7 @@ impl<'t> Actions<'t> {
                     tool: spec.name.clone(),
                     arg: name.clone(),
                     expected: arg_spec.ty.name(),
-                    found: arg.value.value.type_name(),
+                    found,
                     unitless,
                     signature: spec.signature(),
                     at: arg.value.span.into(),

@@ -171,8 +171,8 @@ pub enum CompileError {
     ArgType {
         tool: String,
         arg: String,
-        expected: &'static str,
-        found: &'static str,
+        expected: String,
+        found: String,
         /// The number written, when a duration was expected and only its unit is missing.
         unitless: Option<u64>,
         signature: String,

@@ -107,24 +107,3 @@ pub enum FailureKind {
     /// The run was cancelled (`cancelled`).
     Cancelled,
 }
-
-/// The `noop` tool: changes nothing.
-pub(crate) struct Noop;
-
-impl Tool for Noop {
-    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
-        Ok(Map::new())
-    }
-}
-
-/// The `wait` tool's implementation. The engine runs wait nodes itself (it pauses the run),
-/// so this is reached only by an embedder calling the tool directly: it says so.
-pub(crate) struct Wait;
-
-impl Tool for Wait {
-    fn call(&self, _call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
-        Err(ToolFailure::failed(
-            "`wait` is run by the engine, which pauses the run until it is resumed; it cannot be called as a tool",
-        ))
-    }
-}

@@ -44,7 +44,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use self::running::{Output, Running};
-use crate::tools::{FailureKind, Tool, ToolCall, ToolFailure};
+use crate::tools::{ArgType, FailureKind, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 use crate::value::{DurationStyle, Kind, format_duration};
 
 /// How much of that tail goes into a failure message.
@@ -55,8 +55,20 @@ const STDOUT_HEAD_CHARS: usize = 200;
 /// How much of `cmd` a message quotes.
 const CMD_SHOWN_CHARS: usize = 80;
 
+pub(super) fn register(registry: &mut ToolRegistry) {
+    registry.register(
+        ToolSpec::new(
+            "exec",
+            "Runs a command (no shell unless it names one). It gets {\"state\", \"args\", \"node\"} as JSON on stdin and prints a JSON object of changes on stdout.",
+        )
+        .required("cmd", ArgType::String, "the command line, split into words as a shell would")
+        .optional("timeout", ArgType::Duration, "kill the command after this long"),
+        Exec,
+    );
+}
+
 /// `exec(cmd: string, timeout?: duration)`; see the module documentation.
-pub(crate) struct Exec;
+struct Exec;
 
 impl Tool for Exec {
     fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
