@@ -16,6 +16,7 @@ pub mod compile;
 pub mod diagnostics;
 #[cfg(feature = "store")]
 pub mod durable;
+pub mod fmt;
 pub mod graph;
 pub mod runtime;
 pub mod sandbox;

@@ -159,12 +159,21 @@ pub(super) fn describe(path: Option<&Path>) -> String {
 }
 
 pub(super) fn read_flow(path: &Path, size: FlowSize) -> Result<SourceFile, InputError> {
-    let bytes = read_input(Some(path), Bound::Flow, size.max_flow_size)?;
+    read_flow_from(Some(path), size)
+}
+
+/// A `.flow` file, or stdin for `None` (named `<stdin>` in diagnostics).
+pub(super) fn read_flow_from(
+    path: Option<&Path>,
+    size: FlowSize,
+) -> Result<SourceFile, InputError> {
+    let bytes = read_input(path, Bound::Flow, size.max_flow_size)?;
     let text = String::from_utf8(bytes).map_err(|error| InputError::NotUtf8 {
-        input: describe(Some(path)),
+        input: describe(path),
         offset: error.utf8_error().valid_up_to(),
     })?;
-    Ok(SourceFile::new(path.display().to_string(), text))
+    let name = path.map_or_else(|| "<stdin>".to_owned(), |path| path.display().to_string());
+    Ok(SourceFile::new(name, text))
 }
 
 /// Colour for human output: on a terminal that is not `TERM=dumb` unless `NO_COLOR` is

@@ -6,6 +6,7 @@ mod check;
 mod console;
 #[cfg(feature = "store")]
 mod durable;
+mod fmt;
 mod graph;
 mod input;
 mod limits;
@@ -49,6 +50,8 @@ pub struct Args {
 enum Command {
     /// Compile and validate flows; report every problem found.
     Check(check::CheckArgs),
+    /// Rewrite flows in the canonical layout (`--check` lists those that would change).
+    Fmt(fmt::FmtArgs),
     /// Draw a flow as a Mermaid or Graphviz DOT graph.
     Graph(graph::GraphArgs),
     /// List the registered tools with their arguments.
@@ -74,6 +77,7 @@ pub fn run(args: Args) -> u8 {
     let registry = crate::tools::ToolRegistry::builtin();
     match args.command {
         Command::Check(args) => check::run(&args, &registry),
+        Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args, &registry),
         Command::Tools(args) => tools::run(&args, &registry),
         Command::Run(args) => run::run(&args, &registry),

@@ -71,6 +71,17 @@ fn steps(shown: &Value) -> Vec<(u64, String, Option<u64>)> {
         .collect()
 }
 
+/// Whether the store exists, is set up and holds `run`.
+fn holds_run(dir: &Path, db: &str, run: u64) -> bool {
+    let out = output(flowc(dir).args(["runs", "--db", db, "--format", "json"]));
+    out.status.success()
+        && stdout_json(&out)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == run)
+}
+
 /// The status `flowc runs` gives the run.
 fn status(dir: &Path, db: &str, run: u64) -> String {
     let out = output(flowc(dir).args(["runs", "--db", db, "--format", "json"]));
@@ -137,7 +148,9 @@ fn crash_and_resume(flow_text: &str, extra: &[&str], delays: &[u64]) {
             extra,
             Duration::from_millis(delay),
         );
-        if !killed || !dir.path().join(&db).exists() || status(dir.path(), &db, 1).is_empty() {
+        // A kill that lands before the store is set up or the run is created leaves
+        // nothing to resume (on a loaded machine that can take longer than `delay`).
+        if !killed || !dir.path().join(&db).exists() || !holds_run(dir.path(), &db, 1) {
             continue;
         }
         let before = status(dir.path(), &db, 1);

@@ -9,6 +9,7 @@ mod engine;
 mod example_runs;
 mod examples;
 mod exec;
+mod fmt;
 mod graph;
 mod readme;
 mod robustness;
