@@ -18,6 +18,8 @@ pub mod diagnostics;
 pub mod durable;
 pub mod fmt;
 pub mod graph;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod runtime;
 pub mod sandbox;
 #[cfg(feature = "server")]

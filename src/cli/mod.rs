@@ -10,6 +10,8 @@ mod fmt;
 mod graph;
 mod input;
 mod limits;
+#[cfg(feature = "lsp")]
+mod lsp;
 mod output;
 #[cfg(feature = "store")]
 mod resume;
@@ -52,6 +54,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Rewrite flows in the canonical layout (`--check` lists those that would change).
     Fmt(fmt::FmtArgs),
+    /// Serve the Language Server Protocol on stdio, for editors.
+    #[cfg(feature = "lsp")]
+    Lsp(lsp::LspArgs),
     /// Draw a flow as a Mermaid or Graphviz DOT graph.
     Graph(graph::GraphArgs),
     /// List the registered tools with their arguments.
@@ -78,6 +83,8 @@ pub fn run(args: Args) -> u8 {
     match args.command {
         Command::Check(args) => check::run(&args, &registry),
         Command::Fmt(args) => fmt::run(&args),
+        #[cfg(feature = "lsp")]
+        Command::Lsp(args) => lsp::run(&args, registry),
         Command::Graph(args) => graph::run(&args, &registry),
         Command::Tools(args) => tools::run(&args, &registry),
         Command::Run(args) => run::run(&args, &registry),

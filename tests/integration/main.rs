@@ -11,6 +11,7 @@ mod examples;
 mod exec;
 mod fmt;
 mod graph;
+mod lsp;
 mod readme;
 mod robustness;
 mod runtime_ui;
