@@ -5,6 +5,7 @@
 mod actions;
 mod attributes;
 mod error;
+mod fixes;
 mod hash;
 mod hints;
 pub mod ir;
@@ -14,6 +15,7 @@ mod structure;
 pub(crate) mod suggest;
 
 pub use error::{CompileError, LiteralType};
+pub use fixes::Fix;
 pub use hints::Hint;
 
 use miette::Diagnostic;

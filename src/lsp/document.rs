@@ -23,6 +23,8 @@ pub(super) struct Document {
     pub(super) index: Option<Index>,
     /// Whether `index` is of `text` (else of an earlier version).
     pub(super) fresh: bool,
+    /// The quick fixes of the text's compile errors.
+    pub(super) fixes: Vec<crate::compile::Fix>,
 }
 
 impl Document {
@@ -33,6 +35,7 @@ impl Document {
             text,
             index: None,
             fresh: false,
+            fixes: Vec::new(),
         }
     }
 
@@ -50,6 +53,16 @@ impl Document {
             self.fresh = true;
         }
         let checked = crate::check(&source, registry);
+        self.fixes = checked
+            .report
+            .problems
+            .iter()
+            .filter_map(|problem| {
+                let error: &(dyn std::error::Error + 'static) = problem.as_ref();
+                error.downcast_ref::<crate::compile::CompileError>()
+            })
+            .flat_map(|error| error.fixes(&self.text))
+            .collect();
         checked
             .report
             .problems

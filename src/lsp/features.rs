@@ -306,6 +306,31 @@ pub(super) fn symbols(doc: &Document) -> Vec<DocumentSymbol> {
         .collect()
 }
 
+/// The quick fixes whose edit touches `range`.
+pub(super) fn code_actions(
+    doc: &Document,
+    range: lsp_types::Range,
+) -> Vec<lsp_types::CodeActionOrCommand> {
+    let (start, end) = (doc.offset(range.start), doc.offset(range.end));
+    doc.fixes
+        .iter()
+        .filter(|fix| fix.at.start <= end && start <= fix.at.end)
+        .map(|fix| {
+            let edit = TextEdit::new(doc.range(fix.at), fix.replacement.clone());
+            lsp_types::CodeActionOrCommand::CodeAction(lsp_types::CodeAction {
+                title: fix.title.clone(),
+                kind: Some(lsp_types::CodeActionKind::QUICKFIX),
+                edit: Some(WorkspaceEdit::new(HashMap::from([(
+                    doc.uri.clone(),
+                    vec![edit],
+                )]))),
+                is_preferred: Some(true),
+                ..lsp_types::CodeAction::default()
+            })
+        })
+        .collect()
+}
+
 /// The edit that formats the whole file, if it parses and is not formatted.
 pub(super) fn formatting(doc: &Document) -> Option<Vec<TextEdit>> {
     let source = crate::source::SourceFile::new(doc.uri.as_str(), doc.text.as_str());

@@ -1,7 +1,7 @@
 //! `flowc lsp`: a Language Server Protocol server over stdio (lsp-server and lsp-types, the
 //! crates rust-analyzer is built on). Diagnostics on open and on change (debounced), hover,
-//! go to definition, references, completion, rename, formatting and document symbols, all
-//! from the compiler's own parse and check. See `docs/editors.md`.
+//! go to definition, references, completion, rename, quick fixes, formatting and document
+//! symbols, all from the compiler's own parse and check. See `docs/editors.md`.
 
 mod document;
 mod features;
@@ -17,8 +17,8 @@ use lsp_types::notification::{
     PublishDiagnostics,
 };
 use lsp_types::request::{
-    Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, References,
-    Rename, Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    References, Rename, Request as _,
 };
 use lsp_types::{
     CompletionOptions, InitializeParams, OneOf, PublishDiagnosticsParams, ServerCapabilities,
@@ -50,6 +50,7 @@ fn capabilities() -> ServerCapabilities {
         rename_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(vec![">".into(), "=".into(), "(".into(), " ".into()]),
             ..CompletionOptions::default()
@@ -232,6 +233,13 @@ impl Server<'_> {
                 .with::<lsp_types::DocumentSymbolParams, _>(request, |server, p| {
                     server.document(&p.text_document.uri).map(features::symbols)
                 }),
+            CodeActionRequest::METHOD => {
+                self.with::<lsp_types::CodeActionParams, _>(request, |server, p| {
+                    server
+                        .document(&p.text_document.uri)
+                        .map(|doc| features::code_actions(doc, p.range))
+                })
+            }
             Formatting::METHOD => {
                 self.with::<lsp_types::DocumentFormattingParams, _>(request, |server, p| {
                     server
