@@ -2,7 +2,7 @@
 """Latency of `flowc lsp` on a 1,000-node flow, as an editor sees it.
 
 Starts the release binary, opens a generated flow of 1,000 nodes, then 20 times: changes one
-line and waits for the diagnostics (the time includes the server's 30 ms debounce), and asks
+line and waits for the diagnostics (the time includes the server's 10 ms debounce), and asks
 for a completion after `->`. Prints the median and worst time of each.
 
     cargo build --release && python3 benches/lsp_latency.py
@@ -91,7 +91,7 @@ def main():
     server.send({"jsonrpc": "2.0", "method": "exit", "params": None})
     server.proc.wait()
     print(f"{NODES} nodes, {len(flow(1))} bytes")
-    print(f"change -> diagnostics: median {statistics.median(changes):.1f} ms, worst {max(changes):.1f} ms (30 ms of it is the debounce)")
+    print(f"change -> diagnostics: median {statistics.median(changes):.1f} ms, worst {max(changes):.1f} ms (10 ms of it is the debounce)")
     print(f"completion:            median {statistics.median(completions):.1f} ms, worst {max(completions):.1f} ms")
 
 

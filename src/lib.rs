@@ -57,10 +57,10 @@ pub fn check(source: &SourceFile, tools: &ToolRegistry) -> Checked {
 /// Parses and compiles one file; guards and scripts compile under `limits` (expression
 /// depth), as they will run.
 pub fn check_with_limits(source: &SourceFile, tools: &ToolRegistry, limits: &Limits) -> Checked {
-    let mut report = FileReport::new(source.clone());
     let flow = match syntax::parse(source) {
         Ok(flow) => flow,
         Err(error) => {
+            let mut report = FileReport::new(source.clone());
             report.push(error);
             return Checked {
                 program: None,
@@ -68,7 +68,18 @@ pub fn check_with_limits(source: &SourceFile, tools: &ToolRegistry, limits: &Lim
             };
         }
     };
-    let compilation = compile::compile(&flow, &source.text, tools, limits);
+    compile_parsed(source, &flow, tools, limits)
+}
+
+/// Compiles a file already parsed (as `flow`), for callers that keep the syntax tree too.
+pub fn compile_parsed(
+    source: &SourceFile,
+    flow: &syntax::ast::Flow,
+    tools: &ToolRegistry,
+    limits: &Limits,
+) -> Checked {
+    let mut report = FileReport::new(source.clone());
+    let compilation = compile::compile(flow, &source.text, tools, limits);
     for diagnostic in compilation.diagnostics {
         report.push(diagnostic);
     }

@@ -48,11 +48,15 @@ impl Document {
     /// Checks the text: its diagnostics, and a new analysis when it parses.
     pub(super) fn analyze(&mut self, registry: &ToolRegistry, docs_url: &str) -> Vec<Diagnostic> {
         let source = SourceFile::new(self.uri.as_str(), self.text.as_str());
-        if let Ok(flow) = crate::syntax::parse(&source) {
-            self.index = Some(Index::build(&flow, &self.text, registry));
-            self.fresh = true;
-        }
-        let checked = crate::check(&source, registry);
+        let checked = match crate::syntax::parse(&source) {
+            Ok(flow) => {
+                self.index = Some(Index::build(&flow, &self.text, registry));
+                self.fresh = true;
+                let limits = crate::sandbox::Limits::default();
+                crate::compile_parsed(&source, &flow, registry, &limits)
+            }
+            Err(_) => crate::check(&source, registry),
+        };
         self.fixes = checked
             .report
             .problems

@@ -31,7 +31,7 @@ use self::document::Document;
 use crate::tools::ToolRegistry;
 
 /// How long after a change diagnostics wait for the next keystroke.
-const DEBOUNCE: Duration = Duration::from_millis(30);
+const DEBOUNCE: Duration = Duration::from_millis(10);
 
 /// Serves one editor on stdin/stdout until it shuts the server down.
 pub fn serve_stdio(registry: ToolRegistry) -> Result<(), String> {
