@@ -1,0 +1,127 @@
+//! Reading a Python file and parsing it with tree-sitter. A file with syntax errors still
+//! parses: tree-sitter recovers, marking what it could not read with ERROR and MISSING nodes.
+
+use std::path::Path;
+
+use tree_sitter::{Node, Parser, Tree};
+
+use crate::tools::ToolFailure;
+
+/// A parsed Python file: its path as the flow named it, its text and its syntax tree.
+pub(super) struct PythonFile {
+    pub path: String,
+    pub text: String,
+    pub tree: Tree,
+}
+
+/// One reusable parser: creating one per file would cost more than parsing a small file.
+pub(super) struct PythonParser {
+    parser: Parser,
+}
+
+impl PythonParser {
+    pub(super) fn new() -> Result<Self, ToolFailure> {
+        let mut parser = Parser::new();
+        parser
+            .set_language(&tree_sitter_python::LANGUAGE.into())
+            .map_err(|error| {
+                ToolFailure::failed(format!("cannot load the Python grammar: {error}"))
+            })?;
+        Ok(PythonParser { parser })
+    }
+
+    /// Reads `path` (relative to `workdir`) and parses it. `field` names where the path came
+    /// from (`file`, `files[2]`), so a failure says which input is wrong.
+    pub(super) fn read(
+        &mut self,
+        workdir: &Path,
+        path: &str,
+        field: &str,
+    ) -> Result<PythonFile, ToolFailure> {
+        let full = workdir.join(path);
+        let bytes = std::fs::read(&full).map_err(|error| {
+            ToolFailure::failed(format!(
+                "{field}: cannot read `{path}` ({}): {error}",
+                full.display()
+            ))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|error| {
+            ToolFailure::failed(format!(
+                "{field}: `{path}` is not UTF-8 text (invalid byte at offset {})",
+                error.utf8_error().valid_up_to()
+            ))
+        })?;
+        self.parse(path, text)
+    }
+
+    pub(super) fn parse(&mut self, path: &str, text: String) -> Result<PythonFile, ToolFailure> {
+        let tree = self
+            .parser
+            .parse(&text, None)
+            .ok_or_else(|| ToolFailure::failed(format!("the parser gave up on `{path}`")))?;
+        Ok(PythonFile {
+            path: path.to_owned(),
+            text,
+            tree,
+        })
+    }
+}
+
+impl PythonFile {
+    pub(super) fn text_of(&self, node: Node<'_>) -> &str {
+        node.utf8_text(self.text.as_bytes()).unwrap_or("")
+    }
+}
+
+/// The 1-based line a node starts on.
+pub(super) fn line_of(node: Node<'_>) -> usize {
+    node.start_position().row + 1
+}
+
+/// The 1-based line a node ends on.
+pub(super) fn end_line_of(node: Node<'_>) -> usize {
+    node.end_position().row + 1
+}
+
+/// The named children of a node, in order.
+pub(super) fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).collect()
+}
+
+/// All children of a node, named or not, in order.
+pub(super) fn children(node: Node<'_>) -> Vec<Node<'_>> {
+    let mut cursor = node.walk();
+    node.children(&mut cursor).collect()
+}
+
+/// Where the parser could not read the file: each outermost ERROR node and each MISSING
+/// token, as (line, message).
+pub(super) fn syntax_errors(file: &PythonFile) -> Vec<(usize, String)> {
+    let mut errors = Vec::new();
+    if file.tree.root_node().has_error() {
+        collect_errors(file, file.tree.root_node(), &mut errors);
+    }
+    errors
+}
+
+fn collect_errors(file: &PythonFile, node: Node<'_>, errors: &mut Vec<(usize, String)>) {
+    if node.is_missing() {
+        errors.push((
+            line_of(node),
+            format!("syntax error: missing `{}`", node.kind()),
+        ));
+    } else if node.is_error() {
+        let text = file.text_of(node);
+        let first_line = text.lines().next().unwrap_or("").trim();
+        let shown: String = first_line.chars().take(40).collect();
+        errors.push((
+            line_of(node),
+            format!("syntax error: cannot parse `{shown}`"),
+        ));
+    } else if node.has_error() {
+        for child in children(node) {
+            collect_errors(file, child, errors);
+        }
+    }
+}
