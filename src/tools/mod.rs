@@ -4,6 +4,7 @@
 
 mod basic;
 mod call;
+mod dq;
 mod exec;
 mod spec;
 
@@ -16,7 +17,7 @@ pub use exec::serve_watchdog as serve_exec_watchdog;
 pub use spec::{ArgSpec, ArgType, ToolSpec};
 
 /// Each tool family's module registers its tools; [`ToolRegistry::builtin`] is all of them.
-const FAMILIES: &[fn(&mut ToolRegistry)] = &[basic::register, exec::register];
+const FAMILIES: &[fn(&mut ToolRegistry)] = &[basic::register, dq::register, exec::register];
 
 /// The built-in tool a node names to pause for a person: compile turns such a node into
 /// `NodeKind::Wait`, which the engine runs itself.
