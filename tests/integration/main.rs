@@ -4,6 +4,7 @@
 
 mod cli;
 mod cli_io;
+mod dq;
 mod durable;
 mod engine;
 mod example_runs;
