@@ -5,6 +5,7 @@
 mod basic;
 mod call;
 mod code;
+mod dq;
 mod exec;
 mod spec;
 
@@ -17,7 +18,12 @@ pub use exec::serve_watchdog as serve_exec_watchdog;
 pub use spec::{ArgSpec, ArgType, ToolSpec};
 
 /// Each tool family's module registers its tools; [`ToolRegistry::builtin`] is all of them.
-const FAMILIES: &[fn(&mut ToolRegistry)] = &[basic::register, code::register, exec::register];
+const FAMILIES: &[fn(&mut ToolRegistry)] = &[
+    basic::register,
+    code::register,
+    dq::register,
+    exec::register,
+];
 
 /// The built-in tool a node names to pause for a person: compile turns such a node into
 /// `NodeKind::Wait`, which the engine runs itself.

@@ -5,6 +5,7 @@
 mod cli;
 mod cli_io;
 mod code_review;
+mod dq;
 mod durable;
 mod engine;
 mod example_runs;

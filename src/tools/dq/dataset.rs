@@ -1,0 +1,189 @@
+//! Where a dq tool's table comes from, and reading it row by row.
+//!
+//! `rows` in the state (a list of objects) wins over a `dataset` field (a CSV file's path,
+//! relative to the flow file's folder): rows in the state are the data the flow has just
+//! built, and `dataset` may be left over from an earlier stage.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use super::cell::Cell;
+use crate::tools::{FailureKind, ToolCall, ToolFailure};
+use crate::value::Kind;
+
+/// How many rows pass between two looks at the cancel token and the deadline.
+const CHECK_EVERY: usize = 4096;
+
+pub(super) enum Dataset<'a> {
+    Rows(&'a [Value]),
+    Csv {
+        path: PathBuf,
+        /// The path as the state gives it, for messages.
+        shown: String,
+    },
+}
+
+impl<'a> Dataset<'a> {
+    pub(super) fn from_state(call: &ToolCall<'a>) -> Result<Self, ToolFailure> {
+        match call.state.get("rows") {
+            Some(Value::Array(rows)) => return Ok(Dataset::Rows(rows)),
+            Some(Value::Null) | None => {}
+            Some(other) => {
+                return Err(ToolFailure::failed(format!(
+                    "`rows` must be a list of objects, not {}",
+                    Kind::of_json(other).name()
+                )));
+            }
+        }
+        match call.state.get("dataset") {
+            Some(Value::String(shown)) => Ok(Dataset::Csv {
+                path: call.workdir.join(shown),
+                shown: shown.clone(),
+            }),
+            Some(other) => Err(ToolFailure::failed(format!(
+                "`dataset` must be a CSV file's path (a string), not {}",
+                Kind::of_json(other).name()
+            ))),
+            None => Err(ToolFailure::failed(
+                "the state has neither `rows` (a list of objects) nor `dataset` (a CSV file's path)",
+            )),
+        }
+    }
+
+    /// The columns: the CSV header, or every key of every row in order of first appearance.
+    pub(super) fn columns(&self) -> Result<Vec<String>, ToolFailure> {
+        match self {
+            Dataset::Rows(rows) => {
+                let mut columns: Vec<String> = Vec::new();
+                for (index, row) in rows.iter().enumerate() {
+                    for key in row_object(index, row)?.keys() {
+                        if !columns.contains(key) {
+                            columns.push(key.clone());
+                        }
+                    }
+                }
+                Ok(columns)
+            }
+            Dataset::Csv { path, shown } => {
+                let mut reader = open_csv(path, shown)?;
+                let header = reader
+                    .headers()
+                    .map_err(|error| csv_failure(shown, &error))?;
+                Ok(header.iter().map(str::to_owned).collect())
+            }
+        }
+    }
+
+    /// Calls `visit` with each row's index (from 0, header not counted) and its cells in
+    /// the order of `columns`.
+    pub(super) fn for_each_row(
+        &self,
+        call: &ToolCall<'_>,
+        columns: &[String],
+        mut visit: impl FnMut(usize, &[Cell<'_>]) -> Result<(), ToolFailure>,
+    ) -> Result<(), ToolFailure> {
+        match self {
+            Dataset::Rows(rows) => {
+                let mut cells: Vec<Cell<'_>> = Vec::with_capacity(columns.len());
+                for (index, row) in rows.iter().enumerate() {
+                    checkpoint(call, index)?;
+                    let object = row_object(index, row)?;
+                    cells.clear();
+                    cells.extend(
+                        columns
+                            .iter()
+                            .map(|column| Cell::from_json(object.get(column))),
+                    );
+                    visit(index, &cells)?;
+                }
+            }
+            Dataset::Csv { path, shown } => {
+                let mut reader = open_csv(path, shown)?;
+                let mut record = csv::StringRecord::new();
+                let mut index = 0;
+                while reader
+                    .read_record(&mut record)
+                    .map_err(|error| csv_failure(shown, &error))?
+                {
+                    checkpoint(call, index)?;
+                    // A fresh vector per record: its cells borrow the record.
+                    let cells: Vec<Cell<'_>> = record.iter().map(Cell::from_text).collect();
+                    visit(index, &cells)?;
+                    index += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn row_object(index: usize, row: &Value) -> Result<&Map<String, Value>, ToolFailure> {
+    row.as_object().ok_or_else(|| {
+        ToolFailure::failed(format!(
+            "`rows` must be a list of objects: item {index} is {}",
+            Kind::of_json(row).name()
+        ))
+    })
+}
+
+pub(super) fn open_csv(
+    path: &std::path::Path,
+    shown: &str,
+) -> Result<csv::Reader<std::fs::File>, ToolFailure> {
+    let file = std::fs::File::open(path).map_err(|error| {
+        ToolFailure::failed(format!(
+            "`dataset` {shown}: cannot open {}: {error}",
+            path.display()
+        ))
+    })?;
+    Ok(csv::ReaderBuilder::new()
+        .buffer_capacity(1 << 16)
+        .from_reader(file))
+}
+
+/// A CSV error said with the file and the line (a ragged row names its line and widths).
+pub(super) fn csv_failure(shown: &str, error: &csv::Error) -> ToolFailure {
+    let message = match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => {
+            let line = pos.as_ref().map_or(0, csv::Position::line);
+            format!(
+                "`dataset` {shown}: line {line} has {len} fields, the header has {expected_len}"
+            )
+        }
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            let line = pos.as_ref().map_or(0, csv::Position::line);
+            format!("`dataset` {shown}: line {line} is not valid UTF-8")
+        }
+        _ => format!("`dataset` {shown}: {error}"),
+    };
+    ToolFailure::failed(message)
+}
+
+/// Every [`CHECK_EVERY`] rows: stop if the run is cancelled or the deadline has passed.
+pub(super) fn checkpoint(call: &ToolCall<'_>, index: usize) -> Result<(), ToolFailure> {
+    if !index.is_multiple_of(CHECK_EVERY) {
+        return Ok(());
+    }
+    if call.cancel.is_cancelled() {
+        return Err(ToolFailure {
+            kind: FailureKind::Cancelled,
+            message: format!("cancelled at row {index}"),
+        });
+    }
+    if call
+        .deadline
+        .is_some_and(|deadline| Instant::now() >= deadline)
+    {
+        return Err(ToolFailure {
+            kind: FailureKind::TimedOut,
+            message: format!("timed out at row {index}"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,407 @@
+//! `dq.detect_anomalies`: what is wrong with the table, as a list of anomalies.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hasher};
+
+use regex::Regex;
+use serde_json::{Map, Value, json};
+
+use super::cell::EMAIL_PATTERN;
+use super::dataset::Dataset;
+use super::summary::{ColumnTally, ColumnType, EXAMPLES, NumericStats, number_json};
+use super::{column_index, float_arg, selected_columns};
+use crate::tools::{Tool, ToolCall, ToolFailure};
+
+/// A text column is checked for inconsistent categories when it has at most this many
+/// distinct values (more is free text: names, comments).
+pub(super) const CATEGORY_MAX_DISTINCT: usize = 1_000;
+
+pub(super) struct Detect;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outliers {
+    ZScore(f64),
+    Iqr(f64),
+}
+
+impl Tool for Detect {
+    fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
+        let outliers = match call.args.get("method").and_then(Value::as_str) {
+            Some("iqr") => Outliers::Iqr(float_arg(call, "k", 1.5)?),
+            None | Some("zscore") => Outliers::ZScore(float_arg(call, "z", 3.0)?),
+            Some(other) => {
+                return Err(ToolFailure::failed(format!(
+                    "`method` must be \"zscore\" or \"iqr\", not {other:?}"
+                )));
+            }
+        };
+        let dataset = Dataset::from_state(call)?;
+        let columns = dataset.columns()?;
+        let chosen = selected_columns(call, &columns)?;
+        let patterns = patterns(call, &columns)?;
+        let mut tallies: Vec<ColumnTally> =
+            columns.iter().map(|_| ColumnTally::default()).collect();
+        let mut mismatches: Vec<Mismatches> =
+            patterns.iter().map(|_| Mismatches::default()).collect();
+        let mut first_rows: HashMap<u64, usize> = HashMap::new();
+        let mut duplicates = Mismatches::default();
+        dataset.for_each_row(call, &columns, |row, cells| {
+            let mut hasher = DefaultHasher::new();
+            for (tally, &cell) in tallies.iter_mut().zip(cells) {
+                tally.observe(row, cell);
+                cell.hash_into(&mut hasher);
+            }
+            // Rows are compared by a 64-bit hash: two distinct rows collide with a
+            // probability of about n²/2^65 (3·10^-8 for a million rows).
+            let first = *first_rows.entry(hasher.finish()).or_insert(row);
+            if first != row {
+                duplicates.push(json!({ "row": row, "first": first }));
+            }
+            for ((column, pattern), found) in patterns.iter().zip(&mut mismatches) {
+                if let Some(text) = cells[*column].text()
+                    && !pattern.is_match(&text)
+                {
+                    found.push(json!({ "row": row, "value": text }));
+                }
+            }
+            Ok(())
+        })?;
+        let mut anomalies = Vec::new();
+        for &column in &chosen {
+            let name = columns[column].as_str();
+            let tally = &tallies[column];
+            anomalies.extend(missing_values(name, tally));
+            if let Some(index) = patterns.iter().position(|(at, _)| *at == column) {
+                anomalies.extend(
+                    mismatches[index].anomaly("pattern_mismatch", name, |entry| {
+                        entry.insert("pattern".into(), patterns[index].1.as_str().into());
+                    }),
+                );
+            } else if tally.column_type() == ColumnType::Email && tally.non_emails > 0 {
+                let examples = tally
+                    .non_email_rows
+                    .iter()
+                    .map(|(row, value)| json!({ "row": row, "value": value }))
+                    .collect();
+                anomalies.push(json!({
+                    "kind": "malformed_email", "column": name, "count": tally.non_emails,
+                    "examples": Value::Array(examples), "pattern": EMAIL_PATTERN,
+                }));
+            }
+            anomalies.extend(outlier_anomaly(name, tally, outliers));
+            anomalies.extend(category_anomaly(name, tally));
+        }
+        anomalies.extend(duplicates.anomaly("duplicate_rows", "", |entry| {
+            entry.insert("column".into(), Value::Null);
+        }));
+        let total: u64 = anomalies
+            .iter()
+            .filter_map(|anomaly| anomaly["count"].as_u64())
+            .sum();
+        let mut changes = Map::new();
+        changes.insert("anomalies".into(), Value::Array(anomalies));
+        changes.insert("anomaly_count".into(), total.into());
+        Ok(changes)
+    }
+
+    fn check_arg(&self, name: &str, value: &Value) -> Result<(), String> {
+        match (name, value) {
+            ("patterns", Value::Object(patterns)) => {
+                for (column, pattern) in patterns {
+                    if let Some(pattern) = pattern.as_str() {
+                        Regex::new(pattern).map_err(|error| {
+                            format!("the pattern for `{column}` does not compile: {error}")
+                        })?;
+                    }
+                }
+                Ok(())
+            }
+            ("z" | "k", value) if value.as_f64().is_some_and(|value| value <= 0.0) => {
+                Err(format!("`{name}` must be greater than 0"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The `patterns` argument: (column position, compiled regex), in the argument's order.
+fn patterns(call: &ToolCall<'_>, columns: &[String]) -> Result<Vec<(usize, Regex)>, ToolFailure> {
+    let Some(Value::Object(patterns)) = call.args.get("patterns") else {
+        return Ok(Vec::new());
+    };
+    patterns
+        .iter()
+        .map(|(column, pattern)| {
+            let at = column_index(columns, column, "`patterns`")?;
+            let pattern = pattern.as_str().unwrap_or_default();
+            let regex = Regex::new(pattern).map_err(|error| {
+                ToolFailure::failed(format!("`patterns.{column}` does not compile: {error}"))
+            })?;
+            Ok((at, regex))
+        })
+        .collect()
+}
+
+/// How many rows have something, and the first few of them.
+#[derive(Debug, Default)]
+struct Mismatches {
+    count: u64,
+    examples: Vec<Value>,
+}
+
+impl Mismatches {
+    fn push(&mut self, example: Value) {
+        self.count += 1;
+        if self.examples.len() < EXAMPLES {
+            self.examples.push(example);
+        }
+    }
+
+    fn anomaly(
+        &self,
+        kind: &str,
+        column: &str,
+        extra: impl FnOnce(&mut Map<String, Value>),
+    ) -> Option<Value> {
+        if self.count == 0 {
+            return None;
+        }
+        let mut entry = Map::new();
+        entry.insert("kind".into(), kind.into());
+        entry.insert("column".into(), column.into());
+        entry.insert("count".into(), self.count.into());
+        entry.insert("examples".into(), Value::Array(self.examples.clone()));
+        extra(&mut entry);
+        Some(Value::Object(entry))
+    }
+}
+
+fn missing_values(column: &str, tally: &ColumnTally) -> Option<Value> {
+    if tally.nulls() == 0 {
+        return None;
+    }
+    let column_type = tally.column_type();
+    // A made-up address is worse than none: email columns get no fill value.
+    let fill = match column_type {
+        ColumnType::Int | ColumnType::Float => tally.numeric().map_or(Value::Null, |stats| {
+            let int = column_type == ColumnType::Int;
+            number_json(
+                if int {
+                    stats.median.round()
+                } else {
+                    stats.median
+                },
+                int,
+            )
+        }),
+        ColumnType::Bool => tally
+            .top(1)
+            .first()
+            .map_or(Value::Null, |(value, _)| Value::Bool(*value == "true")),
+        ColumnType::String | ColumnType::Mixed => tally
+            .top(1)
+            .first()
+            .map_or(Value::Null, |(value, _)| Value::from(*value)),
+        ColumnType::Email | ColumnType::Empty => Value::Null,
+    };
+    Some(json!({
+        "kind": "missing_values", "column": column, "count": tally.nulls(),
+        "examples": tally.null_rows.iter().map(|row| json!({ "row": row })).collect::<Vec<_>>(),
+        "fill": fill,
+    }))
+}
+
+fn outlier_anomaly(column: &str, tally: &ColumnTally, outliers: Outliers) -> Option<Value> {
+    let stats: NumericStats = tally.numeric()?;
+    let (mut lower, mut upper, method) = match outliers {
+        Outliers::ZScore(z) => {
+            let spread = z * stats.stddev.filter(|stddev| *stddev > 0.0)?;
+            (stats.mean - spread, stats.mean + spread, "zscore")
+        }
+        Outliers::Iqr(k) => {
+            let spread = k * (stats.q3 - stats.q1);
+            (stats.q1 - spread, stats.q3 + spread, "iqr")
+        }
+    };
+    let int = tally.column_type() == ColumnType::Int;
+    if int {
+        // Clipping to these keeps the column whole numbers, still inside the bounds.
+        (lower, upper) = (lower.ceil(), upper.floor());
+    }
+    let mut found = Mismatches::default();
+    for &(row, value) in &tally.numbers {
+        if value < lower || value > upper {
+            found.push(json!({ "row": row, "value": number_json(value, int) }));
+        }
+    }
+    found.anomaly("outlier", column, |entry| {
+        entry.insert("method".into(), method.into());
+        entry.insert("lower".into(), number_json(lower, int));
+        entry.insert("upper".into(), number_json(upper, int));
+    })
+}
+
+/// Values equal once trimmed and lower-cased but written differently: each group's most
+/// common spelling is the canonical one, and every other spelling's cells are counted.
+fn category_anomaly(column: &str, tally: &ColumnTally) -> Option<Value> {
+    let (distinct, exact) = tally.distinct();
+    if tally.column_type() != ColumnType::String
+        || !exact
+        || distinct > CATEGORY_MAX_DISTINCT as u64
+    {
+        return None;
+    }
+    let mut groups: HashMap<String, Vec<(&str, u64)>> = HashMap::new();
+    for (value, count) in tally.top(usize::MAX) {
+        groups
+            .entry(value.trim().to_lowercase())
+            .or_default()
+            .push((value, count));
+    }
+    let mut mapping: Vec<(&str, &str, u64)> = Vec::new();
+    for spellings in groups.values().filter(|spellings| spellings.len() > 1) {
+        // `top` sorted them most common first, ties in value order.
+        let canonical = spellings[0].0;
+        mapping.extend(
+            spellings[1..]
+                .iter()
+                .map(|&(variant, count)| (variant, canonical, count)),
+        );
+    }
+    if mapping.is_empty() {
+        return None;
+    }
+    mapping.sort_unstable();
+    let count: u64 = mapping.iter().map(|(_, _, count)| count).sum();
+    let examples: Vec<Value> = mapping
+        .iter()
+        .take(EXAMPLES)
+        .map(|(variant, canonical, count)| json!({ "value": variant, "canonical": canonical, "count": count }))
+        .collect();
+    let mapping: Map<String, Value> = mapping
+        .into_iter()
+        .map(|(variant, canonical, _)| (variant.to_owned(), canonical.into()))
+        .collect();
+    Some(json!({
+        "kind": "inconsistent_category", "column": column, "count": count,
+        "examples": examples, "mapping": mapping,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::Detect;
+    use crate::tools::Tool;
+    use crate::tools::dq::profile::tests::people;
+    use crate::tools::dq::testing::{call, failure};
+
+    fn kind<'a>(anomalies: &'a Value, kind: &str, column: &str) -> &'a Value {
+        anomalies
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|anomaly| anomaly["kind"] == kind && anomaly["column"] == column)
+            .unwrap_or_else(|| panic!("no {kind} on {column} in {anomalies:#}"))
+    }
+
+    #[test]
+    fn finds_every_kind_of_anomaly_in_rows() {
+        let changes = call(&Detect, &json!({ "z": 1.4 }), &people()).unwrap();
+        let anomalies = &changes["anomalies"];
+        assert_eq!(
+            *kind(anomalies, "missing_values", "age"),
+            json!({ "kind": "missing_values", "column": "age", "count": 1, "examples": [{ "row": 2 }], "fill": 45 })
+        );
+        assert_eq!(
+            kind(anomalies, "missing_values", "city")["fill"],
+            json!("Oslo")
+        );
+        assert_eq!(
+            kind(anomalies, "malformed_email", "email")["examples"],
+            json!([{ "row": 2, "value": "bad" }])
+        );
+        // mean 280, sample stddev 480.069: 280 ± 1.4·480.069, rounded inwards.
+        let outlier = kind(anomalies, "outlier", "age");
+        assert_eq!(
+            (outlier["lower"].clone(), outlier["upper"].clone()),
+            (json!(-392), json!(952))
+        );
+        assert_eq!(outlier["examples"], json!([{ "row": 4, "value": 1000 }]));
+        let category = kind(anomalies, "inconsistent_category", "city");
+        assert_eq!(category["mapping"], json!({ "oslo ": "Oslo" }));
+        assert_eq!(category["count"], json!(1));
+        assert_eq!(changes["anomaly_count"], json!(5));
+        assert_eq!(anomalies.as_array().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn iqr_bounds_come_from_the_quartiles() {
+        let changes = call(&Detect, &json!({ "method": "iqr", "k": 1.5 }), &people()).unwrap();
+        // q1 37.5, q3 287.5: 37.5 − 375 and 287.5 + 375, rounded inwards.
+        let outlier = kind(&changes["anomalies"], "outlier", "age");
+        assert_eq!(
+            (outlier["lower"].clone(), outlier["upper"].clone()),
+            (json!(-337), json!(662))
+        );
+        let zscore = call(&Detect, &json!({}), &people()).unwrap();
+        assert!(
+            zscore["anomalies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["kind"] != "outlier")
+        );
+    }
+
+    #[test]
+    fn finds_duplicate_rows_and_pattern_mismatches() {
+        let state = json!({ "rows": [
+            { "code": "A-1", "n": 1 }, { "code": "b2", "n": 2 }, { "code": "A-1", "n": 1 }, { "code": "A-1", "n": 1 },
+        ]});
+        let changes = call(
+            &Detect,
+            &json!({ "patterns": { "code": "^[A-Z]-[0-9]$" } }),
+            &state,
+        )
+        .unwrap();
+        assert_eq!(
+            changes["anomalies"],
+            json!([
+                { "kind": "pattern_mismatch", "column": "code", "count": 1, "examples": [{ "row": 1, "value": "b2" }], "pattern": "^[A-Z]-[0-9]$" },
+                { "kind": "duplicate_rows", "column": null, "count": 2, "examples": [{ "row": 2, "first": 0 }, { "row": 3, "first": 0 }] },
+            ])
+        );
+        assert_eq!(changes["anomaly_count"], json!(3));
+    }
+
+    #[test]
+    fn bad_patterns_fail_at_check_time_and_run_time() {
+        let error = Detect
+            .check_arg("patterns", &json!({ "code": "(" }))
+            .unwrap_err();
+        assert!(
+            error.starts_with("the pattern for `code` does not compile"),
+            "{error}"
+        );
+        assert_eq!(
+            Detect.check_arg("z", &json!(0)).unwrap_err(),
+            "`z` must be greater than 0"
+        );
+        assert!(
+            Detect
+                .check_arg("patterns", &json!({ "code": "^a$" }))
+                .is_ok()
+        );
+        let message = failure(call(
+            &Detect,
+            &json!({ "patterns": { "zip": "^[0-9]+$" } }),
+            &people(),
+        ));
+        assert!(
+            message.starts_with("`patterns` names column `zip`"),
+            "{message}"
+        );
+    }
+}
