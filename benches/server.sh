@@ -11,7 +11,7 @@
 # Installs wrk with apt-get if it is missing, builds the release binary, and stops the
 # server it started when it ends. With FLOWC_BENCH_PERF=1 the first 3-node wrk run is
 # recorded with `perf record -g` on the server (perf.data in the work directory, whose
-# path is printed and kept).
+# path is printed and kept). FLOWC_BENCH_BIN=PATH measures that binary instead of building.
 set -euo pipefail
 
 duration=${1:-15s}
@@ -37,8 +37,13 @@ trap cleanup EXIT
 if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null
 fi
-cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
-flowc=${CARGO_TARGET_DIR:-$repo/target}/release/flowc
+# FLOWC_BENCH_BIN: another build to measure (an older commit's, to compare) instead.
+if [ -n "${FLOWC_BENCH_BIN:-}" ]; then
+    flowc=$FLOWC_BENCH_BIN
+else
+    cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+    flowc=${CARGO_TARGET_DIR:-$repo/target}/release/flowc
+fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"

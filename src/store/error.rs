@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{RunId, RunStatus};
 
@@ -124,6 +125,17 @@ pub enum StoreError {
 
     #[error("the run store has no file to share with a lease keeper (it is in memory)")]
     InMemory,
+
+    #[error("this write was not stored: the group of writes committed with it failed")]
+    GroupNotCommitted {
+        #[source]
+        cause: Arc<StoreError>,
+    },
+
+    #[error(
+        "this write was taken into a group of writes that never answered it (the thread committing the group panicked)"
+    )]
+    GroupNotAnswered,
 }
 
 /// Which stored part of a run failed to read.

@@ -62,6 +62,7 @@
 //! # Ok::<(), flowc::store::StoreError>(())
 //! ```
 
+mod batch;
 mod error;
 mod flows;
 mod lease;

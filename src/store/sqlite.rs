@@ -40,6 +40,8 @@ pub struct SqliteStore {
     /// What this writer knows of each run's log since its snapshot (for `wants_snapshot` and
     /// the order of events), so that a commit reads nothing.
     pub(super) tracks: HashMap<RunId, RunTrack>,
+    /// Inside [`Self::batch`]: each write is a savepoint of the batch's transaction.
+    pub(super) in_batch: bool,
 }
 
 impl SqliteStore {
@@ -152,6 +154,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             tracks: HashMap::new(),
+            in_batch: false,
         })
     }
 
@@ -217,12 +220,16 @@ impl SqliteStore {
         if let Some(track) = self.tracks.get(&run) {
             return Ok(*track);
         }
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|cause| self.error(cause))?;
-        let (_, track) = load_run(&tx, &self.path, run)?;
-        drop(tx);
+        // Its several reads see one commit (inside a batch they already do).
+        let (_, track) = if self.conn.is_autocommit() {
+            let tx = self
+                .conn
+                .unchecked_transaction()
+                .map_err(|cause| self.error(cause))?;
+            load_run(&tx, &self.path, run)?
+        } else {
+            load_run(&self.conn, &self.path, run)?
+        };
         self.tracks.insert(run, track);
         Ok(track)
     }

@@ -3,7 +3,7 @@
 //! that writes, never by a read before it. Statements are cached per connection, and a
 //! commit reads nothing back.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::reads::{list_events, list_runs, load_run, run_record};
@@ -79,7 +79,6 @@ impl RunStore for SqliteStore {
     }
 
     fn create_run(&mut self, run: &NewRun<'_>, owner: &Owner) -> Result<RunId, StoreError> {
-        let sqlite = |cause| StoreError::sqlite(&self.path, cause);
         // A queued run is nobody's until a worker claims it.
         let (owner, lease) = match run.status {
             RunStatus::Running => (Some(owner.id()), Some(lease_until())),
@@ -87,44 +86,49 @@ impl RunStore for SqliteStore {
         };
         let state = json_text(run.state);
         let now = now_millis();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        tx.prepare_cached(
-            "INSERT INTO runs (flow_hash, status, checkpoint, steps, created_at, \
-             updated_at, finished_at, owner, lease_until) \
-             VALUES (?1, ?2, ?3, 0, ?4, ?5, CASE WHEN ?6 THEN ?5 END, ?7, ?8)",
-        )
-        .and_then(|mut statement| {
-            statement.execute(params![
-                run.flow_hash,
-                run.status.as_str(),
-                run.checkpoint,
-                millis(run.started_at),
-                now,
-                run.status.is_final(),
-                owner,
-                lease
-            ])
-        })
-        .map_err(|cause| {
-            if is_foreign_key_failure(&cause) {
-                StoreError::FlowNotSaved {
-                    hash: run.flow_hash.to_owned(),
-                }
-            } else {
-                sqlite(cause)
-            }
+        let id = self.write_tx(|store| {
+            let sqlite = |cause| StoreError::sqlite(&store.path, cause);
+            store
+                .conn
+                .prepare_cached(
+                    "INSERT INTO runs (flow_hash, status, checkpoint, steps, created_at, \
+                     updated_at, finished_at, owner, lease_until) \
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5, CASE WHEN ?6 THEN ?5 END, ?7, ?8)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        run.flow_hash,
+                        run.status.as_str(),
+                        run.checkpoint,
+                        millis(run.started_at),
+                        now,
+                        run.status.is_final(),
+                        owner,
+                        lease
+                    ])
+                })
+                .map_err(|cause| {
+                    if is_foreign_key_failure(&cause) {
+                        StoreError::FlowNotSaved {
+                            hash: run.flow_hash.to_owned(),
+                        }
+                    } else {
+                        sqlite(cause)
+                    }
+                })?;
+            let id = store.conn.last_insert_rowid();
+            store
+                .conn
+                .prepare_cached("INSERT INTO run_inputs (run_id, input) VALUES (?1, ?2)")
+                .and_then(|mut statement| statement.execute(params![id, json_text(run.input)]))
+                .map_err(sqlite)?;
+            store
+                .conn
+                .prepare_cached("INSERT INTO snapshots (run_id, seq, state) VALUES (?1, 0, ?2)")
+                .and_then(|mut statement| statement.execute(params![id, state]))
+                .map_err(sqlite)?;
+            Ok(id)
         })?;
-        let id = tx.last_insert_rowid();
-        tx.prepare_cached("INSERT INTO run_inputs (run_id, input) VALUES (?1, ?2)")
-            .and_then(|mut statement| statement.execute(params![id, json_text(run.input)]))
-            .map_err(sqlite)?;
-        tx.prepare_cached("INSERT INTO snapshots (run_id, seq, state) VALUES (?1, 0, ?2)")
-            .and_then(|mut statement| statement.execute(params![id, state]))
-            .map_err(sqlite)?;
-        tx.commit().map_err(sqlite)?;
         let mut track = RunTrack::snapshot_at(0, state.len());
         track.status = Some(run.status);
         self.tracks.insert(id, track);
@@ -155,69 +159,73 @@ impl RunStore for SqliteStore {
             track.add_event(event.seq, delta.map_or(0, str::len));
         }
         let snapshot = commit.snapshot.map(json_text);
-        let sqlite = |cause| StoreError::sqlite(&self.path, cause);
-
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        let now = now_millis();
-        let changed = tx
-            // Writing the status rewrites its index entry (a page more per commit), so it is
-            // written only when this writer does not know it to be the same.
-            .prepare_cached(if track.status == Some(commit.status) {
-                COMMIT_KEEPING_STATUS
-            } else {
-                COMMIT_WITH_STATUS
-            })
-            .and_then(|mut statement| {
-                statement.execute(params![
-                    run,
-                    owner.id(),
-                    commit.checkpoint,
-                    stored_count(commit.steps),
-                    commit.status.as_str(),
-                    commit.error,
-                    now,
-                    lease_until(),
-                    commit.status.is_final()
-                ])
-            })
-            .map_err(sqlite)?;
-        if changed == 0 {
-            drop(tx);
-            return Err(self.not_ours(run));
-        }
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO events (run_id, seq, kind, record, changes) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
+        let track = self.write_tx(|store| {
+            let sqlite = |cause| StoreError::sqlite(&store.path, cause);
+            let now = now_millis();
+            let changed = store
+                .conn
+                // Writing the status rewrites its index entry (a page more per commit), so it
+                // is written only when this writer does not know it to be the same.
+                .prepare_cached(if track.status == Some(commit.status) {
+                    COMMIT_KEEPING_STATUS
+                } else {
+                    COMMIT_WITH_STATUS
+                })
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        run,
+                        owner.id(),
+                        commit.checkpoint,
+                        stored_count(commit.steps),
+                        commit.status.as_str(),
+                        commit.error,
+                        now,
+                        lease_until(),
+                        commit.status.is_final()
+                    ])
+                })
                 .map_err(sqlite)?;
-            for StoredEvent {
-                seq,
-                kind,
-                record,
-                changes,
-            } in commit.events
-            {
-                insert
-                    .execute(params![run, stored_count(*seq), kind, record, changes])
-                    .map_err(sqlite)?;
+            if changed == 0 {
+                return Err(store.not_ours(run));
             }
-        }
-        if let Some(state) = &snapshot {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO snapshots (run_id, seq, state) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut statement| {
-                statement.execute(params![run, stored_count(track.last_seq), state])
-            })
-            .map_err(sqlite)?;
-            track = RunTrack::snapshot_at(track.last_seq, state.len());
-        }
-        tx.commit().map_err(sqlite)?;
+            {
+                let mut insert = store
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO events (run_id, seq, kind, record, changes) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(sqlite)?;
+                for StoredEvent {
+                    seq,
+                    kind,
+                    record,
+                    changes,
+                } in commit.events
+                {
+                    insert
+                        .execute(params![run, stored_count(*seq), kind, record, changes])
+                        .map_err(sqlite)?;
+                }
+            }
+            match &snapshot {
+                Some(state) => {
+                    store
+                        .conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO snapshots (run_id, seq, state) \
+                             VALUES (?1, ?2, ?3)",
+                        )
+                        .and_then(|mut statement| {
+                            statement.execute(params![run, stored_count(track.last_seq), state])
+                        })
+                        .map_err(sqlite)?;
+                    Ok(RunTrack::snapshot_at(track.last_seq, state.len()))
+                }
+                None => Ok(track),
+            }
+        })?;
+        let mut track = track;
         track.status = Some(commit.status);
         self.tracks.insert(run, track);
         Ok(())
@@ -229,42 +237,42 @@ impl RunStore for SqliteStore {
     }
 
     fn claim(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
-        let sqlite = |cause| StoreError::sqlite(&self.path, cause);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite)?;
-        let (status, holder, lease): (String, Option<String>, Option<i64>) = tx
-            .prepare_cached("SELECT status, owner, lease_until FROM runs WHERE id = ?1")
-            .and_then(|mut statement| {
-                statement
-                    .query_row([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                    .optional()
-            })
-            .map_err(sqlite)?
-            .ok_or(StoreError::NotFound { run })?;
-        let stored = stored_status(run, &status)?;
-        match status_as_read(stored, holder.as_deref(), lease, now_millis()) {
-            status if status.is_final() => return Err(StoreError::Finished { run, status }),
-            RunStatus::NeedsAttention => return Err(StoreError::NeedsAttention { run }),
-            RunStatus::Running if holder.as_deref() != Some(owner.id()) => {
-                return Err(StoreError::OwnedByLiveProcess {
-                    run,
-                    owner: holder.unwrap_or_default(),
-                });
+        let (loaded, mut track) = self.write_tx(|store| {
+            let sqlite = |cause| StoreError::sqlite(&store.path, cause);
+            let (status, holder, lease): (String, Option<String>, Option<i64>) = store
+                .conn
+                .prepare_cached("SELECT status, owner, lease_until FROM runs WHERE id = ?1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_row([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                        .optional()
+                })
+                .map_err(sqlite)?
+                .ok_or(StoreError::NotFound { run })?;
+            let stored = stored_status(run, &status)?;
+            match status_as_read(stored, holder.as_deref(), lease, now_millis()) {
+                status if status.is_final() => return Err(StoreError::Finished { run, status }),
+                RunStatus::NeedsAttention => return Err(StoreError::NeedsAttention { run }),
+                RunStatus::Running if holder.as_deref() != Some(owner.id()) => {
+                    return Err(StoreError::OwnedByLiveProcess {
+                        run,
+                        owner: holder.unwrap_or_default(),
+                    });
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        tx.prepare_cached(
-            "UPDATE runs SET status = 'running', owner = ?2, lease_until = ?3, updated_at = ?4 \
-             WHERE id = ?1",
-        )
-        .and_then(|mut statement| {
-            statement.execute(params![run, owner.id(), lease_until(), now_millis()])
-        })
-        .map_err(sqlite)?;
-        let (loaded, mut track) = load_run(&tx, &self.path, run)?;
-        tx.commit().map_err(sqlite)?;
+            store
+                .conn
+                .prepare_cached(
+                    "UPDATE runs SET status = 'running', owner = ?2, lease_until = ?3, \
+                     updated_at = ?4 WHERE id = ?1",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![run, owner.id(), lease_until(), now_millis()])
+                })
+                .map_err(sqlite)?;
+            load_run(&store.conn, &store.path, run)
+        })?;
         track.status = Some(RunStatus::Running);
         self.tracks.insert(run, track);
         Ok(loaded)
