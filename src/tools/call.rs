@@ -41,6 +41,23 @@ pub struct ToolCall<'a> {
     pub log: &'a ToolLog,
 }
 
+impl ToolCall<'_> {
+    /// Why long work must stop now, if it must: the run was cancelled, or the deadline passed.
+    /// Tools that loop over many items ask between items.
+    pub fn interruption(&self) -> Option<FailureKind> {
+        if self.cancel.is_cancelled() {
+            Some(FailureKind::Cancelled)
+        } else if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            Some(FailureKind::TimedOut)
+        } else {
+            None
+        }
+    }
+}
+
 /// Lines a tool reports besides its changes, for the step's log record (`stderr`). Bounded:
 /// past [`ToolLog::MAX_LINES`] lines or [`ToolLog::MAX_BYTES`] bytes per step, lines are
 /// counted, not kept.

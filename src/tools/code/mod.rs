@@ -22,8 +22,6 @@ mod suggest;
 #[cfg(test)]
 mod testing;
 
-use std::time::Instant;
-
 use serde_json::Value;
 
 use crate::tools::{FailureKind, ToolCall, ToolFailure, ToolRegistry};
@@ -38,22 +36,16 @@ pub(super) fn register(registry: &mut ToolRegistry) {
 /// Fails when the run was cancelled or the node's deadline passed: long work calls it between
 /// files.
 fn check_interrupted(call: &ToolCall<'_>, tool: &str) -> Result<(), ToolFailure> {
-    if call.cancel.is_cancelled() {
-        return Err(ToolFailure {
-            kind: FailureKind::Cancelled,
-            message: format!("{tool} was cancelled"),
-        });
+    match call.interruption() {
+        None => Ok(()),
+        Some(kind) => Err(ToolFailure {
+            kind,
+            message: match kind {
+                FailureKind::Cancelled => format!("{tool} was cancelled"),
+                _ => format!("{tool} ran out of time"),
+            },
+        }),
     }
-    if call
-        .deadline
-        .is_some_and(|deadline| Instant::now() >= deadline)
-    {
-        return Err(ToolFailure {
-            kind: FailureKind::TimedOut,
-            message: format!("{tool} ran out of time"),
-        });
-    }
-    Ok(())
 }
 
 /// An optional whole-number argument at least `min`.

@@ -5,7 +5,6 @@
 //! built, and `dataset` may be left over from an earlier stage.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use serde_json::{Map, Value};
 
@@ -170,20 +169,14 @@ pub(super) fn checkpoint(call: &ToolCall<'_>, index: usize) -> Result<(), ToolFa
     if !index.is_multiple_of(CHECK_EVERY) {
         return Ok(());
     }
-    if call.cancel.is_cancelled() {
-        return Err(ToolFailure {
-            kind: FailureKind::Cancelled,
-            message: format!("cancelled at row {index}"),
-        });
+    match call.interruption() {
+        None => Ok(()),
+        Some(kind) => Err(ToolFailure {
+            kind,
+            message: match kind {
+                FailureKind::Cancelled => format!("cancelled at row {index}"),
+                _ => format!("timed out at row {index}"),
+            },
+        }),
     }
-    if call
-        .deadline
-        .is_some_and(|deadline| Instant::now() >= deadline)
-    {
-        return Err(ToolFailure {
-            kind: FailureKind::TimedOut,
-            message: format!("timed out at row {index}"),
-        });
-    }
-    Ok(())
 }
