@@ -109,7 +109,7 @@ impl Tool for Detect {
             ("patterns", Value::Object(patterns)) => {
                 for (column, pattern) in patterns {
                     if let Some(pattern) = pattern.as_str() {
-                        Regex::new(pattern).map_err(|error| {
+                        super::compile_pattern(pattern).map_err(|error| {
                             format!("the pattern for `{column}` does not compile: {error}")
                         })?;
                     }
@@ -134,7 +134,7 @@ fn patterns(call: &ToolCall<'_>, columns: &[String]) -> Result<Vec<(usize, Regex
         .map(|(column, pattern)| {
             let at = column_index(columns, column, "`patterns`")?;
             let pattern = pattern.as_str().unwrap_or_default();
-            let regex = Regex::new(pattern).map_err(|error| {
+            let regex = super::compile_pattern(pattern).map_err(|error| {
                 ToolFailure::failed(format!("`patterns.{column}` does not compile: {error}"))
             })?;
             Ok((at, regex))
@@ -381,9 +381,9 @@ mod tests {
         let error = Detect
             .check_arg("patterns", &json!({ "code": "(" }))
             .unwrap_err();
-        assert!(
-            error.starts_with("the pattern for `code` does not compile"),
-            "{error}"
+        assert_eq!(
+            error,
+            "the pattern for `code` does not compile: unclosed group"
         );
         assert_eq!(
             Detect.check_arg("z", &json!(0)).unwrap_err(),

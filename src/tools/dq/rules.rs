@@ -71,7 +71,8 @@ fn read_rule(item: &Value) -> Result<Rule, String> {
             .get("pattern")
             .and_then(Value::as_str)
             .ok_or("`pattern` must be a string")?;
-        Regex::new(pattern).map_err(|error| format!("`pattern` does not compile: {error}"))
+        super::compile_pattern(pattern)
+            .map_err(|error| format!("`pattern` does not compile: {error}"))
     };
     let bound = |key: &str| -> Result<Option<f64>, String> {
         match rule.get(key) {
