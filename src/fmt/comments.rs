@@ -13,9 +13,11 @@ pub(super) struct Comment {
 /// Every comment outside `opaque` (scripts, guards and literals: a `//` there is code or
 /// string text), in source order.
 pub(super) struct Comments {
+    /// Sorted by start: every lookup is a binary search, so a file of many comments formats
+    /// in O(n log n).
     found: Vec<Comment>,
-    /// How many of them the output has placed; all of them, or the output is refused.
-    placed: usize,
+    placed: Vec<bool>,
+    unplaced: usize,
 }
 
 impl Comments {
@@ -48,32 +50,46 @@ impl Comments {
             });
             i = end.max(i + 1);
         }
-        Comments { found, placed: 0 }
+        let unplaced = found.len();
+        Comments {
+            placed: vec![false; found.len()],
+            found,
+            unplaced,
+        }
+    }
+
+    /// The indices of the comments that start in `range`.
+    fn starting_in(&self, range: Span) -> std::ops::Range<usize> {
+        let first = self
+            .found
+            .partition_point(|comment| comment.span.start < range.start);
+        let end = self
+            .found
+            .partition_point(|comment| comment.span.start < range.end);
+        first..end.max(first)
     }
 
     /// The comments that start in `range` and have not been placed, marked placed.
     pub(super) fn take(&mut self, range: Span) -> Vec<Comment> {
-        let taken: Vec<Comment> = self
-            .found
-            .iter()
-            .filter(|comment| range.start <= comment.span.start && comment.span.start < range.end)
-            .copied()
-            .collect();
-        self.found.retain(|comment| !taken.contains(comment));
-        self.placed += taken.len();
+        let mut taken = Vec::new();
+        for index in self.starting_in(range) {
+            if !self.placed[index] {
+                self.placed[index] = true;
+                self.unplaced -= 1;
+                taken.push(self.found[index]);
+            }
+        }
         taken
     }
 
     /// Whether any unplaced comment starts in `range`.
     pub(super) fn any_in(&self, range: Span) -> bool {
-        self.found
-            .iter()
-            .any(|comment| range.start <= comment.span.start && comment.span.start < range.end)
+        self.starting_in(range).any(|index| !self.placed[index])
     }
 
     /// Whether every comment found has been placed.
     pub(super) fn all_placed(&self) -> bool {
-        self.found.is_empty()
+        self.unplaced == 0
     }
 
     /// Where the next token after `at` starts: past blanks, line breaks and comments.
@@ -82,7 +98,14 @@ impl Comments {
             let rest = &text[at..];
             let blank = rest.len() - rest.trim_start().len();
             at += blank;
-            match self.found.iter().find(|comment| comment.span.start == at) {
+            let next = self
+                .found
+                .partition_point(|comment| comment.span.start < at);
+            match self
+                .found
+                .get(next)
+                .filter(|comment| comment.span.start == at)
+            {
                 Some(comment) => at = comment.span.end,
                 None if blank == 0 => return at,
                 None => {}

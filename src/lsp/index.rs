@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use std::collections::HashMap;
+
 use rhai::Token;
 
 use crate::span::Span;
@@ -54,6 +56,8 @@ pub(super) struct Index {
     pub(super) tools: Vec<ToolUse>,
     /// Guards and scripts: where state fields are completed.
     pub(super) code: Vec<Span>,
+    /// `(is a field, name)` to its first declaration in `symbols`.
+    by_name: HashMap<(bool, String), usize>,
 }
 
 impl Index {
@@ -92,6 +96,10 @@ impl Index {
                 Item::Chain(chain) => chains.push(chain),
             }
         }
+        for (at, symbol) in index.symbols.iter().enumerate() {
+            let key = (symbol.kind == SymbolKind::Field, symbol.name.clone());
+            index.by_name.entry(key).or_insert(at);
+        }
         for chain in chains {
             for endpoint in &chain.endpoints {
                 if let Endpoint::Name(ident) = endpoint
@@ -107,9 +115,10 @@ impl Index {
                 codes.push(guard);
             }
         }
+        let lexer = rhai::Engine::new_raw();
         for code in codes {
             index.code.push(code.span);
-            index.field_uses(code);
+            index.field_uses(&lexer, code);
         }
         index
     }
@@ -189,16 +198,18 @@ impl Index {
 
     /// The symbol declared as `name`: a node or loop (`fields` false) or a state field.
     pub(super) fn declared(&self, name: &str, fields: bool) -> Option<usize> {
-        self.symbols.iter().position(|symbol| {
-            symbol.name == name && ((symbol.kind == SymbolKind::Field) == fields)
-        })
+        self.by_name.get(&(fields, name.to_owned())).copied()
     }
 
     /// Uses of state fields in a guard or script: identifiers rhai's lexer reads, not after
     /// a `.` (a property) and not declared by the code itself with `let`/`const`.
-    fn field_uses(&mut self, code: &Code) {
-        let engine = rhai::Engine::new_raw();
-        let (tokens, _control) = engine.lex([&code.text]);
+    fn field_uses(&mut self, lexer: &rhai::Engine, code: &Code) {
+        let (tokens, _control) = lexer.lex([&code.text]);
+        // rhai gives line and character column; this finds the byte offset without
+        // scanning the code from its start for every token.
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(code.text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         let mut previous = Token::EOF;
         let mut locals: Vec<String> = Vec::new();
         for (token, pos) in tokens.take_while(|(token, _)| *token != Token::EOF) {
@@ -209,8 +220,17 @@ impl Index {
                 } else if previous != Token::Period
                     && !locals.iter().any(|local| local == name.as_str())
                     && let Some(symbol) = self.declared(name, true)
+                    && let (Some(line), Some(column)) = (pos.line(), pos.position())
                 {
-                    let start = code.span.point_in(&code.text, pos).start;
+                    let line_start = line_starts
+                        .get(line - 1)
+                        .copied()
+                        .unwrap_or(code.text.len());
+                    let within = code.text[line_start..]
+                        .char_indices()
+                        .nth(column - 1)
+                        .map_or(0, |(at, _)| at);
+                    let start = code.span.start + line_start + within;
                     self.uses.push(Use {
                         symbol,
                         at: Span::new(start, start + name.len()),

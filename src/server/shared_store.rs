@@ -293,8 +293,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn runs_on_many_threads_each_have_every_step_stored_in_order() {
+    /// A shared store over a new in-memory database holding one flow, `h1`.
+    fn store_with_flow() -> SharedStore {
         let mut store = SharedStore::new(SqliteStore::in_memory().unwrap(), Hub::default());
         store
             .save_flow(&FlowRecord {
@@ -304,6 +304,12 @@ mod tests {
                 path: None,
             })
             .unwrap();
+        store
+    }
+
+    #[test]
+    fn runs_on_many_threads_each_have_every_step_stored_in_order() {
+        let store = store_with_flow();
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let mut store = store.clone();
@@ -349,15 +355,7 @@ mod tests {
 
     #[test]
     fn a_lost_lease_fails_that_commit_only() {
-        let mut store = SharedStore::new(SqliteStore::in_memory().unwrap(), Hub::default());
-        store
-            .save_flow(&FlowRecord {
-                hash: "h1".into(),
-                name: "hello".into(),
-                source: "flow hello {}".into(),
-                path: None,
-            })
-            .unwrap();
+        let mut store = store_with_flow();
         let owner = Owner::new("here", 1, 0);
         let run = start_run(&mut store, &owner);
         let events = [StoredEvent {

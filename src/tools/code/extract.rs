@@ -146,5 +146,18 @@ class Outer:
             missing.starts_with("state field `file`: cannot read `gone.py`"),
             "{missing}"
         );
+        // A device never ends: refused before reading, not read into memory.
+        assert_eq!(
+            run(json!({"file": "/dev/zero"})),
+            "state field `file`: `/dev/zero` is not a regular file"
+        );
+        let big = dir.path().join("big.py");
+        let file = std::fs::File::create(&big).expect("created");
+        file.set_len(super::super::source::MAX_SOURCE_BYTES + 1)
+            .expect("sized");
+        assert_eq!(
+            run(json!({"file": "big.py"})),
+            "state field `file`: `big.py` is larger than 16 MiB, the most a file may be to be reviewed"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Reading a Python file and parsing it with tree-sitter. A file with syntax errors still
 //! parses: tree-sitter recovers, marking what it could not read with ERROR and MISSING nodes.
 
+use std::io::Read;
 use std::path::Path;
 
 use tree_sitter::{Node, Parser, Tree};
@@ -13,6 +14,10 @@ pub(super) struct PythonFile {
     pub text: String,
     pub tree: Tree,
 }
+
+/// The largest source file reviewed: a bigger one (or a device such as `/dev/zero`, which
+/// never ends) fails the node instead of filling memory.
+pub(super) const MAX_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// One reusable parser: creating one per file would cost more than parsing a small file.
 pub(super) struct PythonParser {
@@ -39,12 +44,28 @@ impl PythonParser {
         field: &str,
     ) -> Result<PythonFile, ToolFailure> {
         let full = workdir.join(path);
-        let bytes = std::fs::read(&full).map_err(|error| {
+        let cannot_read = |error: std::io::Error| {
             ToolFailure::failed(format!(
                 "{field}: cannot read `{path}` ({}): {error}",
                 full.display()
             ))
-        })?;
+        };
+        let file = std::fs::File::open(&full).map_err(cannot_read)?;
+        if !file.metadata().map_err(cannot_read)?.is_file() {
+            return Err(ToolFailure::failed(format!(
+                "{field}: `{path}` is not a regular file"
+            )));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_SOURCE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot_read)?;
+        if bytes.len() as u64 > MAX_SOURCE_BYTES {
+            return Err(ToolFailure::failed(format!(
+                "{field}: `{path}` is larger than {} MiB, the most a file may be to be reviewed",
+                MAX_SOURCE_BYTES >> 20
+            )));
+        }
         let text = String::from_utf8(bytes).map_err(|error| {
             ToolFailure::failed(format!(
                 "{field}: `{path}` is not UTF-8 text (invalid byte at offset {})",

@@ -131,12 +131,20 @@ pub(super) fn open_csv(
     path: &std::path::Path,
     shown: &str,
 ) -> Result<csv::Reader<std::fs::File>, ToolFailure> {
-    let file = std::fs::File::open(path).map_err(|error| {
+    let cannot_open = |error: std::io::Error| {
         ToolFailure::failed(format!(
             "`dataset` {shown}: cannot open {}: {error}",
             path.display()
         ))
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(cannot_open)?;
+    // Streaming keeps memory bounded only for a file that ends: not `/dev/zero` or a pipe.
+    if !file.metadata().map_err(cannot_open)?.is_file() {
+        return Err(ToolFailure::failed(format!(
+            "`dataset` {shown}: {} is not a regular file",
+            path.display()
+        )));
+    }
     Ok(csv::ReaderBuilder::new()
         .buffer_capacity(1 << 16)
         .from_reader(file))

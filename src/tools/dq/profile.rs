@@ -140,6 +140,15 @@ pub(super) mod tests {
             "{missing}"
         );
         assert_eq!(
+            failure(call_in(
+                &Profile,
+                folder.path(),
+                &json!({}),
+                &json!({ "dataset": "/dev/zero" }),
+            )),
+            "`dataset` /dev/zero: /dev/zero is not a regular file"
+        );
+        assert_eq!(
             failure(call(
                 &Profile,
                 &json!({}),
