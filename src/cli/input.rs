@@ -120,6 +120,17 @@ pub(super) fn parse_size(text: &str) -> Result<ByteSize, String> {
 }
 
 /// Reads at most `limit` bytes; `None` when there are more.
+/// An `--allow-path` value: a folder that exists (a misspelt one would allow nothing and
+/// say so only when a tool fails).
+pub(super) fn parse_folder(text: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(text);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!("`{text}` is not a folder"))
+    }
+}
+
 fn read_bounded(reader: impl Read, limit: ByteSize) -> io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     reader

@@ -27,7 +27,7 @@ use crate::cli::trace;
 use crate::runtime::{Interpreter, RunOptions, RunOutcome, RuntimeError};
 use crate::sandbox::Limits;
 use crate::sync::lock;
-use crate::tools::ToolRegistry;
+use crate::tools::{FileAccess, ToolRegistry};
 use crate::value::{DurationStyle, Kind, format_duration};
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +87,11 @@ pub(super) struct RunSettings {
     /// number. The defaults are in `docs/engine.md`.
     #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
     pub(super) limits: Vec<LimitSetting>,
+    /// Lets tools read and write files under DIR too (repeatable). Tools may always use the
+    /// flow file's folder; paths from the state or arguments that resolve anywhere else are
+    /// refused.
+    #[arg(long = "allow-path", value_name = "DIR", value_parser = crate::cli::input::parse_folder)]
+    pub(super) allow_paths: Vec<PathBuf>,
     /// No step lines and no warnings on stderr (errors are still shown).
     #[arg(long, short)]
     pub(super) quiet: bool,
@@ -110,6 +115,9 @@ impl RunSettings {
             max_steps: self.max_steps.unwrap_or(RunOptions::default().max_steps),
             timeout: self.timeout,
             limits,
+            files: FileAccess::within(
+                std::iter::once(workdir.clone()).chain(self.allow_paths.iter().cloned()),
+            ),
             workdir,
         }
     }

@@ -35,6 +35,11 @@ pub(super) struct ServeArgs {
     /// At start, resume the runs that were interrupted.
     #[arg(long)]
     auto_resume: bool,
+    /// Lets tools read and write files under DIR (repeatable; none by default). The first is
+    /// where tools run and what relative paths in flows are relative to. The store's files
+    /// are never allowed.
+    #[arg(long = "allow-path", value_name = "DIR", value_parser = crate::cli::input::parse_folder)]
+    allow_paths: Vec<PathBuf>,
     /// The most steps a run may take (runs may ask for fewer).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_steps: u64,
@@ -49,6 +54,10 @@ pub(super) fn run(args: &ServeArgs) -> u8 {
     config.allow_exec = args.allow_exec;
     config.max_concurrent_runs = usize::from(args.max_concurrent_runs);
     config.auto_resume = args.auto_resume;
+    if let Some(first) = args.allow_paths.first() {
+        config.workdir.clone_from(first);
+    }
+    config.allowed_paths.clone_from(&args.allow_paths);
     config.max_steps = args.max_steps;
     config.max_run_time = Some(args.max_run_time);
     let served = serve(config, |addr| {

@@ -67,7 +67,7 @@ use crate::cancel::CancelToken;
 use crate::compile::ir::{NodeId, NodeKind, Program, Target};
 use crate::sandbox::Limits;
 use crate::sync::lock;
-use crate::tools::ToolLog;
+use crate::tools::{FileAccess, ToolLog};
 use plan::Plan;
 use state::State;
 
@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub limits: Limits,
     /// Where tools run (the flow file's folder).
     pub workdir: PathBuf,
+    /// Which files tools may read and write (by default the working directory's).
+    pub files: FileAccess,
 }
 
 impl Default for RunOptions {
@@ -91,6 +93,7 @@ impl Default for RunOptions {
             timeout: None,
             limits: Limits::default(),
             workdir: PathBuf::from("."),
+            files: FileAccess::within(["."]),
         }
     }
 }

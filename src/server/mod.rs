@@ -34,6 +34,7 @@ pub use error::ApiError;
 use crate::runtime::RunOptions;
 use crate::sandbox::Limits;
 use crate::store::{RunFilter, RunStatus, RunStore, SqliteStore, StoreError};
+use crate::tools::FileAccess;
 use executor::{Begin, Job, RunLimits};
 use state::{App, AppState};
 
@@ -69,8 +70,11 @@ pub struct ServerConfig {
     /// How long `wait: true` waits for a run before it answers 202.
     pub max_wait: Duration,
     pub limits: Limits,
-    /// Where tools run.
+    /// Where tools run, and what relative paths in flows are relative to.
     pub workdir: PathBuf,
+    /// The folders tools may read and write (none unless `--allow-path`); the store's files
+    /// are never among them.
+    pub allowed_paths: Vec<PathBuf>,
 }
 
 impl ServerConfig {
@@ -91,6 +95,7 @@ impl ServerConfig {
             max_wait: Duration::from_secs(300),
             limits: Limits::default(),
             workdir: PathBuf::from("."),
+            allowed_paths: Vec::new(),
         }
     }
 
@@ -109,12 +114,26 @@ impl ServerConfig {
         }
     }
 
+    /// The allowed folders, less the store's file and the files SQLite keeps beside it.
+    fn file_access(&self) -> FileAccess {
+        let mut access = FileAccess::within(self.allowed_paths.iter().cloned());
+        if self.db.as_os_str() != IN_MEMORY {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut file = self.db.clone().into_os_string();
+                file.push(suffix);
+                access = access.protect(file);
+            }
+        }
+        access
+    }
+
     pub(crate) fn run_options(&self, limits: RunLimits) -> RunOptions {
         RunOptions {
             max_steps: limits.max_steps,
             timeout: limits.timeout,
             limits: self.limits.clone(),
             workdir: self.workdir.clone(),
+            files: self.file_access(),
         }
     }
 }

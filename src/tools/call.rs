@@ -1,11 +1,12 @@
 //! What a tool implementation receives and returns, and how a run is cancelled from outside.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use super::files::{Access, FileAccess, PathError};
 use crate::cancel::CancelToken;
 
 /// A tool the engine can call. Implementations must return promptly once `call.cancel` is
@@ -35,13 +36,21 @@ pub struct ToolCall<'a> {
     pub cancel: &'a CancelToken,
     /// When the node's `timeout` (or the run's) expires.
     pub deadline: Option<Instant>,
-    /// The flow file's folder: where commands run.
+    /// The flow file's folder: where commands run, and what relative paths are relative to.
     pub workdir: &'a Path,
+    /// Which files the tool may read and write: ask [`ToolCall::path`] before opening one.
+    pub files: &'a FileAccess,
     /// Where the tool reports what it has to say besides its changes (a command's stderr).
     pub log: &'a ToolLog,
 }
 
 impl ToolCall<'_> {
+    /// `given` (from the state or an argument, relative to `workdir`) resolved, if the tool
+    /// may use it for `access`.
+    pub fn path(&self, given: &str, access: Access) -> Result<PathBuf, PathError> {
+        self.files.resolve(self.workdir, given, access)
+    }
+
     /// Why long work must stop now, if it must: the run was cancelled, or the deadline passed.
     /// Tools that loop over many items ask between items.
     pub fn interruption(&self) -> Option<FailureKind> {

@@ -341,6 +341,7 @@ mod tests {
             cancel: &cancel,
             deadline,
             workdir: Path::new("."),
+            files: &crate::tools::FileAccess::nowhere(),
             log: &crate::tools::ToolLog::default(),
         };
         Limit::of(&call, now).expect("a valid timeout")

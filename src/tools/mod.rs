@@ -7,6 +7,7 @@ mod call;
 mod code;
 mod dq;
 mod exec;
+mod files;
 mod spec;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 pub use call::{FailureKind, Tool, ToolCall, ToolFailure, ToolLog};
 pub(crate) use exec::kill_all_and_exit;
 pub use exec::serve_watchdog as serve_exec_watchdog;
+pub use files::{Access, FileAccess, PathError};
 pub use spec::{ArgSpec, ArgType, ToolSpec};
 
 /// Each tool family's module registers its tools; [`ToolRegistry::builtin`] is all of them.

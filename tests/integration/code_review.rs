@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use flowc::CancelToken;
-use flowc::tools::{ToolCall, ToolLog, ToolRegistry};
+use flowc::tools::{FileAccess, ToolCall, ToolLog, ToolRegistry};
 use serde_json::{Map, Value, json};
 
 fn root() -> PathBuf {
@@ -25,6 +25,7 @@ fn analyze(workdir: &Path, files: &[&str]) -> Map<String, Value> {
         cancel: &CancelToken::new(),
         deadline: None,
         workdir,
+        files: &FileAccess::within([workdir]),
         log: &ToolLog::default(),
     })
     .expect("analyzed")

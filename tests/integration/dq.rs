@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use flowc::CancelToken;
-use flowc::tools::{ToolCall, ToolLog, ToolRegistry};
+use flowc::tools::{FileAccess, ToolCall, ToolLog, ToolRegistry};
 use serde_json::{Map, Value, json};
 
 fn profile_customers() -> Map<String, Value> {
@@ -21,6 +21,7 @@ fn profile_customers() -> Map<String, Value> {
             cancel: &cancel,
             deadline: None,
             workdir: Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")),
+            files: &FileAccess::within([concat!(env!("CARGO_MANIFEST_DIR"), "/examples")]),
             log: &log,
         })
         .unwrap()

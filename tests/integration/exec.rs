@@ -37,6 +37,7 @@ fn exec_with(
         cancel,
         deadline,
         workdir: &workdir,
+        files: &flowc::tools::FileAccess::nowhere(),
         log: &flowc::tools::ToolLog::default(),
     })
 }
@@ -128,6 +129,7 @@ fn a_relative_workdir_and_program_path_resolve_from_the_engines_directory() {
         cancel: &CancelToken::new(),
         deadline: None,
         workdir: Path::new("tests/fixtures/exec"),
+        files: &flowc::tools::FileAccess::nowhere(),
         log: &flowc::tools::ToolLog::default(),
     };
     let registry = ToolRegistry::builtin();

@@ -11,6 +11,7 @@ mod engine;
 mod example_runs;
 mod examples;
 mod exec;
+mod file_access;
 mod fmt;
 mod graph;
 mod lsp;

@@ -5,6 +5,7 @@
 
 mod client;
 mod crash;
+mod files;
 mod graphs;
 mod requests;
 mod runs;

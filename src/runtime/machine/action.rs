@@ -89,6 +89,7 @@ impl<'r> Machine<'r> {
             cancel: self.cancel,
             deadline,
             workdir: &self.options.workdir,
+            files: &self.options.files,
             log: &self.run.tool_log,
         };
         let mut result = implementation.call(&call);

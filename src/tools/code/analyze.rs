@@ -110,7 +110,7 @@ impl Tool for Analyze {
         let mut analysis = Analysis::default();
         for input in inputs {
             check_interrupted(call, "code.analyze")?;
-            let file = parser.read(call.workdir, &input.path, &input.field)?;
+            let file = parser.read(call, &input.path, &input.field)?;
             analysis.add(&file, limits);
         }
         Ok(Map::from_iter([

@@ -29,7 +29,7 @@ struct Extract;
 impl Tool for Extract {
     fn call(&self, call: &ToolCall<'_>) -> Result<Map<String, Value>, ToolFailure> {
         let input = one_file(call, "code.extract")?;
-        let file = PythonParser::new()?.read(call.workdir, &input.path, &input.field)?;
+        let file = PythonParser::new()?.read(call, &input.path, &input.field)?;
         let found = definitions(&file);
         Ok(Map::from_iter([(
             "functions".to_owned(),
@@ -146,10 +146,18 @@ class Outer:
             missing.starts_with("state field `file`: cannot read `gone.py`"),
             "{missing}"
         );
-        // A device never ends: refused before reading, not read into memory.
+        // Not a regular file (a device, which may never end): refused before reading.
+        std::fs::create_dir(dir.path().join("folder.py")).expect("created");
         assert_eq!(
-            run(json!({"file": "/dev/zero"})),
-            "state field `file`: `/dev/zero` is not a regular file"
+            run(json!({"file": "folder.py"})),
+            "state field `file`: `folder.py` is not a regular file"
+        );
+        let outside = run(json!({"file": "/dev/zero"}));
+        assert!(
+            outside.starts_with(
+                "state field `file`: `/dev/zero`: /dev/zero is outside the folders tools may use ("
+            ),
+            "{outside}"
         );
         let big = dir.path().join("big.py");
         let file = std::fs::File::create(&big).expect("created");

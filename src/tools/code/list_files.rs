@@ -10,7 +10,9 @@ use globset::{Glob, GlobMatcher};
 use serde_json::{Map, Value};
 
 use super::check_interrupted;
-use crate::tools::{ArgType, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
+use crate::tools::{
+    Access, ArgType, PathError, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec,
+};
 
 const DEFAULT_GLOB: &str = "**/*.py";
 
@@ -41,13 +43,23 @@ impl Tool for ListFiles {
             Some(_) => return Err(ToolFailure::failed("argument `glob` must be a string")),
         };
         let matcher = matcher(glob).map_err(ToolFailure::failed)?;
-        let root = call.workdir.join(folder);
-        if !root.is_dir() {
-            return Err(ToolFailure::failed(format!(
+        let not_a_folder = |root: &Path| {
+            ToolFailure::failed(format!(
                 "argument `path`: `{folder}` is not a folder ({} does not exist or is not a directory)",
                 root.display()
-            )));
-        }
+            ))
+        };
+        let root = match call.path(folder, Access::Read) {
+            Ok(root) if root.is_dir() => root,
+            Ok(root) | Err(PathError::Unreachable { path: root, .. }) => {
+                return Err(not_a_folder(&root));
+            }
+            Err(refused) => {
+                return Err(ToolFailure::failed(format!(
+                    "argument `path`: `{folder}`: {refused}"
+                )));
+            }
+        };
         let mut found = Vec::new();
         walk(call, &root, "", &matcher, &mut found)?;
         found.sort();

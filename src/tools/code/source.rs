@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tree_sitter::{Node, Parser, Tree};
 
-use crate::tools::ToolFailure;
+use crate::tools::{Access, PathError, ToolCall, ToolFailure};
 
 /// A parsed Python file: its path as the flow named it, its text and its syntax tree.
 pub(super) struct PythonFile {
@@ -35,21 +35,30 @@ impl PythonParser {
         Ok(PythonParser { parser })
     }
 
-    /// Reads `path` (relative to `workdir`) and parses it. `field` names where the path came
+    /// Reads `path` (relative to the flow's folder, if the run may read it) and parses it. `field` names where the path came
     /// from (`file`, `files[2]`), so a failure says which input is wrong.
     pub(super) fn read(
         &mut self,
-        workdir: &Path,
+        call: &ToolCall<'_>,
         path: &str,
         field: &str,
     ) -> Result<PythonFile, ToolFailure> {
-        let full = workdir.join(path);
-        let cannot_read = |error: std::io::Error| {
+        let cannot_read = |full: &Path, error: std::io::Error| {
             ToolFailure::failed(format!(
                 "{field}: cannot read `{path}` ({}): {error}",
                 full.display()
             ))
         };
+        let full = match call.path(path, Access::Read) {
+            Ok(full) => full,
+            Err(PathError::Unreachable { path: full, error }) => {
+                return Err(cannot_read(&full, error));
+            }
+            Err(refused) => {
+                return Err(ToolFailure::failed(format!("{field}: `{path}`: {refused}")));
+            }
+        };
+        let cannot_read = |error| cannot_read(&full, error);
         let file = std::fs::File::open(&full).map_err(cannot_read)?;
         if !file.metadata().map_err(cannot_read)?.is_file() {
             return Err(ToolFailure::failed(format!(

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::cancel::CancelToken;
-use crate::tools::{ToolCall, ToolFailure, ToolLog, ToolRegistry};
+use crate::tools::{FileAccess, ToolCall, ToolFailure, ToolLog, ToolRegistry};
 
 /// Calls the built-in tool `name` with these args and state (JSON objects).
 pub(super) fn call(
@@ -19,6 +19,7 @@ pub(super) fn call(
     let (args, state) = (object(args), object(state));
     let cancel = CancelToken::new();
     let log = ToolLog::default();
+    let files = FileAccess::within([workdir]);
     tool.call(&ToolCall {
         node: "test",
         args: &args,
@@ -26,6 +27,7 @@ pub(super) fn call(
         cancel: &cancel,
         deadline: None,
         workdir,
+        files: &files,
         log: &log,
     })
 }

@@ -15,7 +15,7 @@ use super::dataset::{Dataset, checkpoint, csv_failure, open_csv, row_object};
 use super::rules::{Action, Rule, read_rules};
 use super::summary::number_json;
 use super::{column_index, state_list};
-use crate::tools::{Tool, ToolCall, ToolFailure};
+use crate::tools::{Access, Tool, ToolCall, ToolFailure};
 
 pub(super) struct Apply;
 
@@ -58,7 +58,9 @@ impl Tool for Apply {
                         ));
                     }
                 };
-                let target = call.workdir.join(&output);
+                let target = call
+                    .path(&output, Access::Write)
+                    .map_err(|error| ToolFailure::failed(format!("`output` {output}: {error}")))?;
                 let staging = target.with_extension("csv.partial");
                 let fail = |error: &dyn std::fmt::Display| {
                     ToolFailure::failed(format!(
@@ -66,7 +68,9 @@ impl Tool for Apply {
                         staging.display()
                     ))
                 };
-                let mut writer = csv::Writer::from_path(&staging).map_err(|error| fail(&error))?;
+                let mut writer = csv::Writer::from_writer(
+                    create_staging(&staging).map_err(|error| fail(&error))?,
+                );
                 writer
                     .write_record(&columns)
                     .map_err(|error| fail(&error))?;
@@ -104,6 +108,19 @@ impl Tool for Apply {
         changes.insert("applied".into(), repair.applied());
         Ok(changes)
     }
+}
+
+/// A new file at `staging`: one left by an earlier, interrupted apply (or a link someone put
+/// there) is removed first, never written through.
+fn create_staging(staging: &std::path::Path) -> std::io::Result<std::fs::File> {
+    match std::fs::remove_file(staging) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(staging)
 }
 
 /// The rules with their columns resolved, and what each has changed so far.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::cell::Cell;
-use crate::tools::{FailureKind, ToolCall, ToolFailure};
+use crate::tools::{Access, FailureKind, ToolCall, ToolFailure};
 use crate::value::Kind;
 
 /// How many rows pass between two looks at the cancel token and the deadline.
@@ -38,7 +38,9 @@ impl<'a> Dataset<'a> {
         }
         match call.state.get("dataset") {
             Some(Value::String(shown)) => Ok(Dataset::Csv {
-                path: call.workdir.join(shown),
+                path: call
+                    .path(shown, Access::Read)
+                    .map_err(|error| ToolFailure::failed(format!("`dataset` {shown}: {error}")))?,
                 shown: shown.clone(),
             }),
             Some(other) => Err(ToolFailure::failed(format!(

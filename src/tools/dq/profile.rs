@@ -139,14 +139,29 @@ pub(super) mod tests {
             missing.starts_with("`dataset` nope.csv: cannot open "),
             "{missing}"
         );
-        assert_eq!(
-            failure(call_in(
-                &Profile,
-                folder.path(),
-                &json!({}),
-                &json!({ "dataset": "/dev/zero" }),
-            )),
-            "`dataset` /dev/zero: /dev/zero is not a regular file"
+        std::fs::create_dir(folder.path().join("folder.csv")).unwrap();
+        let not_a_file = failure(call_in(
+            &Profile,
+            folder.path(),
+            &json!({}),
+            &json!({ "dataset": "folder.csv" }),
+        ));
+        assert!(
+            not_a_file.starts_with("`dataset` folder.csv: ")
+                && not_a_file.ends_with("folder.csv is not a regular file"),
+            "{not_a_file}"
+        );
+        let outside = failure(call_in(
+            &Profile,
+            folder.path(),
+            &json!({}),
+            &json!({ "dataset": "/dev/zero" }),
+        ));
+        assert!(
+            outside.starts_with(
+                "`dataset` /dev/zero: /dev/zero is outside the folders tools may use ("
+            ),
+            "{outside}"
         );
         assert_eq!(
             failure(call(

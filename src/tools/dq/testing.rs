@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::CancelToken;
-use crate::tools::{Tool, ToolCall, ToolFailure, ToolLog};
+use crate::tools::{FileAccess, Tool, ToolCall, ToolFailure, ToolLog};
 
 /// Calls `tool` with these arguments and state (JSON objects), in `workdir`.
 pub(super) fn call_in(
@@ -18,6 +18,7 @@ pub(super) fn call_in(
         panic!("args and state must be objects");
     };
     let log = ToolLog::default();
+    let files = FileAccess::within([workdir]);
     let cancel = CancelToken::new();
     tool.call(&ToolCall {
         node: "test",
@@ -26,6 +27,7 @@ pub(super) fn call_in(
         cancel: &cancel,
         deadline: None,
         workdir,
+        files: &files,
         log: &log,
     })
 }
