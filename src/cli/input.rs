@@ -53,9 +53,8 @@ impl Bound {
     }
 }
 
-/// `--max-flow-size`: the bound on each `.flow` file. 8 MiB is far above any flow written
-/// by hand or generated (a flow of 100,000 nodes is 4 MiB), and checking one costs some 40
-/// times its size in memory, so the bound also bounds that (about 350 MB).
+/// `--max-flow-size`: the bound on each `.flow` file, by default
+/// [`crate::source::MAX_FLOW_BYTES`].
 #[derive(Clone, Copy, Debug, clap::Args)]
 pub(super) struct FlowSize {
     /// The largest `.flow` file read, e.g. `8MiB`, `512KiB`, or a number of bytes; a larger
@@ -64,7 +63,7 @@ pub(super) struct FlowSize {
         long = "max-flow-size",
         value_name = "SIZE",
         env = "FLOWC_MAX_FLOW_SIZE",
-        default_value = "8MiB",
+        default_value_t = ByteSize(crate::source::MAX_FLOW_BYTES),
         value_parser = parse_size
     )]
     pub(super) max_flow_size: ByteSize,
@@ -119,7 +118,6 @@ pub(super) fn parse_size(text: &str) -> Result<ByteSize, String> {
     Ok(ByteSize(bytes))
 }
 
-/// Reads at most `limit` bytes; `None` when there are more.
 /// An `--allow-path` value: a folder that exists (a misspelt one would allow nothing and
 /// say so only when a tool fails).
 pub(super) fn parse_folder(text: &str) -> Result<std::path::PathBuf, String> {
@@ -131,6 +129,7 @@ pub(super) fn parse_folder(text: &str) -> Result<std::path::PathBuf, String> {
     }
 }
 
+/// Reads at most `limit` bytes; `None` when there are more.
 fn read_bounded(reader: impl Read, limit: ByteSize) -> io::Result<Option<Vec<u8>>> {
     let mut bytes = Vec::new();
     reader

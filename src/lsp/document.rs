@@ -11,7 +11,7 @@ use miette::Severity;
 
 use super::index::Index;
 use super::position::LineIndex;
-use crate::source::SourceFile;
+use crate::source::{MAX_FLOW_BYTES, SourceFile};
 use crate::span::Span;
 use crate::tools::ToolRegistry;
 
@@ -47,6 +47,23 @@ impl Document {
 
     /// Checks the text: its diagnostics, and a new analysis when it parses.
     pub(super) fn analyze(&mut self, registry: &ToolRegistry, docs_url: &str) -> Vec<Diagnostic> {
+        if self.text.len() as u64 > MAX_FLOW_BYTES {
+            // Checking costs some 40 times the text's size in memory: past the bound `flowc
+            // check` keeps, the file is not checked (the last analysis stays for hovers).
+            self.fixes.clear();
+            return vec![Diagnostic {
+                severity: Some(DiagnosticSeverity::ERROR),
+                code: Some(NumberOrString::String("flow::unreadable".to_owned())),
+                source: Some("flowc".to_owned()),
+                message: format!(
+                    "this file is {} bytes, more than the {} MiB flowc checks; split it \
+                     into smaller flows",
+                    self.text.len(),
+                    MAX_FLOW_BYTES >> 20
+                ),
+                ..Diagnostic::default()
+            }];
+        }
         let source = SourceFile::new(self.uri.as_str(), self.text.as_str());
         let checked = match crate::syntax::parse(&source) {
             Ok(flow) => {

@@ -320,3 +320,26 @@ fn a_broken_file_keeps_the_last_good_analysis_for_hover_and_completion() {
     );
     editor.shut_down();
 }
+
+#[test]
+fn a_file_past_the_size_bound_is_not_checked_and_says_so() {
+    let (mut editor, _) = Editor::open("flow f {\n    node a\n    start -> a\n}\n");
+    let huge = format!(
+        "flow f {{\n    node a\n    start -> a\n}}\n{}",
+        "// padding\n".repeat(800_000)
+    );
+    editor.change(2, &huge);
+    let refused = editor.diagnostics();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["code"], "flow::unreadable");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 8 MiB flowc checks"),
+        "{refused:?}"
+    );
+    editor.change(3, "flow f {\n    node a\n    start -> a\n}\n");
+    assert_eq!(editor.diagnostics(), Vec::<Value>::new());
+    editor.shut_down();
+}
