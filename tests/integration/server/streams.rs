@@ -194,3 +194,37 @@ fn a_stream_follows_a_run_that_another_process_drives() {
     assert_eq!(all.seqs, stored_seqs(&server, 1));
     assert_eq!(all.seqs, (0..all.seqs.len() as u64).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_hundred_websocket_subscribers_each_get_every_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let slow = server.create(SLOW);
+    let run = server.start_run(&slow, &json!({ "rounds": 8 }));
+    // They join while the run goes (each at its own moment), so replay and live both count.
+    let taken: Vec<Taken> = std::thread::scope(|scope| {
+        let subscribers: Vec<_> = (0..100)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut socket = server.websocket(&format!("/ws/logs/{run}")).unwrap();
+                    take(std::iter::from_fn(|| next_message(&mut socket)), None)
+                })
+            })
+            .collect();
+        subscribers
+            .into_iter()
+            .map(|subscriber| subscriber.join().unwrap())
+            .collect()
+    });
+    let stored = stored_seqs(&server, run);
+    assert!(stored.len() > 15, "{stored:?}");
+    for (subscriber, taken) in taken.iter().enumerate() {
+        assert_eq!(taken.seqs, stored, "subscriber {subscriber}");
+        assert_eq!(taken.replay_ends, 1, "subscriber {subscriber}");
+        assert_eq!(
+            taken.status,
+            Some(json!("completed")),
+            "subscriber {subscriber}"
+        );
+    }
+}
