@@ -241,6 +241,9 @@ impl RunStore for StopAfter {
     fn claim(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
         self.inner.claim(run, owner)
     }
+    fn claim_attention(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
+        self.inner.claim_attention(run, owner)
+    }
     fn set_status(
         &mut self,
         run: RunId,

@@ -134,6 +134,57 @@ pub fn resume(
     Ok(run)
 }
 
+/// What a person decided for a `needs-attention` run, having checked whether its `once`
+/// node's action happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settle {
+    /// It did not: the run is `interrupted` again, and resuming it runs the node again.
+    Rerun,
+    /// The run stops here, `cancelled`.
+    Cancel,
+}
+
+/// Takes `id` out of `needs-attention` as `decision` says: the one way out of that status.
+pub fn settle(
+    store: &mut dyn RunStore,
+    owner: &Owner,
+    id: RunId,
+    decision: Settle,
+) -> Result<(), DurableError> {
+    let loaded = store.claim_attention(id, owner)?;
+    match decision {
+        Settle::Cancel => store.set_status(id, owner, StoredStatus::Cancelled)?,
+        Settle::Rerun => {
+            let mut checkpoint: Checkpoint = match serde_json::from_str(&loaded.checkpoint) {
+                Ok(checkpoint) => checkpoint,
+                Err(error) => {
+                    store.set_status(id, owner, StoredStatus::NeedsAttention)?;
+                    store.release(id, owner)?;
+                    return Err(DurableError::Checkpoint { run: id, error });
+                }
+            };
+            if let Some(begun) = checkpoint.begun.as_mut() {
+                begun.once_started = false;
+            }
+            // Released while `running`, the run reads as interrupted: resumable.
+            store.commit(
+                id,
+                owner,
+                &Commit {
+                    events: &[],
+                    checkpoint: &checkpoint_json(&checkpoint),
+                    steps: loaded.record.steps,
+                    status: StoredStatus::Running,
+                    snapshot: None,
+                    error: None,
+                },
+            )?;
+        }
+    }
+    store.release(id, owner)?;
+    Ok(())
+}
+
 /// Steps `run` to its end (or to a `wait`), committing each step to `store` before the next
 /// one starts; every record also goes to `events` as it happens.
 pub fn drive(

@@ -59,6 +59,7 @@ pub(super) fn store_error(error: &StoreError) -> u8 {
         | StoreError::Finished { .. }
         | StoreError::OwnedByLiveProcess { .. }
         | StoreError::NeedsAttention { .. }
+        | StoreError::NoAttentionNeeded { .. }
         | StoreError::NotResumable { .. }
         | StoreError::LeaseLost { .. } => exit::RUN_FAILED,
         _ => exit::USAGE,

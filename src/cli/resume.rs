@@ -14,6 +14,7 @@ use crate::cli::input::{use_color, width};
 use crate::cli::output::{eprint, usage};
 use crate::cli::run::{RunSettings, cancel_on_ctrl_c, report, workdir};
 use crate::cli::trace;
+use crate::durable::Settle;
 use crate::runtime::Interpreter;
 use crate::store::{Owner, RunId, RunStore, StoreError};
 use crate::tools::ToolRegistry;
@@ -29,6 +30,10 @@ pub(super) struct ResumeArgs {
     /// For a waiting run: a JSON object merged into the state (checked against the schema).
     #[arg(long, value_name = "JSON", value_parser = parse_input)]
     input: Option<Map<String, Value>>,
+    /// For a `needs-attention` run: you have checked that its `once` node's action did not
+    /// happen; run the node again.
+    #[arg(long)]
+    rerun: bool,
     #[command(flatten)]
     settings: RunSettings,
 }
@@ -90,6 +95,11 @@ pub(super) fn run(args: &ResumeArgs, registry: &ToolRegistry) -> u8 {
     let options = settings.options(limits, workdir(&file));
     let interpreter = Interpreter::new(Arc::new(program), options);
     let owner = Owner::this_process();
+    if args.rerun
+        && let Err(error) = crate::durable::settle(&mut store, &owner, args.run, Settle::Rerun)
+    {
+        return durable::durable_error(error, &source);
+    }
     let mut run = match crate::durable::resume(
         &interpreter,
         &mut store,

@@ -277,8 +277,8 @@ pub enum ResumeError {
     #[diagnostic(
         code("flow::needs-attention"),
         help(
-            "check the effect of `{node}` by hand; the run stays `needs-attention` and is not \
-             run again"
+            "check the effect of `{node}` by hand: if it did not happen, resume with `--rerun` \
+             (server: `?rerun=true`) to run it again; else cancel the run"
         )
     )]
     OnceInterrupted { node: String },

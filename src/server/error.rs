@@ -155,6 +155,7 @@ impl ApiError {
             error @ (StoreError::Finished { .. }
             | StoreError::OwnedByLiveProcess { .. }
             | StoreError::NeedsAttention { .. }
+            | StoreError::NoAttentionNeeded { .. }
             | StoreError::NotResumable { .. }
             | StoreError::LeaseLost { .. }) => Self::NotResumable {
                 reason: error.to_string(),

@@ -1,14 +1,17 @@
 //! Changing a run's course: `POST /graph/cancel/{id}` (idempotent; a queued, running,
 //! waiting or interrupted run ends `cancelled`) and `POST /graph/resume/{id}` (a waiting run
-//! gets its input, an interrupted one goes on from its last committed step).
+//! gets its input, an interrupted one goes on from its last committed step; with
+//! `?rerun=true`, a `needs-attention` one runs its `once` node again). A `needs-attention`
+//! run is cancelled like any other: a person decides, and both are the way out of it.
 
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::durable;
@@ -42,14 +45,24 @@ pub(crate) fn take(
         .map_err(|error| ApiError::durable(error, |error| input_report(&graph, error)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResumeQuery {
+    /// The person checked that the `once` node's action did not happen.
+    #[serde(default)]
+    rerun: bool,
+}
+
 /// `POST /graph/resume/{run_id}` with an optional JSON object for a waiting run.
 pub(crate) async fn resume(
     State(app): State<App>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ResumeQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = request::path(path)?;
     let run = request::run_id(&id)?;
+    let rerun = request::query(query)?.rerun;
     let body = request::body(body, app.config.max_body_bytes)?;
     let input: Option<Value> = request::json(&body)?;
     let input = match input {
@@ -77,6 +90,13 @@ pub(crate) async fn resume(
                 return Err(ApiError::from_store(error));
             }
         };
+        if rerun
+            && let Err(error) =
+                durable::settle(&mut app.store.clone(), &owner, run, durable::Settle::Rerun)
+        {
+            app.executor.unreserve(run);
+            return Err(ApiError::durable(error, |_| Value::Null));
+        }
         let ready = match take(app, run, &owner, input) {
             Ok(ready) => ready,
             Err(error) => {
@@ -134,11 +154,11 @@ fn cancel_run(app: &AppState, run: RunId) -> Result<Value, ApiError> {
                 return Ok(json!({ "run_id": run, "status": RunStatus::Cancelled }));
             }
             Err(StoreError::NeedsAttention { .. }) => {
-                return Err(ApiError::RunConflict {
-                    run,
-                    status: RunStatus::NeedsAttention,
-                    reason: "a person must look at it first",
-                });
+                let mut store = app.store.clone();
+                durable::settle(&mut store, &owner, run, durable::Settle::Cancel)
+                    .map_err(|error| ApiError::durable(error, |_| Value::Null))?;
+                app.hub.publish(run, Live::Stopped);
+                return Ok(json!({ "run_id": run, "status": RunStatus::Cancelled }));
             }
             // A job took it meanwhile (and was told to stop), or it just finished.
             Err(StoreError::Finished { .. } | StoreError::OwnedByLiveProcess { .. }) => {}

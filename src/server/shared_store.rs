@@ -221,6 +221,10 @@ impl RunStore for SharedStore {
         let owner = owner.clone();
         self.grouped(move |store| store.claim(run, &owner))
     }
+    fn claim_attention(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
+        let owner = owner.clone();
+        self.grouped(move |store| store.claim_attention(run, &owner))
+    }
     fn set_status(
         &mut self,
         run: RunId,

@@ -92,6 +92,9 @@ pub enum StoreError {
     #[error("run {run} needs attention before it can go on")]
     NeedsAttention { run: RunId },
 
+    #[error("run {run} is {status}, not needs-attention: there is nothing to settle")]
+    NoAttentionNeeded { run: RunId, status: RunStatus },
+
     #[error("run {run} was {status}; only an interrupted, waiting or queued run can be taken")]
     NotResumable { run: RunId, status: RunStatus },
 
@@ -193,9 +196,10 @@ impl StoreError {
             Self::OwnedByLiveProcess { owner, .. } => {
                 format!("wait for {owner} to finish, or stop that process")
             }
-            Self::NeedsAttention { .. } => {
-                "look at the run's events and error, then set its status".to_owned()
-            }
+            Self::NeedsAttention { .. } => "look at the run's events and error; if the node's \
+                action did not happen, resume with `--rerun` (server: `?rerun=true`) to run it \
+                again, else cancel the run"
+                .to_owned(),
             Self::LeaseLost { .. } => {
                 "stop driving this run: another process goes on with it".to_owned()
             }

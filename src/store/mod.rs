@@ -222,6 +222,9 @@ pub trait RunStore: Send {
     /// run as it is after the claim: `running`, owned by `owner`. Claiming a run `owner`
     /// already holds loads it again.
     fn claim(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError>;
+    /// Takes a `needs-attention` run, and only such a run, for `owner` once a person has
+    /// decided what it does next (the one way out of that status: `durable::settle`).
+    fn claim_attention(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError>;
     fn set_status(
         &mut self,
         run: RunId,

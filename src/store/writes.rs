@@ -237,45 +237,11 @@ impl RunStore for SqliteStore {
     }
 
     fn claim(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
-        let (loaded, mut track) = self.write_tx(|store| {
-            let sqlite = |cause| StoreError::sqlite(&store.path, cause);
-            let (status, holder, lease): (String, Option<String>, Option<i64>) = store
-                .conn
-                .prepare_cached("SELECT status, owner, lease_until FROM runs WHERE id = ?1")
-                .and_then(|mut statement| {
-                    statement
-                        .query_row([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                        .optional()
-                })
-                .map_err(sqlite)?
-                .ok_or(StoreError::NotFound { run })?;
-            let stored = stored_status(run, &status)?;
-            match status_as_read(stored, holder.as_deref(), lease, now_millis()) {
-                status if status.is_final() => return Err(StoreError::Finished { run, status }),
-                RunStatus::NeedsAttention => return Err(StoreError::NeedsAttention { run }),
-                RunStatus::Running if holder.as_deref() != Some(owner.id()) => {
-                    return Err(StoreError::OwnedByLiveProcess {
-                        run,
-                        owner: holder.unwrap_or_default(),
-                    });
-                }
-                _ => {}
-            }
-            store
-                .conn
-                .prepare_cached(
-                    "UPDATE runs SET status = 'running', owner = ?2, lease_until = ?3, \
-                     updated_at = ?4 WHERE id = ?1",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![run, owner.id(), lease_until(), now_millis()])
-                })
-                .map_err(sqlite)?;
-            load_run(&store.conn, &store.path, run)
-        })?;
-        track.status = Some(RunStatus::Running);
-        self.tracks.insert(run, track);
-        Ok(loaded)
+        self.claim_if(run, owner, Claimable::Resumable)
+    }
+
+    fn claim_attention(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
+        self.claim_if(run, owner, Claimable::NeedsAttention)
     }
 
     fn set_status(
@@ -345,5 +311,72 @@ impl RunStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         list_events(&self.conn, &self.path, run, after, limit)
+    }
+}
+
+/// Which runs a claim takes.
+#[derive(Clone, Copy)]
+enum Claimable {
+    /// Interrupted, waiting or queued ones.
+    Resumable,
+    /// Only `needs-attention` ones.
+    NeedsAttention,
+}
+
+impl SqliteStore {
+    fn claim_if(
+        &mut self,
+        run: RunId,
+        owner: &Owner,
+        claimable: Claimable,
+    ) -> Result<LoadedRun, StoreError> {
+        let (loaded, mut track) = self.write_tx(|store| {
+            let sqlite = |cause| StoreError::sqlite(&store.path, cause);
+            let (status, holder, lease): (String, Option<String>, Option<i64>) = store
+                .conn
+                .prepare_cached("SELECT status, owner, lease_until FROM runs WHERE id = ?1")
+                .and_then(|mut statement| {
+                    statement
+                        .query_row([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                        .optional()
+                })
+                .map_err(sqlite)?
+                .ok_or(StoreError::NotFound { run })?;
+            let stored = stored_status(run, &status)?;
+            match (
+                status_as_read(stored, holder.as_deref(), lease, now_millis()),
+                claimable,
+            ) {
+                (RunStatus::NeedsAttention, Claimable::NeedsAttention) => {}
+                (status, Claimable::NeedsAttention) => {
+                    return Err(StoreError::NoAttentionNeeded { run, status });
+                }
+                (status, _) if status.is_final() => {
+                    return Err(StoreError::Finished { run, status });
+                }
+                (RunStatus::NeedsAttention, _) => return Err(StoreError::NeedsAttention { run }),
+                (RunStatus::Running, _) if holder.as_deref() != Some(owner.id()) => {
+                    return Err(StoreError::OwnedByLiveProcess {
+                        run,
+                        owner: holder.unwrap_or_default(),
+                    });
+                }
+                _ => {}
+            }
+            store
+                .conn
+                .prepare_cached(
+                    "UPDATE runs SET status = 'running', owner = ?2, lease_until = ?3, \
+                     updated_at = ?4 WHERE id = ?1",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![run, owner.id(), lease_until(), now_millis()])
+                })
+                .map_err(sqlite)?;
+            load_run(&store.conn, &store.path, run)
+        })?;
+        track.status = Some(RunStatus::Running);
+        self.tracks.insert(run, track);
+        Ok(loaded)
     }
 }

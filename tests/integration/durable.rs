@@ -308,7 +308,7 @@ fn a_waiting_run_is_resumed_from_another_process_with_its_input() {
 }
 
 #[test]
-fn a_once_node_interrupted_by_sigkill_needs_attention_and_is_not_run_again() {
+fn a_once_node_interrupted_by_sigkill_needs_attention_until_a_person_reruns_it() {
     let flow = "flow pay {\n    state { paid: int = 0 }\n    node charge = exec(cmd: \"sh -c 'echo x >> charges; sleep 2'\") once\n    start -> charge\n}\n";
     let dir = flow_dir(flow);
     let killed = run_and_kill(
@@ -332,6 +332,22 @@ fn a_once_node_interrupted_by_sigkill_needs_attention_and_is_not_run_again() {
     let out =
         output(flowc(dir.path()).args(["runs", "--db", "runs.db", "--status", "needs-attention"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("needs-attention"));
+
+    // A person checked: the charge did not go through. `--rerun` runs the node again.
+    let rerun = ["resume", "--db", "runs.db", "1", "--rerun", "--quiet"];
+    let out = output(flowc(dir.path()).args(rerun));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status(dir.path(), "runs.db", 1), "completed");
+    let charges = std::fs::read_to_string(dir.path().join("charges")).unwrap();
+    assert_eq!(charges.lines().count(), 2, "run again, once");
+    // Only a run that needs attention is settled.
+    let out = output(flowc(dir.path()).args(rerun));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is completed, not needs-attention"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -106,3 +106,62 @@ fn sigterm_leaves_running_runs_interrupted_and_tells_their_streams() {
     assert_eq!(server.wait_status(queued, "completed")["state"]["n"], 1);
     assert_eq!(server.wait_status(queued + 1, "completed")["state"]["n"], 2);
 }
+
+#[test]
+fn a_run_killed_inside_a_once_node_needs_attention_until_rerun_or_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flowc.db");
+    let pay = "flow pay {
+    node charge = exec(cmd: \"sh -c 'echo x >> charges; sleep 2'\") once
+    start -> charge
+}
+";
+    let charges = || {
+        std::fs::read_to_string(dir.path().join("charges"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let server = Server::start(&db, &["--allow-exec"]);
+    let graph = server.create(pay);
+    let (rerun, cancel) = (
+        server.start_run(&graph, &json!({})),
+        server.start_run(&graph, &json!({})),
+    );
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while charges() < 2 {
+        assert!(
+            std::time::Instant::now() < until,
+            "the charges did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.kill();
+
+    let server = Server::start(&db, &["--allow-exec"]);
+    for run in [rerun, cancel] {
+        let (status, refused) = server.post(&format!("/graph/resume/{run}"), &json!(null));
+        assert_eq!(status, 409, "{refused}");
+        assert_eq!(server.state(run)["status"], "needs-attention");
+    }
+    // A person checked the first charge did not go through, and gave up on the second.
+    let (status, resumed) = server.post(&format!("/graph/resume/{rerun}?rerun=true"), &json!(null));
+    assert_eq!(status, 202, "{resumed}");
+    server.wait_status(rerun, "completed");
+    assert_eq!(charges(), 3, "the first charge ran again, once");
+    let (status, cancelled) = server.post(&format!("/graph/cancel/{cancel}"), &json!(null));
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(server.state(cancel)["status"], "cancelled");
+    // Nothing is left to settle.
+    let (status, refused) =
+        server.post(&format!("/graph/resume/{cancel}?rerun=true"), &json!(null));
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not needs-attention"),
+        "{refused}"
+    );
+}
