@@ -11,10 +11,11 @@ use serde_json::{Map, Value};
 
 use super::complexity::{blocks, rank};
 use super::definitions::definitions;
+use super::each_file::map_files;
 use super::inputs::files;
 use super::issues::{Issue, Limits, issues};
-use super::source::{PythonFile, PythonParser};
-use super::{check_interrupted, count_arg, to_json};
+use super::source::PythonFile;
+use super::{count_arg, to_json};
 use crate::tools::{ArgType, Tool, ToolCall, ToolFailure, ToolRegistry, ToolSpec};
 
 pub(super) fn register(registry: &mut ToolRegistry) {
@@ -68,7 +69,14 @@ pub(super) struct Analysis {
 }
 
 impl Analysis {
-    pub(super) fn add(&mut self, file: &PythonFile, limits: Limits) {
+    /// What one file holds.
+    pub(super) fn of(file: &PythonFile, limits: Limits) -> Self {
+        let mut analysis = Analysis::default();
+        analysis.add(file, limits);
+        analysis
+    }
+
+    fn add(&mut self, file: &PythonFile, limits: Limits) {
         let found = blocks(file);
         self.functions
             .extend(found.functions.into_iter().map(|function| FunctionFigures {
@@ -106,12 +114,13 @@ impl Tool for Analyze {
             max_parameters: count_arg(call, "max_parameters", defaults.max_parameters)?,
         };
         let inputs = files(call, "code.analyze")?;
-        let mut parser = PythonParser::new()?;
         let mut analysis = Analysis::default();
-        for input in inputs {
-            check_interrupted(call, "code.analyze")?;
-            let file = parser.read(call, &input.path, &input.field)?;
-            analysis.add(&file, limits);
+        for one in map_files(call, "code.analyze", &inputs, |file| {
+            Analysis::of(file, limits)
+        })? {
+            analysis.functions.extend(one.functions);
+            analysis.classes.extend(one.classes);
+            analysis.issues.extend(one.issues);
         }
         Ok(Map::from_iter([
             ("functions".to_owned(), to_json(&analysis.functions)),

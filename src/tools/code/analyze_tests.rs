@@ -171,6 +171,40 @@ fn many_files_are_aggregated_from_the_state_or_the_argument() {
     assert_eq!(names(&given), [(json!("b.py"), json!(2))]);
 }
 
+/// Files are analyzed on every core; the figures still come in input order, and the failure
+/// is the first unreadable file's, however the threads were scheduled.
+#[test]
+fn many_files_keep_their_order_and_the_first_failure_wins() {
+    let names: Vec<String> = (0..40).map(|index| format!("m{index:02}.py")).collect();
+    let sources: Vec<String> = (0..40)
+        .map(|index| format!("def f{index}(x):\n    return x or {index}\n"))
+        .collect();
+    let files: Vec<(&str, &str)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(sources.iter().map(String::as_str))
+        .collect();
+    let all = analyze(&json!({"files": names}), &json!({}), &files);
+    let found: Vec<&str> = all["functions"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|function| function["file"].as_str().expect("a path"))
+        .collect();
+    assert_eq!(found, names);
+    let dir = folder(&files);
+    let mut listed = names.clone();
+    listed.insert(30, "gone-b.py".into());
+    listed.insert(7, "gone-a.py".into());
+    let message = failure(call(
+        "code.analyze",
+        dir.path(),
+        &json!({"files": listed}),
+        &json!({}),
+    ));
+    assert!(message.contains("`gone-a.py`"), "{message}");
+}
+
 #[test]
 fn bad_inputs_fail_naming_the_field() {
     let dir = folder(&[("a.py", "")]);

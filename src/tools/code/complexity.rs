@@ -19,9 +19,11 @@
 //! `radon cc --show-closures` lists them: closures and inner classes named after their parent
 //! (`outer.inner`, `Outer.Inner`).
 
-use tree_sitter::Node;
+use tree_sitter::{Node, TreeCursor};
 
-use super::source::{PythonFile, children, end_line_of, line_of, named_children};
+use super::source::{
+    PythonFile, children, end_line_of, for_each_named_child, in_field, line_of, named_children,
+};
 
 /// A function or method as radon sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +81,7 @@ pub(super) struct Blocks {
 
 pub(super) fn blocks(file: &PythonFile) -> Blocks {
     let mut visitor = Visitor::new(file, None);
-    visitor.visit(file.tree.root_node());
+    visitor.visit(&mut file.tree.walk());
     let mut flat = Blocks::default();
     for function in visitor.functions {
         flatten_function(function, None, &mut flat);
@@ -143,61 +145,49 @@ impl<'f> Visitor<'f> {
         }
     }
 
-    fn visit(&mut self, node: Node<'_>) {
-        match node.kind() {
-            "function_definition" => self.visit_function(node),
-            "class_definition" => self.visit_class(node),
+    /// Visits the node the cursor is on, and leaves the cursor there.
+    fn visit(&mut self, cursor: &mut TreeCursor<'_>) {
+        let node = cursor.node();
+        // Read once: a node's kind is a C string, measured and checked as UTF-8 each time.
+        let kind = node.kind();
+        match kind {
+            "function_definition" => self.visit_function(cursor),
+            "class_definition" => self.visit_class(cursor),
             // Decorators are not visited: only the definition counts.
-            "decorated_definition" => {
-                if let Some(definition) = node.child_by_field_name("definition") {
-                    self.visit(definition);
-                }
-            }
+            "decorated_definition" => in_field(cursor, "definition", |cursor| self.visit(cursor)),
             // radon adds 1 and does not look inside the assertion.
             "assert_statement" => self.complexity += 1,
             // A case guard is an `if_clause` too, but only a comprehension's counts.
-            "case_clause" => {
-                for child in named_children(node) {
-                    if child.kind() == "if_clause" {
-                        self.visit_children(child);
-                    } else {
-                        self.visit(child);
-                    }
+            "case_clause" => for_each_named_child(cursor, |cursor| {
+                if cursor.node().kind() == "if_clause" {
+                    self.visit_children(cursor);
+                } else {
+                    self.visit(cursor);
                 }
-            }
+            }),
             _ => {
-                self.complexity += decisions(node);
-                self.visit_children(node);
+                self.complexity += decisions(kind, node);
+                self.visit_children(cursor);
             }
         }
     }
 
-    fn visit_children(&mut self, node: Node<'_>) {
-        let mut cursor = node.walk();
-        if cursor.goto_first_child() {
-            loop {
-                let child = cursor.node();
-                if child.is_named() {
-                    self.visit(child);
-                }
-                if !cursor.goto_next_sibling() {
-                    break;
-                }
-            }
-        }
+    fn visit_children(&mut self, cursor: &mut TreeCursor<'_>) {
+        for_each_named_child(cursor, |cursor| self.visit(cursor));
     }
 
-    fn visit_function(&mut self, node: Node<'_>) {
+    fn visit_function(&mut self, cursor: &mut TreeCursor<'_>) {
+        let node = cursor.node();
         let mut complexity = 1;
         let mut closures = Vec::new();
-        if let Some(body) = node.child_by_field_name("body") {
-            for statement in named_children(body) {
+        in_field(cursor, "body", |cursor| {
+            for_each_named_child(cursor, |cursor| {
                 let mut visitor = Visitor::new(self.file, None);
-                visitor.visit(statement);
+                visitor.visit(cursor);
                 closures.extend(visitor.functions);
                 complexity += visitor.complexity;
-            }
-        }
+            });
+        });
         self.functions.push(FunctionBlock {
             name: self.name_of(node),
             class: self.class.clone(),
@@ -209,7 +199,8 @@ impl<'f> Visitor<'f> {
         });
     }
 
-    fn visit_class(&mut self, node: Node<'_>) {
+    fn visit_class(&mut self, cursor: &mut TreeCursor<'_>) {
+        let node = cursor.node();
         let name = self.name_of(node);
         let mut class = ClassBlock {
             name: name.clone(),
@@ -219,16 +210,16 @@ impl<'f> Visitor<'f> {
             inner_classes: Vec::new(),
             real_complexity: 1,
         };
-        if let Some(body) = node.child_by_field_name("body") {
-            for statement in named_children(body) {
+        in_field(cursor, "body", |cursor| {
+            for_each_named_child(cursor, |cursor| {
                 let mut visitor = Visitor::new(self.file, Some(name.clone()));
-                visitor.visit(statement);
+                visitor.visit(cursor);
                 let methods: u32 = visitor.functions.iter().map(|f| f.complexity).sum();
                 class.real_complexity += visitor.complexity + methods;
                 class.methods.extend(visitor.functions);
                 class.inner_classes.extend(visitor.classes);
-            }
-        }
+            });
+        });
         self.classes.push(class);
     }
 
@@ -239,8 +230,8 @@ impl<'f> Visitor<'f> {
 }
 
 /// What one node adds by itself (its children are visited separately).
-fn decisions(node: Node<'_>) -> u32 {
-    match node.kind() {
+fn decisions(kind: &str, node: Node<'_>) -> u32 {
+    match kind {
         "if_statement"
         | "elif_clause"
         | "conditional_expression"

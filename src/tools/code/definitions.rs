@@ -3,9 +3,12 @@
 //! them.
 
 use serde::Serialize;
-use tree_sitter::Node;
+use tree_sitter::{Node, TreeCursor};
 
-use super::source::{PythonFile, children, end_line_of, line_of, named_children};
+use super::source::{
+    PythonFile, children, end_line_of, for_each_named_child, in_field, line_of,
+    may_hold_statements, named_children,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(super) struct Function {
@@ -79,7 +82,7 @@ const MUTABLE_FACTORIES: &[&str] = &[
 
 pub(super) fn definitions(file: &PythonFile) -> Definitions {
     let mut found = Definitions::default();
-    walk(file, file.tree.root_node(), &[], &mut found);
+    walk(file, &mut file.tree.walk(), &[], &mut found);
     found
 }
 
@@ -90,13 +93,15 @@ struct Scope {
     class: bool,
 }
 
-fn walk(file: &PythonFile, node: Node<'_>, scopes: &[Scope], found: &mut Definitions) {
+/// Walks the node the cursor is on, and leaves the cursor there.
+fn walk(file: &PythonFile, cursor: &mut TreeCursor<'_>, scopes: &[Scope], found: &mut Definitions) {
+    let node = cursor.node();
     match node.kind() {
         "function_definition" => {
             let function = function(file, node, scopes, Vec::new());
             let inner = push(scopes, &function.name, false);
             found.functions.push(function);
-            walk_children(file, node, &inner, found);
+            walk_children(file, cursor, &inner, found);
         }
         "class_definition" => {
             let name = name_of(file, node);
@@ -107,7 +112,7 @@ fn walk(file: &PythonFile, node: Node<'_>, scopes: &[Scope], found: &mut Definit
                 line: line_of(node),
                 docstring: has_docstring(node),
             });
-            walk_children(file, node, &inner, found);
+            walk_children(file, cursor, &inner, found);
         }
         // The decorators are the definition's: read here, as a node's parent is costly to find.
         "decorated_definition" => {
@@ -126,19 +131,28 @@ fn walk(file: &PythonFile, node: Node<'_>, scopes: &[Scope], found: &mut Definit
                     let function = function(file, definition, scopes, decorators);
                     let inner = push(scopes, &function.name, false);
                     found.functions.push(function);
-                    walk_children(file, definition, &inner, found);
+                    in_field(cursor, "definition", |cursor| {
+                        walk_children(file, cursor, &inner, found);
+                    });
                 }
-                _ => walk_children(file, node, scopes, found),
+                _ => walk_children(file, cursor, scopes, found),
             }
         }
-        _ => walk_children(file, node, scopes, found),
+        _ => walk_children(file, cursor, scopes, found),
     }
 }
 
-fn walk_children(file: &PythonFile, node: Node<'_>, scopes: &[Scope], found: &mut Definitions) {
-    for child in named_children(node) {
-        walk(file, child, scopes, found);
-    }
+fn walk_children(
+    file: &PythonFile,
+    cursor: &mut TreeCursor<'_>,
+    scopes: &[Scope],
+    found: &mut Definitions,
+) {
+    for_each_named_child(cursor, |cursor| {
+        if may_hold_statements(cursor.node()) {
+            walk(file, cursor, scopes, found);
+        }
+    });
 }
 
 fn push(scopes: &[Scope], name: &str, class: bool) -> Vec<Scope> {
@@ -308,8 +322,9 @@ fn has_docstring(definition: Node<'_>) -> bool {
     let Some(body) = definition.child_by_field_name("body") else {
         return false;
     };
-    let first = named_children(body)
-        .into_iter()
+    let mut cursor = body.walk();
+    let first = body
+        .named_children(&mut cursor)
         .find(|statement| statement.kind() != "comment");
     first.is_some_and(|statement| {
         statement.kind() == "expression_statement"

@@ -2,10 +2,12 @@
 //! message.
 
 use serde::Serialize;
-use tree_sitter::Node;
+use tree_sitter::{Node, TreeCursor};
 
 use super::definitions::{Definitions, Function, ParameterKind};
-use super::source::{PythonFile, children, line_of, named_children, syntax_errors};
+use super::source::{
+    PythonFile, children, for_each_named_child, line_of, may_hold_statements, syntax_errors,
+};
 
 /// What kind of issue; the names are what the state holds (`"bare-except"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -154,9 +156,7 @@ pub(super) fn issues(file: &PythonFile, found: &Definitions, limits: Limits) -> 
             ));
         }
     }
-    let mut nodes = Vec::new();
-    collect(file.tree.root_node(), &mut nodes);
-    for node in nodes {
+    for node in marked_comments_and_excepts(file) {
         let line = line_of(node);
         let function = enclosing(found, line);
         if node.kind() == "comment" {
@@ -181,13 +181,40 @@ pub(super) fn issues(file: &PythonFile, found: &Definitions, limits: Limits) -> 
     issues
 }
 
-fn collect<'t>(node: Node<'t>, nodes: &mut Vec<Node<'t>>) {
-    for child in named_children(node) {
-        if matches!(child.kind(), "comment" | "except_clause") {
+/// The comments holding a marker and the `except` clauses, in source order. Only statements
+/// hold an `except` clause, so that walk skips expressions; a comment may sit anywhere, so
+/// comments are found where the text holds a marker (a walk of every node would cost more
+/// than the rest of the issues together).
+fn marked_comments_and_excepts(file: &PythonFile) -> Vec<Node<'_>> {
+    let mut nodes = Vec::new();
+    excepts(&mut file.tree.walk(), &mut nodes);
+    let root = file.tree.root_node();
+    for marker in MARKERS {
+        for (at, _) in file.text.match_indices(marker) {
+            if let Some(node) = root.descendant_for_byte_range(at, at + marker.len())
+                && node.kind() == "comment"
+            {
+                nodes.push(node);
+            }
+        }
+    }
+    nodes.sort_by_key(Node::start_byte);
+    // A comment with two markers was found twice.
+    nodes.dedup();
+    nodes
+}
+
+/// The `except` clauses under the node the cursor is on.
+fn excepts<'t>(cursor: &mut TreeCursor<'t>, nodes: &mut Vec<Node<'t>>) {
+    for_each_named_child(cursor, |cursor| {
+        let child = cursor.node();
+        if child.kind() == "except_clause" {
             nodes.push(child);
         }
-        collect(child, nodes);
-    }
+        if may_hold_statements(child) {
+            excepts(cursor, nodes);
+        }
+    });
 }
 
 fn is_bare_except(node: Node<'_>) -> bool {

@@ -13,6 +13,7 @@
 mod analyze;
 mod complexity;
 mod definitions;
+mod each_file;
 mod extract;
 mod inputs;
 mod issues;

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::{Node, Parser, Tree, TreeCursor};
 
 use crate::tools::{Access, PathError, ToolCall, ToolFailure};
 
@@ -117,6 +117,78 @@ pub(super) fn end_line_of(node: Node<'_>) -> usize {
 pub(super) fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();
     node.named_children(&mut cursor).collect()
+}
+
+/// Whether a statement (a definition, an `except` clause) may lie under this node: the
+/// statements that hold blocks, their clauses, and any part with a syntax error, where
+/// anything may be. Expressions cannot hold one, so walks that look for statements skip them:
+/// they are most of a tree.
+pub(super) fn may_hold_statements(node: Node<'_>) -> bool {
+    node.has_error()
+        || matches!(
+            node.kind(),
+            "module"
+                | "block"
+                | "if_statement"
+                | "elif_clause"
+                | "else_clause"
+                | "for_statement"
+                | "while_statement"
+                | "try_statement"
+                | "except_clause"
+                | "except_group_clause"
+                | "finally_clause"
+                | "with_statement"
+                | "match_statement"
+                | "case_clause"
+                | "function_definition"
+                | "class_definition"
+                | "decorated_definition"
+        )
+}
+
+/// Calls `visit` with the cursor on each named child of the node the cursor is on, in order,
+/// then puts the cursor back on that node. `visit` must leave the cursor where it found it.
+/// One cursor walks a whole tree this way: a cursor per node would cost an allocation each.
+pub(super) fn for_each_named_child<'t>(
+    cursor: &mut TreeCursor<'t>,
+    mut visit: impl FnMut(&mut TreeCursor<'t>),
+) {
+    if cursor.goto_first_child() {
+        loop {
+            if cursor.node().is_named() {
+                visit(cursor);
+            }
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+        cursor.goto_parent();
+    }
+}
+
+/// Calls `visit` with the cursor on the child in `field` of the node the cursor is on, if it
+/// has one, then puts the cursor back on that node (see [`for_each_named_child`]).
+pub(super) fn in_field<'t>(
+    cursor: &mut TreeCursor<'t>,
+    field: &str,
+    visit: impl FnOnce(&mut TreeCursor<'t>),
+) {
+    let Some(child) = cursor.node().child_by_field_name(field) else {
+        return;
+    };
+    if cursor.goto_first_child() {
+        loop {
+            if cursor.node() == child {
+                visit(cursor);
+                break;
+            }
+            if !cursor.goto_next_sibling() {
+                break;
+            }
+        }
+        cursor.goto_parent();
+    }
 }
 
 /// All children of a node, named or not, in order.
