@@ -5,13 +5,16 @@
 //! (the argument, else the state's `output`; written beside it first, then renamed, so
 //! `output` may be the dataset itself) and `dataset` is pointed at it.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hasher};
+use std::hash::Hasher;
 
 use serde_json::{Map, Value, json};
 
-use super::cell::Cell;
-use super::dataset::{Dataset, checkpoint, csv_failure, open_csv, row_object};
+use super::cell::{Cell, EMAIL_PATTERN, is_email, trim};
+use super::csv_batches::for_each_batch;
+use super::dataset::{Dataset, checkpoint, open_csv, row_object};
+use super::fast_hash::{FastBuild, FastHasher};
 use super::rules::{Action, Rule, read_rules};
 use super::summary::number_json;
 use super::{column_index, state_list};
@@ -68,36 +71,28 @@ impl Tool for Apply {
                         staging.display()
                     ))
                 };
-                let mut writer = csv::Writer::from_writer(
-                    create_staging(&staging).map_err(|error| fail(&error))?,
-                );
+                let mut writer = csv::WriterBuilder::new()
+                    .buffer_capacity(1 << 16)
+                    .from_writer(create_staging(&staging).map_err(|error| fail(&error))?);
                 writer
                     .write_record(&columns)
                     .map_err(|error| fail(&error))?;
-                let mut reader = open_csv(path, shown)?;
-                let mut record = csv::StringRecord::new();
                 let mut cells: Vec<Value> = Vec::with_capacity(columns.len());
                 let (mut index, mut kept) = (0usize, 0usize);
-                let mut line: Vec<String> = Vec::with_capacity(columns.len());
-                while reader
-                    .read_record(&mut record)
-                    .map_err(|error| csv_failure(shown, &error))?
-                {
-                    checkpoint(call, index)?;
-                    index += 1;
-                    cells.clear();
-                    cells.extend(record.iter().map(|text| Value::String(text.to_owned())));
-                    if repair.row(&mut cells) {
-                        kept += 1;
-                        line.clear();
-                        line.extend(cells.drain(..).map(|cell| match cell {
-                            Value::String(text) => text,
-                            Value::Null => String::new(),
-                            other => other.to_string(),
-                        }));
-                        writer.write_record(&line).map_err(|error| fail(&error))?;
+                for_each_batch(open_csv(path, shown)?, shown, |records, _| {
+                    for record in records.iter() {
+                        checkpoint(call, index)?;
+                        index += 1;
+                        refill(&mut cells, record);
+                        if repair.row(&mut cells) {
+                            kept += 1;
+                            writer
+                                .write_record(cells.iter().map(csv_field))
+                                .map_err(|error| fail(&error))?;
+                        }
                     }
-                }
+                    Ok(())
+                })?;
                 writer.flush().map_err(|error| fail(&error))?;
                 drop(writer);
                 std::fs::rename(&staging, &target).map_err(|error| fail(&error))?;
@@ -123,12 +118,36 @@ fn create_staging(staging: &std::path::Path) -> std::io::Result<std::fs::File> {
         .open(staging)
 }
 
+/// Sets `cells` to the record's texts, refilling the strings the last record left (no
+/// allocation per cell once they have grown to the column's widths).
+fn refill(cells: &mut Vec<Value>, record: &csv::StringRecord) {
+    cells.resize_with(record.len(), || Value::String(String::new()));
+    for (cell, text) in cells.iter_mut().zip(record) {
+        match cell {
+            Value::String(buffer) => {
+                buffer.clear();
+                buffer.push_str(text);
+            }
+            other => *other = Value::String(text.to_owned()),
+        }
+    }
+}
+
+/// A repaired cell as a CSV field: a null is empty, a non-string value its JSON text.
+fn csv_field(cell: &Value) -> Cow<'_, [u8]> {
+    match cell {
+        Value::String(text) => Cow::Borrowed(text.as_bytes()),
+        Value::Null => Cow::Borrowed(b""),
+        other => Cow::Owned(other.to_string().into_bytes()),
+    }
+}
+
 /// The rules with their columns resolved, and what each has changed so far.
 struct Repair<'r> {
     rules: Vec<(&'r Rule, Option<usize>)>,
     /// Cells and rows each rule changed (a dropped row counts as a row).
     changed: Vec<(u64, u64)>,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, FastBuild>,
     /// CSV cells stay text: a value a rule sets is stored as its text.
     text_cells: bool,
 }
@@ -153,7 +172,7 @@ impl<'r> Repair<'r> {
         Ok(Repair {
             changed: vec![(0, 0); resolved.len()],
             rules: resolved,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             text_cells,
         })
     }
@@ -163,7 +182,7 @@ impl<'r> Repair<'r> {
         for (index, (rule, column)) in self.rules.iter().enumerate() {
             let outcome = match (&rule.action, column) {
                 (Action::DropDuplicates, _) => {
-                    let mut hasher = DefaultHasher::new();
+                    let mut hasher = FastHasher::default();
                     for cell in cells.iter() {
                         Cell::from_json(Some(cell)).hash_into(&mut hasher);
                     }
@@ -232,13 +251,15 @@ fn cell_outcome(action: &Action, value: &Value, text_cells: bool) -> Outcome {
     match action {
         Action::FillNull(fill) if cell.is_null() => set(fill.clone()),
         Action::TrimLower => match value {
+            // Most addresses are already so: no new string to find that out.
+            Value::String(text) if is_trimmed_ascii_lowercase(text) => Outcome::Same,
             Value::String(text) if !cell.is_null() => {
                 set(Value::String(text.trim().to_lowercase()))
             }
             _ => Outcome::Same,
         },
         Action::NullMalformed(pattern) | Action::DropMalformed(pattern) => match cell.text() {
-            Some(text) if !pattern.is_match(&text) => {
+            Some(text) if !matches_pattern(pattern, &text) => {
                 if matches!(action, Action::DropMalformed(_)) {
                     Outcome::Drop
                 } else {
@@ -266,6 +287,23 @@ fn cell_outcome(action: &Action, value: &Value, text_cells: bool) -> Outcome {
         },
         Action::FillNull(_) | Action::DropDuplicates => Outcome::Same,
     }
+}
+
+/// `pattern.is_match(text)`, by the hand-written matcher when the pattern is the email
+/// pattern (as the rules `dq.generate_rules` makes for malformed emails have).
+fn matches_pattern(pattern: &regex::Regex, text: &str) -> bool {
+    if pattern.as_str() == EMAIL_PATTERN {
+        is_email(text)
+    } else {
+        pattern.is_match(text)
+    }
+}
+
+/// Whether trimming and lower-casing would leave `text` as it is, answered for ASCII text only.
+fn is_trimmed_ascii_lowercase(text: &str) -> bool {
+    text.is_ascii()
+        && trim(text).len() == text.len()
+        && !text.bytes().any(|byte| byte.is_ascii_uppercase())
 }
 
 #[cfg(test)]

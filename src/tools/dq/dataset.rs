@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::cell::Cell;
+use super::csv_batches::for_each_batch;
 use crate::tools::{Access, FailureKind, ToolCall, ToolFailure};
 use crate::value::Kind;
 
@@ -101,23 +102,30 @@ impl<'a> Dataset<'a> {
                 }
             }
             Dataset::Csv { path, shown } => {
-                let mut reader = open_csv(path, shown)?;
-                let mut record = csv::StringRecord::new();
                 let mut index = 0;
-                while reader
-                    .read_record(&mut record)
-                    .map_err(|error| csv_failure(shown, &error))?
-                {
-                    checkpoint(call, index)?;
-                    // A fresh vector per record: its cells borrow the record.
-                    let cells: Vec<Cell<'_>> = record.iter().map(Cell::from_text).collect();
-                    visit(index, &cells)?;
-                    index += 1;
-                }
+                let mut spare: Vec<Cell<'static>> = Vec::with_capacity(columns.len());
+                for_each_batch(open_csv(path, shown)?, shown, |records, _| {
+                    for record in records.iter() {
+                        checkpoint(call, index)?;
+                        let mut cells = recycle(std::mem::take(&mut spare));
+                        cells.extend(record.iter().map(Cell::from_text));
+                        visit(index, &cells)?;
+                        spare = recycle(cells);
+                        index += 1;
+                    }
+                    Ok(())
+                })?;
             }
         }
         Ok(())
     }
+}
+
+/// The vector emptied, for cells that borrow another record: one allocation for the whole
+/// file, not one per record (collecting an emptied `into_iter` keeps its buffer).
+pub(super) fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
+    cells.clear();
+    cells.into_iter().map(|_| Cell::Null).collect()
 }
 
 pub(super) fn row_object(index: usize, row: &Value) -> Result<&Map<String, Value>, ToolFailure> {

@@ -1,14 +1,16 @@
 //! `dq.detect_anomalies`: what is wrong with the table, as a list of anomalies.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hasher};
+use std::hash::Hasher;
 
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use super::cell::EMAIL_PATTERN;
 use super::dataset::Dataset;
+use super::fast_hash::{FastBuild, FastHasher};
 use super::summary::{ColumnTally, ColumnType, EXAMPLES, NumericStats, number_json};
+use super::tally_pass::tally_columns;
 use super::{column_index, float_arg, selected_columns};
 use crate::tools::{Tool, ToolCall, ToolFailure};
 
@@ -43,34 +45,44 @@ impl Tool for Detect {
             columns.iter().map(|_| ColumnTally::default()).collect();
         let mut mismatches: Vec<Mismatches> =
             patterns.iter().map(|_| Mismatches::default()).collect();
-        let mut first_rows: HashMap<u64, usize> = HashMap::new();
+        let mut first_rows: HashMap<u64, usize, FastBuild> = HashMap::default();
         let mut duplicates = Mismatches::default();
-        dataset.for_each_row(call, &columns, |row, cells| {
-            let mut hasher = DefaultHasher::new();
-            for (tally, &cell) in tallies.iter_mut().zip(cells) {
-                tally.observe(row, cell);
-                cell.hash_into(&mut hasher);
-            }
-            // Rows are compared by a 64-bit hash: two distinct rows collide with a
-            // probability of about n²/2^65 (3·10^-8 for a million rows).
-            let first = *first_rows.entry(hasher.finish()).or_insert(row);
-            if first != row {
-                duplicates.push(json!({ "row": row, "first": first }));
-            }
-            for ((column, pattern), found) in patterns.iter().zip(&mut mismatches) {
-                if let Some(text) = cells[*column].text()
-                    && !pattern.is_match(&text)
-                {
-                    found.push(json!({ "row": row, "value": text }));
+        let every_column: Vec<usize> = (0..columns.len()).collect();
+        tally_columns(
+            &dataset,
+            call,
+            &columns,
+            &every_column,
+            &mut tallies,
+            true,
+            |row, cells| {
+                let mut hasher = FastHasher::default();
+                for &cell in cells {
+                    cell.hash_into(&mut hasher);
                 }
-            }
-            Ok(())
-        })?;
+                // Rows are compared by a 64-bit hash: two distinct rows collide with a
+                // probability of about n²/2^65 (3·10^-8 for a million rows).
+                let first = *first_rows.entry(hasher.finish()).or_insert(row);
+                if first != row {
+                    duplicates.push(json!({ "row": row, "first": first }));
+                }
+                for ((column, pattern), found) in patterns.iter().zip(&mut mismatches) {
+                    if let Some(text) = cells[*column].text()
+                        && !pattern.is_match(&text)
+                    {
+                        found.push(json!({ "row": row, "value": text }));
+                    }
+                }
+                Ok(())
+            },
+        )?;
         let mut anomalies = Vec::new();
         for &column in &chosen {
             let name = columns[column].as_str();
             let tally = &tallies[column];
-            anomalies.extend(missing_values(name, tally));
+            // Sorting the numbers is the costly part: once per column.
+            let stats = tally.numeric();
+            anomalies.extend(missing_values(name, tally, stats.as_ref()));
             if let Some(index) = patterns.iter().position(|(at, _)| *at == column) {
                 anomalies.extend(
                     mismatches[index].anomaly("pattern_mismatch", name, |entry| {
@@ -88,7 +100,7 @@ impl Tool for Detect {
                     "examples": Value::Array(examples), "pattern": EMAIL_PATTERN,
                 }));
             }
-            anomalies.extend(outlier_anomaly(name, tally, outliers));
+            anomalies.extend(outlier_anomaly(name, tally, stats.as_ref(), outliers));
             anomalies.extend(category_anomaly(name, tally));
         }
         anomalies.extend(duplicates.anomaly("duplicate_rows", "", |entry| {
@@ -176,14 +188,18 @@ impl Mismatches {
     }
 }
 
-fn missing_values(column: &str, tally: &ColumnTally) -> Option<Value> {
+fn missing_values(
+    column: &str,
+    tally: &ColumnTally,
+    stats: Option<&NumericStats>,
+) -> Option<Value> {
     if tally.nulls() == 0 {
         return None;
     }
     let column_type = tally.column_type();
     // A made-up address is worse than none: email columns get no fill value.
     let fill = match column_type {
-        ColumnType::Int | ColumnType::Float => tally.numeric().map_or(Value::Null, |stats| {
+        ColumnType::Int | ColumnType::Float => stats.map_or(Value::Null, |stats| {
             let int = column_type == ColumnType::Int;
             number_json(
                 if int {
@@ -211,8 +227,13 @@ fn missing_values(column: &str, tally: &ColumnTally) -> Option<Value> {
     }))
 }
 
-fn outlier_anomaly(column: &str, tally: &ColumnTally, outliers: Outliers) -> Option<Value> {
-    let stats: NumericStats = tally.numeric()?;
+fn outlier_anomaly(
+    column: &str,
+    tally: &ColumnTally,
+    stats: Option<&NumericStats>,
+    outliers: Outliers,
+) -> Option<Value> {
+    let stats = stats?;
     let (mut lower, mut upper, method) = match outliers {
         Outliers::ZScore(z) => {
             let spread = z * stats.stddev.filter(|stddev| *stddev > 0.0)?;

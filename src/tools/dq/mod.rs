@@ -4,12 +4,16 @@
 
 mod apply;
 mod cell;
+mod csv_batches;
 mod dataset;
 mod detect;
+mod fast_hash;
+mod float_sort;
 mod hll;
 mod profile;
 mod rules;
 mod summary;
+mod tally_pass;
 #[cfg(test)]
 mod testing;
 

@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::dataset::Dataset;
 use super::summary::ColumnTally;
+use super::tally_pass::tally_columns;
 use super::{int_arg, selected_columns};
 use crate::tools::{Tool, ToolCall, ToolFailure};
 
@@ -20,19 +21,18 @@ impl Tool for Profile {
         let chosen = selected_columns(call, &columns)?;
         let mut tallies: Vec<ColumnTally> = chosen.iter().map(|_| ColumnTally::default()).collect();
         let mut row_count = 0usize;
-        dataset.for_each_row(call, &columns, |row, cells| {
-            row_count += 1;
-            for (tally, &column) in tallies.iter_mut().zip(&chosen) {
-                tally.observe(
-                    row,
-                    cells
-                        .get(column)
-                        .copied()
-                        .unwrap_or(super::cell::Cell::Null),
-                );
-            }
-            Ok(())
-        })?;
+        tally_columns(
+            &dataset,
+            call,
+            &columns,
+            &chosen,
+            &mut tallies,
+            false,
+            |_, _| {
+                row_count += 1;
+                Ok(())
+            },
+        )?;
         let profile: Map<String, Value> = chosen
             .iter()
             .zip(&tallies)

@@ -1,0 +1,89 @@
+//! Reading a CSV file on a second thread, in batches of records, while the calling thread
+//! works on the batch before: parsing (and checking UTF-8) is a third of a pass's work, and
+//! the machine has another core. Two batches in flight at most, so memory stays bounded;
+//! emptied batches go back to the reader to be refilled. A batch is shared (an [`Arc`]), so
+//! that more than one thread may work on it.
+
+use std::fs::File;
+use std::sync::{Arc, mpsc};
+
+use super::dataset::csv_failure;
+use crate::tools::ToolFailure;
+
+/// Records per batch: big enough that handing one over costs nothing per record, small
+/// enough (some 200 KB) to stay in cache.
+const BATCH: usize = 2048;
+
+pub(super) type Batch = Arc<Vec<csv::StringRecord>>;
+
+/// Gives a batch back to the reader once every thread is done with it: each calls
+/// [`Recycler::give_back`] with its handle, and the last one's goes through.
+#[derive(Clone)]
+pub(super) struct Recycler(mpsc::Sender<Vec<csv::StringRecord>>);
+
+impl Recycler {
+    pub(super) fn give_back(&self, batch: Batch) {
+        if let Some(batch) = Arc::into_inner(batch) {
+            // The reader may have finished: then the batch is simply dropped.
+            let _ = self.0.send(batch);
+        }
+    }
+}
+
+/// Calls `consume` with the file's records in order, a batch at a time; stops at the first
+/// error, `consume`'s or the reader's (a CSV error comes after the records before it).
+pub(super) fn for_each_batch(
+    reader: csv::Reader<File>,
+    shown: &str,
+    mut consume: impl FnMut(&Batch, &Recycler) -> Result<(), ToolFailure>,
+) -> Result<(), ToolFailure> {
+    let (full_sender, full) = mpsc::sync_channel::<Result<Vec<csv::StringRecord>, csv::Error>>(1);
+    let (empty_sender, empty) = mpsc::channel::<Vec<csv::StringRecord>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_batches(reader, &full_sender, &empty));
+        // Returning early drops `full`: the reader's next send fails and it stops.
+        let recycler = Recycler(empty_sender);
+        for batch in full {
+            let batch = Arc::new(batch.map_err(|error| csv_failure(shown, &error))?);
+            consume(&batch, &recycler)?;
+            recycler.give_back(batch);
+        }
+        Ok(())
+    })
+}
+
+fn read_batches(
+    mut reader: csv::Reader<File>,
+    full: &mpsc::SyncSender<Result<Vec<csv::StringRecord>, csv::Error>>,
+    empty: &mpsc::Receiver<Vec<csv::StringRecord>>,
+) {
+    loop {
+        let mut batch = empty.try_recv().unwrap_or_default();
+        let mut filled = 0;
+        let mut error = None;
+        while filled < BATCH {
+            if filled == batch.len() {
+                batch.push(csv::StringRecord::new());
+            }
+            match reader.read_record(&mut batch[filled]) {
+                Ok(true) => filled += 1,
+                Ok(false) => break,
+                Err(failure) => {
+                    error = Some(failure);
+                    break;
+                }
+            }
+        }
+        batch.truncate(filled);
+        let last = filled < BATCH;
+        if filled > 0 && full.send(Ok(batch)).is_err() {
+            return;
+        }
+        if let Some(error) = error {
+            let _ = full.send(Err(error));
+        }
+        if last {
+            return;
+        }
+    }
+}

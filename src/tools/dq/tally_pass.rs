@@ -1,0 +1,81 @@
+//! One pass over a table that tallies columns ([`ColumnTally`]) and shows each row to a
+//! visitor: what `dq.profile` and `dq.detect_anomalies` do. Over a CSV file, the tallies are
+//! shared between this thread and a helper, both working on the batches the reader thread
+//! parses ([`super::csv_batches`]): a tally is most of a pass's work, and on two cores the
+//! three threads keep both busy. Each tally still sees its column's cells in row order, so
+//! the figures are those of one thread.
+
+use std::sync::{Arc, mpsc};
+
+use super::cell::Cell;
+use super::csv_batches::{Batch, Recycler, for_each_batch};
+use super::dataset::{Dataset, checkpoint, open_csv, recycle};
+use super::summary::ColumnTally;
+use crate::tools::{ToolCall, ToolFailure};
+
+/// Tallies column `tallied_columns[i]` into `tallies[i]` and calls `visit` with each row (its index
+/// and every cell); `visits_rows` says whether `visit` does any work, which leaves this
+/// thread fewer columns.
+pub(super) fn tally_columns(
+    dataset: &Dataset<'_>,
+    call: &ToolCall<'_>,
+    columns: &[String],
+    tallied_columns: &[usize],
+    tallies: &mut [ColumnTally],
+    visits_rows: bool,
+    mut visit: impl FnMut(usize, &[Cell<'_>]) -> Result<(), ToolFailure>,
+) -> Result<(), ToolFailure> {
+    let Dataset::Csv { path, shown } = dataset else {
+        return dataset.for_each_row(call, columns, |row, cells| {
+            for (&column, tally) in tallied_columns.iter().zip(tallies.iter_mut()) {
+                tally.observe(row, cells.get(column).copied().unwrap_or(Cell::Null));
+            }
+            visit(row, cells)
+        });
+    };
+    // This thread also hands batches over and, with a visitor, works on whole rows.
+    let keep_every = if visits_rows { 3 } else { 2 };
+    let (mut mine, theirs): (Vec<_>, Vec<_>) = tallied_columns
+        .iter()
+        .copied()
+        .zip(tallies.iter_mut())
+        .enumerate()
+        .partition(|(position, _)| position % keep_every == 0);
+    let reader = open_csv(path, shown)?;
+    std::thread::scope(|scope| {
+        let (to_helper, batches) = mpsc::sync_channel::<(usize, Batch, Recycler)>(2);
+        scope.spawn(move || {
+            let mut theirs = theirs;
+            for (first, batch, recycler) in batches {
+                for (offset, record) in batch.iter().enumerate() {
+                    for (_, (column, tally)) in &mut theirs {
+                        let text = record.get(*column).map_or(Cell::Null, Cell::from_text);
+                        tally.observe(first + offset, text);
+                    }
+                }
+                recycler.give_back(batch);
+            }
+        });
+        let mut index = 0;
+        let mut spare: Vec<Cell<'static>> = Vec::with_capacity(columns.len());
+        let result = for_each_batch(reader, shown, |batch, recycler| {
+            // The helper stops early only by panicking, which the scope passes on.
+            let _ = to_helper.send((index, Arc::clone(batch), recycler.clone()));
+            for record in batch.iter() {
+                checkpoint(call, index)?;
+                let mut cells = recycle(std::mem::take(&mut spare));
+                cells.extend(record.iter().map(Cell::from_text));
+                for (_, (column, tally)) in &mut mine {
+                    tally.observe(index, cells.get(*column).copied().unwrap_or(Cell::Null));
+                }
+                visit(index, &cells)?;
+                spare = recycle(cells);
+                index += 1;
+            }
+            Ok(())
+        });
+        // The helper finishes the batches it has, then the scope waits for it.
+        drop(to_helper);
+        result
+    })
+}
