@@ -189,6 +189,12 @@ impl Run {
         self.id = Some(id.into());
     }
 
+    /// When a run that has not stepped yet started (its `run_started` record), for a run
+    /// that was queued: the time it was taken from the queue, not when it was made.
+    pub fn set_started_at(&mut self, at: SystemTime) {
+        self.checkpoint.started_at_us = unix_us(at);
+    }
+
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }

@@ -146,14 +146,16 @@ impl Executor {
         }
     }
 
-    fn next(&self) -> Option<Job> {
+    /// The next job, and when it starts: the time is read while the queue is held, so the
+    /// start times of queued runs are in queue order, whichever worker is scheduled first.
+    fn next(&self) -> Option<(Job, SystemTime)> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if self.is_stopping() {
                 return None;
             }
             if let Some(job) = queue.pop_front() {
-                return Some(job);
+                return Some((job, SystemTime::now()));
             }
             queue = self
                 .ready
@@ -183,8 +185,8 @@ pub(crate) fn start(app: &App, workers: usize) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name(format!("flowc-run-{index}"))
             .spawn(move || {
-                while let Some(job) = app.executor.next() {
-                    work(&app, job);
+                while let Some((job, started_at)) = app.executor.next() {
+                    work(&app, job, started_at);
                 }
             })?;
     }
@@ -204,8 +206,9 @@ pub(crate) fn start(app: &App, workers: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Drives one job's run, then tells its subscribers and its waiter how it stopped.
-fn work(app: &AppState, job: Job) {
+/// Drives one job's run (a queued one started at `started_at`), then tells its subscribers
+/// and its waiter how it stopped.
+fn work(app: &AppState, job: Job, started_at: SystemTime) {
     let Job {
         run: id,
         hash,
@@ -216,7 +219,7 @@ fn work(app: &AppState, job: Job) {
     let cancel = app.executor.token(id);
     let ready = match begin {
         Begin::Ready(run) => Ok(Some(*run)),
-        Begin::Queued => claim_queued(app, id, &hash, limits, &owner),
+        Begin::Queued => claim_queued(app, id, &hash, limits, &owner, started_at),
     };
     let driven = ready.and_then(|run| match run {
         Some(run) => drive(app, id, &hash, &owner, run, &cancel),
@@ -233,13 +236,15 @@ fn work(app: &AppState, job: Job) {
     }
 }
 
-/// Takes a queued run and starts it from its input; `None` when it was cancelled meanwhile.
+/// Takes a queued run and starts it from its input, its start (`run_started`) at
+/// `started_at`; `None` when it was cancelled meanwhile.
 fn claim_queued(
     app: &AppState,
     id: RunId,
     hash: &str,
     limits: RunLimits,
     owner: &Owner,
+    started_at: SystemTime,
 ) -> Result<Option<Run>, ApiError> {
     let mut store = app.store.clone();
     let loaded = match store.claim(id, owner) {
@@ -251,6 +256,7 @@ fn claim_queued(
     match graph.interpreter.start(loaded.input) {
         Ok(mut run) => {
             run.set_id(id.to_string());
+            run.set_started_at(started_at);
             run.set_max_steps(limits.max_steps);
             run.set_timeout(limits.timeout);
             Ok(Some(run))

@@ -71,27 +71,26 @@ pub(crate) async fn start(
     let timeout = asked.timeout.as_ref().map(timeout).transpose()?;
     let limits = app.config.run_limits(asked.max_steps, timeout);
     let wait = asked.wait;
-    let (run, mut live) = blocking(&app, move |app| {
+    let (run, mut live, mut now) = blocking(&app, move |app| {
         let (run, _) =
             app.idempotent(key.as_deref(), &body, || queue(app, &hash, &input, limits))?;
         // Subscribed before the status is read, so no stop goes unseen.
-        Ok((run, app.hub.subscribe(run)))
+        let live = app.hub.subscribe(run);
+        Ok((run, live, status(app, run)?))
     })
     .await?;
     if wait {
         let until = tokio::time::Instant::now() + app.config.max_wait;
         loop {
-            let status = blocking(&app, move |app| status(app, run)).await?;
-            if !matches!(status, RunStatus::Queued | RunStatus::Running) {
-                drop(live);
-                // Nobody else may listen to this run: its channel goes with the last listener.
-                app.hub.forget_if_unheard(run);
-                let view = blocking(&app, move |app| view(app, run)).await?;
-                return Ok((StatusCode::OK, Json(view)));
+            if !matches!(now, RunStatus::Queued | RunStatus::Running) {
+                break;
             }
             match tokio::time::timeout_at(until, live.recv()).await {
                 Err(_) => break,
-                Ok(Ok(Live::Event(_)) | Err(RecvError::Lagged(_))) => {}
+                // A committed step does not stop the run: its job says `Stopped` when it
+                // ends, so the status is read again then (not once per step).
+                Ok(Ok(Live::Event(_))) => continue,
+                Ok(Err(RecvError::Lagged(_))) => {}
                 // A stopping server answers with the run as it is.
                 Ok(Ok(Live::Stopped) | Err(RecvError::Closed)) if app.executor.is_stopping() => {
                     break;
@@ -100,6 +99,24 @@ pub(crate) async fn start(
                     live = app.hub.subscribe(run);
                 }
             }
+            // The view is read with the status (one hop to a blocking thread): most wakes
+            // here are the run's end.
+            match blocking(&app, move |app| stopped_view(app, run)).await? {
+                Ok(view) => {
+                    drop(live);
+                    // Nobody else may listen to this run: its channel goes with the last
+                    // listener.
+                    app.hub.forget_if_unheard(run);
+                    return Ok((StatusCode::OK, Json(view)));
+                }
+                Err(going) => now = going,
+            }
+        }
+        if !matches!(now, RunStatus::Queued | RunStatus::Running) {
+            drop(live);
+            app.hub.forget_if_unheard(run);
+            let view = blocking(&app, move |app| view(app, run)).await?;
+            return Ok((StatusCode::OK, Json(view)));
         }
     }
     drop(live);
@@ -109,6 +126,16 @@ pub(crate) async fn start(
         StatusCode::ACCEPTED,
         Json(json!({ "run_id": run, "status": status })),
     ))
+}
+
+/// The run's view once it stopped being queued or running; else the status it has.
+fn stopped_view(app: &AppState, run: RunId) -> Result<Result<Value, RunStatus>, ApiError> {
+    let now = status(app, run)?;
+    if matches!(now, RunStatus::Queued | RunStatus::Running) {
+        Ok(Err(now))
+    } else {
+        view(app, run).map(Ok)
+    }
 }
 
 fn timeout(value: &Value) -> Result<Duration, ApiError> {

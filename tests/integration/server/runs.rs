@@ -168,3 +168,50 @@ fn an_idempotency_key_gives_back_the_first_run_and_refuses_another_body() {
     let (_, listed) = server.get("/runs");
     assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
 }
+
+/// Runs queued beyond the pool start in the order they came: each one's `run_started` time
+/// is taken as it leaves the queue, so no later run's start reads earlier.
+#[test]
+fn queued_runs_start_in_the_order_they_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &dir.path().join("flowc.db"),
+        &["--max-concurrent-runs", "4"],
+    );
+    let refund = server.create(REFUND);
+    let runs: Vec<u64> = (0..300)
+        .map(|index| {
+            server.start_run(
+                &refund,
+                &json!({ "order": format!("Q{index}"), "amount": 1 }),
+            )
+        })
+        .collect();
+    let started: Vec<String> = runs
+        .iter()
+        .map(|&run| {
+            let view = server.wait_status(run, "completed");
+            let first = &view["log"][0];
+            assert_eq!(first["event"], "run_started", "{view}");
+            sortable_time(first["started_at"].as_str().expect("a start time"))
+        })
+        .collect();
+    let backwards: Vec<(u64, u64)> = runs
+        .windows(2)
+        .zip(started.windows(2))
+        .filter(|(_, times)| times[1] < times[0])
+        .map(|(ids, _)| (ids[0], ids[1]))
+        .collect();
+    assert!(
+        backwards.is_empty(),
+        "started before the run queued before them: {backwards:?}"
+    );
+}
+
+/// An RFC 3339 UTC time (`2026-12-03T09:39:47.944419Z`) as text that sorts as the time does,
+/// whatever digits of the second it shows.
+fn sortable_time(time: &str) -> String {
+    let time = time.trim_end_matches('Z');
+    let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
+    format!("{whole}.{fraction:0<9}")
+}
