@@ -261,6 +261,9 @@ impl RunStore for StopAfter {
     fn run(&self, run: RunId) -> Result<Option<RunRecord>, StoreError> {
         self.inner.run(run)
     }
+    fn keyed_run(&self, key: &str) -> Result<Option<(RunId, String)>, StoreError> {
+        self.inner.keyed_run(key)
+    }
     fn load(&self, run: RunId) -> Result<LoadedRun, StoreError> {
         self.inner.load(run)
     }

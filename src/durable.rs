@@ -68,6 +68,7 @@ pub fn start(
             checkpoint: &checkpoint_json(run.checkpoint()),
             started_at: SystemTime::now(),
             status: StoredStatus::Running,
+            idempotency: None,
         },
         owner,
     )?;

@@ -14,7 +14,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::diagnostics::FileReport;
 use crate::runtime::Checkpoint;
-use crate::store::{MAX_PAGE, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunStore};
+use crate::store::{
+    IdempotencyKey, MAX_PAGE, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunStore,
+};
 
 use super::error::ApiError;
 use super::executor::{Begin, Job, RunLimits};
@@ -51,17 +53,10 @@ pub(crate) async fn start(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = request::body(body, app.config.max_body_bytes)?;
     let asked: RunBody = request::json(&body)?;
-    let key = match headers.get("idempotency-key") {
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| ApiError::BadBody {
-                    reason: "the Idempotency-Key header is not text".into(),
-                })?
-                .to_owned(),
-        ),
-        None => None,
-    };
+    let key = headers
+        .get("idempotency-key")
+        .map(idempotency_key)
+        .transpose()?;
     let hash = hash_of(&asked.graph_id)?;
     let input = request::state(
         asked.initial_state,
@@ -72,8 +67,9 @@ pub(crate) async fn start(
     let limits = app.config.run_limits(asked.max_steps, timeout);
     let wait = asked.wait;
     let (run, mut live, mut now) = blocking(&app, move |app| {
-        let (run, _) =
-            app.idempotent(key.as_deref(), &body, || queue(app, &hash, &input, limits))?;
+        let (run, _) = app.idempotent(key.as_deref(), &body, |keyed| {
+            queue(app, &hash, &input, limits, keyed)
+        })?;
         // Subscribed before the status is read, so no stop goes unseen.
         let live = app.hub.subscribe(run);
         Ok((run, live, status(app, run)?))
@@ -138,6 +134,24 @@ fn stopped_view(app: &AppState, run: RunId) -> Result<Result<Value, RunStatus>, 
     }
 }
 
+/// The longest `Idempotency-Key` kept (as Stripe's API allows): keys are stored with their run.
+const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+fn idempotency_key(value: &axum::http::HeaderValue) -> Result<String, ApiError> {
+    let key = value.to_str().map_err(|_| ApiError::BadBody {
+        reason: "the Idempotency-Key header is not text".into(),
+    })?;
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+        return Err(ApiError::BadBody {
+            reason: format!(
+                "the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY_BYTES} bytes, not {}",
+                key.len()
+            ),
+        });
+    }
+    Ok(key.to_owned())
+}
+
 fn timeout(value: &Value) -> Result<Duration, ApiError> {
     let bad = || ApiError::BadField {
         field: "timeout",
@@ -160,6 +174,7 @@ fn queue(
     hash: &str,
     input: &Map<String, Value>,
     limits: RunLimits,
+    idempotency: Option<IdempotencyKey<'_>>,
 ) -> Result<RunId, ApiError> {
     let graph = app.runnable(hash)?;
     let mut run = graph
@@ -184,6 +199,7 @@ fn queue(
             checkpoint: &checkpoint,
             started_at: SystemTime::now(),
             status: RunStatus::Queued,
+            idempotency,
         },
         &owner,
     )?;

@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde_json::{Map, Value};
 
 use crate::store::{
-    Commit, FlowRecord, LoadedRun, NewRun, Owner, RunFilter, RunId, RunRecord, RunStatus, RunStore,
-    SqliteStore, StoreError, StoredEvent,
+    Commit, FlowRecord, IdempotencyKey, LoadedRun, NewRun, Owner, RunFilter, RunId, RunRecord,
+    RunStatus, RunStore, SqliteStore, StoreError, StoredEvent,
 };
 
 use super::hub::{Hub, Live};
@@ -163,6 +163,9 @@ impl RunStore for SharedStore {
         let state: Map<String, Value> = run.state.clone();
         let checkpoint = run.checkpoint.to_owned();
         let (started_at, status) = (run.started_at, run.status);
+        let idempotency = run
+            .idempotency
+            .map(|keyed| (keyed.key.to_owned(), keyed.digest.to_owned()));
         let owner = owner.clone();
         self.grouped(move |store| {
             store.create_run(
@@ -173,6 +176,9 @@ impl RunStore for SharedStore {
                     checkpoint: &checkpoint,
                     started_at,
                     status,
+                    idempotency: idempotency
+                        .as_ref()
+                        .map(|(key, digest)| IdempotencyKey { key, digest }),
                 },
                 &owner,
             )
@@ -245,6 +251,9 @@ impl RunStore for SharedStore {
     fn run(&self, run: RunId) -> Result<Option<RunRecord>, StoreError> {
         self.lock().run(run)
     }
+    fn keyed_run(&self, key: &str) -> Result<Option<(RunId, String)>, StoreError> {
+        self.lock().keyed_run(key)
+    }
     fn load(&self, run: RunId) -> Result<LoadedRun, StoreError> {
         self.lock().load(run)
     }
@@ -280,6 +289,7 @@ mod tests {
                     checkpoint: "{}",
                     started_at: SystemTime::now(),
                     status: RunStatus::Running,
+                    idempotency: None,
                 },
                 owner,
             )

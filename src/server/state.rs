@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::compile::ir::NodeKind;
 use crate::diagnostics::FileReport;
 use crate::runtime::Interpreter;
-use crate::store::{RunId, RunStore, SqliteStore, StoreError};
+use crate::store::{IdempotencyKey, RunId, RunStore, SqliteStore, StoreError};
 use crate::tools::ToolRegistry;
 use crate::{Program, SourceFile};
 
@@ -21,16 +21,7 @@ use super::executor::Executor;
 use super::hub::Hub;
 use super::shared_store::SharedStore;
 
-/// Idempotency keys kept at most; the oldest is forgotten first.
-const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
-
 pub(crate) type App = Arc<AppState>;
-
-/// Key → (the request body's digest, the run it made); the keys in the order they came.
-type IdempotencyKeys = (
-    HashMap<String, (String, RunId)>,
-    std::collections::VecDeque<String>,
-);
 
 /// A stored flow, compiled: the program and the source its diagnostics point into.
 #[derive(Clone)]
@@ -52,7 +43,9 @@ pub(crate) struct AppState {
     pub(crate) hub: Hub,
     pub(crate) executor: Executor,
     /// Key → (the request body's digest, the run it created), in the order they came.
-    idempotency: Mutex<IdempotencyKeys>,
+    /// Held from looking a key up to storing it with its new run, so two requests with one
+    /// key make one run. The keys themselves are in the store.
+    idempotency: Mutex<()>,
     /// Streams still open, which a stopping server waits for (a short while).
     pub(crate) streams: std::sync::atomic::AtomicUsize,
 }
@@ -85,7 +78,7 @@ impl AppState {
             graphs: Mutex::new(HashMap::new()),
             hub,
             executor: Executor::default(),
-            idempotency: Mutex::new(Default::default()),
+            idempotency: Mutex::new(()),
             streams: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -208,37 +201,33 @@ impl AppState {
     }
 
     /// Under the idempotency lock: the run a key made before (the same body), a conflict
-    /// (another body), or `create`'s new run, remembered under the key.
+    /// (another body), or `create`'s new run, which `create` stores with the key it is given
+    /// (in the run's own transaction: a run and its key are both stored or neither).
     pub(crate) fn idempotent(
         &self,
         key: Option<&str>,
         body: &[u8],
-        create: impl FnOnce() -> Result<RunId, ApiError>,
+        create: impl FnOnce(Option<IdempotencyKey<'_>>) -> Result<RunId, ApiError>,
     ) -> Result<(RunId, bool), ApiError> {
         let Some(key) = key else {
-            return create().map(|run| (run, true));
+            return create(None).map(|run| (run, true));
         };
         let digest = digest(body);
-        let mut guard = self
+        let _held = self
             .idempotency
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let (keys, order) = &mut *guard;
-        if let Some((known, run)) = keys.get(key) {
-            return if *known == digest {
-                Ok((*run, false))
+        if let Some((run, known)) = self.store.keyed_run(key).map_err(ApiError::from_store)? {
+            return if known == digest {
+                Ok((run, false))
             } else {
                 Err(ApiError::IdempotencyConflict)
             };
         }
-        let run = create()?;
-        if order.len() >= MAX_IDEMPOTENCY_KEYS
-            && let Some(oldest) = order.pop_front()
-        {
-            keys.remove(&oldest);
-        }
-        keys.insert(key.to_owned(), (digest, run));
-        order.push_back(key.to_owned());
+        let run = create(Some(IdempotencyKey {
+            key,
+            digest: &digest,
+        }))?;
         Ok((run, true))
     }
 }

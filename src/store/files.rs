@@ -142,14 +142,14 @@ fn a_store_of_a_newer_flowc_is_refused_untouched() {
     let path = folder.path().join("runs.db");
     written_store(&path);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA user_version = 3").unwrap();
+    conn.execute_batch("PRAGMA user_version = 4").unwrap();
     drop(conn);
     let error = refused_and_untouched(&path);
     assert!(matches!(
         error,
         StoreError::NewerSchema {
-            found: 3,
-            supported: 2,
+            found: 4,
+            supported: 3,
             ..
         }
     ));
@@ -195,7 +195,7 @@ fn a_store_of_schema_1_is_listed_after_it_is_upgraded_by_a_writer() {
         SqliteStore::open_read_only(&path).err(),
         Some(StoreError::OlderSchema {
             found: 1,
-            supported: 2,
+            supported: 3,
             ..
         })
     ));
@@ -210,7 +210,7 @@ fn a_store_of_schema_1_is_listed_after_it_is_upgraded_by_a_writer() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     assert_eq!(
         SqliteStore::open_read_only(&path)
             .unwrap()
@@ -219,6 +219,31 @@ fn a_store_of_schema_1_is_listed_after_it_is_upgraded_by_a_writer() {
             .input,
         object(json!({ "name": "x" }))
     );
+}
+
+#[test]
+fn a_store_of_schema_2_gets_the_idempotency_keys_table_when_a_writer_opens_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("runs.db");
+    written_store(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX idempotency_keys_by_run; DROP TABLE idempotency_keys; \
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (version, tables): (i32, i64) = conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+             (SELECT count(*) FROM sqlite_schema WHERE name = 'idempotency_keys')",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((version, tables), (3, 1));
 }
 
 #[cfg(unix)]

@@ -138,6 +138,7 @@ mod tests {
                     checkpoint: "{}",
                     started_at: SystemTime::now(),
                     status: RunStatus::Running,
+                    idempotency: None,
                 },
                 &owner,
             )

@@ -50,7 +50,7 @@
 //! let state: Map<String, Value> = json!({ "n": 0 }).as_object().cloned().unwrap_or_default();
 //! let run = store.create_run(
 //!     &NewRun { flow_hash: "h1", input: &Map::new(), state: &state, checkpoint: "{}",
-//!               started_at: SystemTime::now(), status: RunStatus::Running },
+//!               started_at: SystemTime::now(), status: RunStatus::Running, idempotency: None },
 //!     &owner,
 //! )?;
 //! let event = StoredEvent { seq: 1, kind: "node".into(), record: "{}".into(), changes: Some(r#"{"n":1}"#.into()) };
@@ -132,6 +132,15 @@ pub struct NewRun<'a> {
     pub started_at: SystemTime,
     /// `Running` (taken by the creating owner) or `Queued`.
     pub status: RunStatus,
+    /// The request's `Idempotency-Key`, stored with the run in its creating transaction.
+    pub idempotency: Option<IdempotencyKey<'a>>,
+}
+
+/// An `Idempotency-Key` and a digest of the request body it came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey<'a> {
+    pub key: &'a str,
+    pub digest: &'a str,
 }
 
 /// One event of a run's log.
@@ -235,6 +244,8 @@ pub trait RunStore: Send {
     /// Gives the run up: no owner, no lease (a `running` run then reads as interrupted).
     fn release(&mut self, run: RunId, owner: &Owner) -> Result<(), StoreError>;
     fn run(&self, run: RunId) -> Result<Option<RunRecord>, StoreError>;
+    /// The run created under an `Idempotency-Key`, with the digest of that request's body.
+    fn keyed_run(&self, key: &str) -> Result<Option<(RunId, String)>, StoreError>;
     /// Loads a run without claiming it (read-only).
     fn load(&self, run: RunId) -> Result<LoadedRun, StoreError>;
     /// Runs, newest first.

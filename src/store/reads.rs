@@ -32,6 +32,21 @@ pub(super) fn run_record(
     raw.map(|raw| raw.into_record(now_millis())).transpose()
 }
 
+/// The run created under `key`, and the digest of the body it came with.
+pub(super) fn keyed_run(
+    conn: &Connection,
+    path: &Path,
+    key: &str,
+) -> Result<Option<(RunId, String)>, StoreError> {
+    conn.prepare_cached("SELECT run_id, digest FROM idempotency_keys WHERE key = ?1")
+        .and_then(|mut statement| {
+            statement
+                .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        })
+        .map_err(|cause| StoreError::sqlite(path, cause))
+}
+
 /// The run with its state replayed, and what the writer needs to know of its log.
 pub(super) fn load_run(
     conn: &Connection,

@@ -17,7 +17,7 @@ pub const APPLICATION_ID: i32 = 0x466C_6F77;
 
 /// `PRAGMA user_version` of the layout below; a store with a higher one is refused, one
 /// with a lower one is upgraded when opened for writing.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Version 2. Times are milliseconds since the Unix epoch. `events` is WITHOUT ROWID: its
 /// primary key is the only way it is read, and it saves the rowid per event. A run's input
@@ -64,6 +64,18 @@ CREATE TABLE snapshots (
     seq INTEGER NOT NULL,
     state TEXT NOT NULL
 );
+";
+
+/// Added in version 3: the `Idempotency-Key` a server run was created under and a digest of
+/// its request body, kept with the run (and deleted with it), so a repeated request finds
+/// its run after a restart too.
+const ADDED_IN_V3: &str = "
+CREATE TABLE idempotency_keys (
+    key TEXT PRIMARY KEY NOT NULL,
+    digest TEXT NOT NULL,
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_by_run ON idempotency_keys (run_id);
 ";
 
 /// From version 1 (the input in the `runs` row) to 2.
@@ -129,6 +141,7 @@ pub(super) fn initialise(conn: &mut Connection, path: &Path) -> Result<(), Store
         Found::Empty => {}
     }
     tx.execute_batch(SCHEMA_V2).map_err(sqlite)?;
+    tx.execute_batch(ADDED_IN_V3).map_err(sqlite)?;
     tx.execute_batch(&format!(
         "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
     ))
@@ -141,6 +154,9 @@ fn upgrade(tx: rusqlite::Transaction<'_>, path: &Path, found: i32) -> Result<(),
     let sqlite = |cause| StoreError::sqlite(path, cause);
     if found == 1 {
         tx.execute_batch(UPGRADE_V1_TO_V2).map_err(sqlite)?;
+    }
+    if found <= 2 {
+        tx.execute_batch(ADDED_IN_V3).map_err(sqlite)?;
     }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
         .map_err(sqlite)?;
@@ -167,7 +183,7 @@ mod tests {
                 |row| row.get(0),
             )
             .unwrap();
-        assert_eq!(tables, 5);
+        assert_eq!(tables, 6);
     }
 
     #[test]
@@ -175,14 +191,14 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         let path = Path::new("x.db");
         conn.execute_batch(&format!(
-            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 3;"
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 4;"
         ))
         .unwrap();
         assert!(matches!(
             identify(&conn, path),
             Err(StoreError::NewerSchema {
-                found: 3,
-                supported: 2,
+                found: 4,
+                supported: 3,
                 ..
             })
         ));

@@ -47,6 +47,7 @@ pub(super) fn new_run(store: &mut SqliteStore, owner: &Owner, status: RunStatus)
                 checkpoint: r#"{"at":"start"}"#,
                 started_at: SystemTime::now(),
                 status,
+                idempotency: None,
             },
             owner,
         )
@@ -97,6 +98,7 @@ fn a_run_of_an_unsaved_flow_is_refused() {
                 checkpoint: "{}",
                 started_at: SystemTime::now(),
                 status: RunStatus::Running,
+                idempotency: None,
             },
             &Owner::this_process(),
         )

@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
-use super::reads::{list_events, list_runs, load_run, run_record};
+use super::reads::{keyed_run, list_events, list_runs, load_run, run_record};
 use super::replay::{RunTrack, parse_delta};
 use super::rows::{millis, now_millis, status_as_read, stored_count, stored_status};
 use super::{
@@ -127,6 +127,17 @@ impl RunStore for SqliteStore {
                 .prepare_cached("INSERT INTO snapshots (run_id, seq, state) VALUES (?1, 0, ?2)")
                 .and_then(|mut statement| statement.execute(params![id, state]))
                 .map_err(sqlite)?;
+            if let Some(keyed) = run.idempotency {
+                store
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO idempotency_keys (key, digest, run_id) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![keyed.key, keyed.digest, id])
+                    })
+                    .map_err(sqlite)?;
+            }
             Ok(id)
         })?;
         let mut track = RunTrack::snapshot_at(0, state.len());
@@ -289,6 +300,10 @@ impl RunStore for SqliteStore {
 
     fn run(&self, run: RunId) -> Result<Option<RunRecord>, StoreError> {
         run_record(&self.conn, &self.path, run)
+    }
+
+    fn keyed_run(&self, key: &str) -> Result<Option<(RunId, String)>, StoreError> {
+        keyed_run(&self.conn, &self.path, key)
     }
 
     fn load(&self, run: RunId) -> Result<LoadedRun, StoreError> {

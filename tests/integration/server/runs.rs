@@ -167,6 +167,36 @@ fn an_idempotency_key_gives_back_the_first_run_and_refuses_another_body() {
     );
     let (_, listed) = server.get("/runs");
     assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+
+    // The keys are stored with their runs: a server killed and started again on the file
+    // still knows them.
+    server.kill();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let (status, again) = server.post_text("/graph/run", "application/json", &body, &key);
+    assert_eq!(
+        (status, &again["run_id"]),
+        (200, &first["run_id"]),
+        "{again}"
+    );
+    let (status, refused) = server.post_text("/graph/run", "application/json", &other, &key);
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("idempotency-conflict"))
+    );
+    let long = "k".repeat(256);
+    let (status, refused) = server.post_text(
+        "/graph/run",
+        "application/json",
+        &body,
+        &[("Idempotency-Key", long.as_str())],
+    );
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (400, Some("bad-body")),
+        "{refused}"
+    );
+    let (_, listed) = server.get("/runs");
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
 }
 
 /// Runs queued beyond the pool start in the order they came: each one's `run_started` time
