@@ -135,6 +135,30 @@ pub fn resume(
     Ok(run)
 }
 
+/// Cancels a run that nobody steps (queued, waiting, interrupted or needs-attention) in the
+/// store, and answers the status it ends with: `cancelled`, or the final status a finished
+/// run already had (cancelling is idempotent). A run another live process steps is refused
+/// ([`StoreError::OwnedByLiveProcess`]): that process must stop it.
+pub fn cancel(
+    store: &mut dyn RunStore,
+    owner: &Owner,
+    id: RunId,
+) -> Result<StoredStatus, DurableError> {
+    match store.claim(id, owner) {
+        Ok(_) => {
+            store.set_status(id, owner, StoredStatus::Cancelled)?;
+            store.release(id, owner)?;
+            Ok(StoredStatus::Cancelled)
+        }
+        Err(StoreError::NeedsAttention { .. }) => {
+            settle(store, owner, id, Settle::Cancel)?;
+            Ok(StoredStatus::Cancelled)
+        }
+        Err(StoreError::Finished { status, .. }) => Ok(status),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// What a person decided for a `needs-attention` run, having checked whether its `once`
 /// node's action happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -34,17 +34,29 @@ pub(super) fn open(db: &Path) -> Result<SqliteStore, u8> {
     SqliteStore::open(db).map_err(|error| store_error(&error))
 }
 
+/// Opens a store that must be there already, to change a run in it: a mistyped path is
+/// reported, not made into a new, empty store.
+pub(super) fn open_existing(db: &Path) -> Result<SqliteStore, u8> {
+    must_exist(db)?;
+    open(db)
+}
+
 /// Opens the store to read (a read-only file is fine); on failure prints why.
 pub(super) fn open_to_read(db: &Path) -> Result<SqliteStore, u8> {
-    if !db.exists() {
-        eprint(format_args!(
-            "error: there is no run store at `{}`\nhelp: runs are stored with `flowc run FILE --db {}`\n",
-            db.display(),
-            db.display()
-        ));
-        return Err(exit::USAGE);
-    }
+    must_exist(db)?;
     SqliteStore::open_read_only(db).map_err(|error| store_error(&error))
+}
+
+fn must_exist(db: &Path) -> Result<(), u8> {
+    if db.exists() {
+        return Ok(());
+    }
+    eprint(format_args!(
+        "error: there is no run store at `{}`\nhelp: runs are stored with `flowc run FILE --db {}`\n",
+        db.display(),
+        db.display()
+    ));
+    Err(exit::USAGE)
 }
 
 /// Prints a store error with its help; the exit code for it.

@@ -2,6 +2,8 @@
 //! it reads files, calls the library and prints; exit codes follow the language contract.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[cfg(feature = "store")]
+mod cancel;
 mod check;
 mod console;
 #[cfg(feature = "store")]
@@ -72,6 +74,10 @@ enum Command {
     /// Continue a stored run that was interrupted or waits for input.
     #[cfg(feature = "store")]
     Resume(resume::ResumeArgs),
+    /// Cancel a stored run that nobody is stepping (queued, waiting, interrupted or
+    /// needs-attention).
+    #[cfg(feature = "store")]
+    Cancel(cancel::CancelArgs),
     /// Serve the HTTP API: graphs, durable runs and their live logs.
     #[cfg(feature = "server")]
     Serve(serve::ServeArgs),
@@ -94,6 +100,8 @@ pub fn run(args: Args) -> u8 {
         Command::Show(args) => show::run(&args, &registry),
         #[cfg(feature = "store")]
         Command::Resume(args) => resume::run(&args, &registry),
+        #[cfg(feature = "store")]
+        Command::Cancel(args) => cancel::run(&args),
         #[cfg(feature = "server")]
         Command::Serve(args) => serve::run(&args),
     }

@@ -52,7 +52,7 @@ fn parse_input(text: &str) -> Result<Map<String, Value>, String> {
 pub(super) fn run(args: &ResumeArgs, registry: &ToolRegistry) -> u8 {
     let settings = &args.settings;
     let color = use_color(settings.color);
-    let mut store = match durable::open(&args.db) {
+    let mut store = match durable::open_existing(&args.db) {
         Ok(store) => store,
         Err(code) => return code,
     };

@@ -284,7 +284,7 @@ pub enum ResumeError {
         code("flow::needs-attention"),
         help(
             "check the effect of `{node}` by hand: if it did not happen, resume with `--rerun` \
-             (server: `?rerun=true`) to run it again; else cancel the run"
+             (server: `?rerun=true`) to run it again; else cancel the run (`flowc cancel`)"
         )
     )]
     OnceInterrupted { node: String },

@@ -145,24 +145,14 @@ fn cancel_run(app: &AppState, run: RunId) -> Result<Value, ApiError> {
     if found != RunStatus::Running {
         // Nobody steps it: it is cancelled here, in the store.
         let owner = app.executor.owner();
-        let mut store = app.store.clone();
-        match store.claim(run, &owner) {
-            Ok(_) => {
-                store.set_status(run, &owner, RunStatus::Cancelled)?;
-                store.release(run, &owner)?;
-                app.hub.publish(run, Live::Stopped);
-                return Ok(json!({ "run_id": run, "status": RunStatus::Cancelled }));
-            }
-            Err(StoreError::NeedsAttention { .. }) => {
-                let mut store = app.store.clone();
-                durable::settle(&mut store, &owner, run, durable::Settle::Cancel)
-                    .map_err(|error| ApiError::durable(error, |_| Value::Null))?;
+        match durable::cancel(&mut app.store.clone(), &owner, run) {
+            Ok(RunStatus::Cancelled) => {
                 app.hub.publish(run, Live::Stopped);
                 return Ok(json!({ "run_id": run, "status": RunStatus::Cancelled }));
             }
             // A job took it meanwhile (and was told to stop), or it just finished.
-            Err(StoreError::Finished { .. } | StoreError::OwnedByLiveProcess { .. }) => {}
-            Err(error) => return Err(ApiError::from_store(error)),
+            Ok(_) | Err(durable::DurableError::Store(StoreError::OwnedByLiveProcess { .. })) => {}
+            Err(error) => return Err(ApiError::durable(error, |_| Value::Null)),
         }
     } else if !held {
         return Err(ApiError::RunConflict {

@@ -198,7 +198,7 @@ impl StoreError {
             }
             Self::NeedsAttention { .. } => "look at the run's events and error; if the node's \
                 action did not happen, resume with `--rerun` (server: `?rerun=true`) to run it \
-                again, else cancel the run"
+                again, else cancel it (`flowc cancel`)"
                 .to_owned(),
             Self::LeaseLost { .. } => {
                 "stop driving this run: another process goes on with it".to_owned()

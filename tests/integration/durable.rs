@@ -348,6 +348,67 @@ fn a_once_node_interrupted_by_sigkill_needs_attention_until_a_person_reruns_it()
         "{}",
         stderr(&out)
     );
+
+    // Killed inside the node again; this time the charge went through: cancel the run.
+    assert!(run_and_kill(
+        dir.path(),
+        "f.flow",
+        "runs.db",
+        &[],
+        Duration::from_millis(400),
+    ));
+    let out = resume(dir.path(), "runs.db", 2);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(status(dir.path(), "runs.db", 2), "needs-attention");
+    let out = output(flowc(dir.path()).args(["cancel", "2", "--db", "runs.db"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "run 2 cancelled\n");
+    assert_eq!(status(dir.path(), "runs.db", 2), "cancelled");
+    let charges = std::fs::read_to_string(dir.path().join("charges")).unwrap();
+    assert_eq!(charges.lines().count(), 3, "not run again");
+}
+
+#[test]
+fn cancel_ends_a_waiting_run_and_leaves_a_finished_one_as_it_is() {
+    let flow = "flow ask {\n    state { ok: bool = false }\n    node approve = wait(prompt: \"OK?\")\n    start -> approve\n}\n";
+    let dir = flow_dir(flow);
+    let out = output(flowc(dir.path()).args(["run", "f.flow", "--db", "runs.db"]));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let cancel = ["cancel", "1", "--db", "runs.db"];
+    let out = output(flowc(dir.path()).args(cancel));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(status(dir.path(), "runs.db", 1), "cancelled");
+    // Again: nothing changes, and it says so.
+    let out = output(flowc(dir.path()).args(cancel));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "run 1 cancelled\n");
+    // A cancelled run is not resumed.
+    let out = resume(dir.path(), "runs.db", 1);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    write(
+        dir.path(),
+        "g.flow",
+        "flow done {\n    node a { #{} }\n    start -> a\n}\n",
+    );
+    let out = output(flowc(dir.path()).args(["run", "g.flow", "--db", "runs.db", "-q"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = output(flowc(dir.path()).args(["cancel", "2", "--db", "runs.db"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "run 2 had already ended completed: nothing to cancel\n"
+    );
+    assert_eq!(status(dir.path(), "runs.db", 2), "completed");
+    let out = output(flowc(dir.path()).args(["cancel", "9", "--db", "runs.db"]));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no run 9"), "{}", stderr(&out));
+    // A mistyped store is reported, not made.
+    for command in ["cancel", "resume"] {
+        let out = output(flowc(dir.path()).args([command, "1", "--db", "typo.db"]));
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("there is no run store at `typo.db`"));
+        assert!(!dir.path().join("typo.db").exists());
+    }
 }
 
 #[test]
