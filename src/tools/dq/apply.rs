@@ -11,7 +11,7 @@ use std::hash::Hasher;
 
 use serde_json::{Map, Value, json};
 
-use super::cell::{Cell, EMAIL_PATTERN, is_email, trim};
+use super::cell::{Cell, trim};
 use super::csv_batches::for_each_batch;
 use super::dataset::{Dataset, checkpoint, open_csv, row_object};
 use super::fast_hash::{FastBuild, FastHasher};
@@ -259,7 +259,7 @@ fn cell_outcome(action: &Action, value: &Value, text_cells: bool) -> Outcome {
             _ => Outcome::Same,
         },
         Action::NullMalformed(pattern) | Action::DropMalformed(pattern) => match cell.text() {
-            Some(text) if !matches_pattern(pattern, &text) => {
+            Some(text) if !pattern.is_match(&text) => {
                 if matches!(action, Action::DropMalformed(_)) {
                     Outcome::Drop
                 } else {
@@ -286,16 +286,6 @@ fn cell_outcome(action: &Action, value: &Value, text_cells: bool) -> Outcome {
             _ => Outcome::Same,
         },
         Action::FillNull(_) | Action::DropDuplicates => Outcome::Same,
-    }
-}
-
-/// `pattern.is_match(text)`, by the hand-written matcher when the pattern is the email
-/// pattern (as the rules `dq.generate_rules` makes for malformed emails have).
-fn matches_pattern(pattern: &regex::Regex, text: &str) -> bool {
-    if pattern.as_str() == EMAIL_PATTERN {
-        is_email(text)
-    } else {
-        pattern.is_match(text)
     }
 }
 

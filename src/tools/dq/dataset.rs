@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::cell::Cell;
-use super::csv_batches::for_each_batch;
+use super::csv_batches::{Batch, Recycler, for_each_batch};
 use crate::tools::{Access, FailureKind, ToolCall, ToolFailure};
 use crate::value::Kind;
 
@@ -102,28 +102,42 @@ impl<'a> Dataset<'a> {
                 }
             }
             Dataset::Csv { path, shown } => {
-                let mut index = 0;
-                let mut spare: Vec<Cell<'static>> = Vec::with_capacity(columns.len());
-                for_each_batch(open_csv(path, shown)?, shown, |records, _| {
-                    for record in records.iter() {
-                        checkpoint(call, index)?;
-                        let mut cells = recycle(std::mem::take(&mut spare));
-                        cells.extend(record.iter().map(Cell::from_text));
-                        visit(index, &cells)?;
-                        spare = recycle(cells);
-                        index += 1;
-                    }
-                    Ok(())
-                })?;
+                for_each_csv_row(call, path, shown, |_, _, _| {}, visit)?;
             }
         }
         Ok(())
     }
 }
 
+/// Calls `visit` with each record of the CSV file (its index and cells), in order, checking
+/// for a cancel or the deadline between records; `batch` first sees each batch of records
+/// and the index of its first, to hand it to another thread as well.
+pub(super) fn for_each_csv_row(
+    call: &ToolCall<'_>,
+    path: &std::path::Path,
+    shown: &str,
+    mut batch: impl FnMut(usize, &Batch, &Recycler),
+    mut visit: impl FnMut(usize, &[Cell<'_>]) -> Result<(), ToolFailure>,
+) -> Result<(), ToolFailure> {
+    let mut index = 0;
+    let mut spare: Vec<Cell<'static>> = Vec::new();
+    for_each_batch(open_csv(path, shown)?, shown, |records, recycler| {
+        batch(index, records, recycler);
+        for record in records.iter() {
+            checkpoint(call, index)?;
+            let mut cells = recycle(std::mem::take(&mut spare));
+            cells.extend(record.iter().map(Cell::from_text));
+            visit(index, &cells)?;
+            spare = recycle(cells);
+            index += 1;
+        }
+        Ok(())
+    })
+}
+
 /// The vector emptied, for cells that borrow another record: one allocation for the whole
 /// file, not one per record (collecting an emptied `into_iter` keeps its buffer).
-pub(super) fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
+fn recycle<'b>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'b>> {
     cells.clear();
     cells.into_iter().map(|_| Cell::Null).collect()
 }

@@ -3,12 +3,12 @@
 use std::collections::HashMap;
 use std::hash::Hasher;
 
-use regex::Regex;
 use serde_json::{Map, Value, json};
 
 use super::cell::EMAIL_PATTERN;
 use super::dataset::Dataset;
 use super::fast_hash::{FastBuild, FastHasher};
+use super::pattern::Pattern;
 use super::summary::{ColumnTally, ColumnType, EXAMPLES, NumericStats, number_json};
 use super::tally_pass::tally_columns;
 use super::{column_index, float_arg, selected_columns};
@@ -121,7 +121,7 @@ impl Tool for Detect {
             ("patterns", Value::Object(patterns)) => {
                 for (column, pattern) in patterns {
                     if let Some(pattern) = pattern.as_str() {
-                        super::compile_pattern(pattern).map_err(|error| {
+                        Pattern::compile(pattern).map_err(|error| {
                             format!("the pattern for `{column}` does not compile: {error}")
                         })?;
                     }
@@ -136,8 +136,8 @@ impl Tool for Detect {
     }
 }
 
-/// The `patterns` argument: (column position, compiled regex), in the argument's order.
-fn patterns(call: &ToolCall<'_>, columns: &[String]) -> Result<Vec<(usize, Regex)>, ToolFailure> {
+/// The `patterns` argument: (column position, compiled pattern), in the argument's order.
+fn patterns(call: &ToolCall<'_>, columns: &[String]) -> Result<Vec<(usize, Pattern)>, ToolFailure> {
     let Some(Value::Object(patterns)) = call.args.get("patterns") else {
         return Ok(Vec::new());
     };
@@ -146,10 +146,10 @@ fn patterns(call: &ToolCall<'_>, columns: &[String]) -> Result<Vec<(usize, Regex
         .map(|(column, pattern)| {
             let at = column_index(columns, column, "`patterns`")?;
             let pattern = pattern.as_str().unwrap_or_default();
-            let regex = super::compile_pattern(pattern).map_err(|error| {
+            let compiled = Pattern::compile(pattern).map_err(|error| {
                 ToolFailure::failed(format!("`patterns.{column}` does not compile: {error}"))
             })?;
-            Ok((at, regex))
+            Ok((at, compiled))
         })
         .collect()
 }

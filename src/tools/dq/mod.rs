@@ -10,6 +10,7 @@ mod detect;
 mod fast_hash;
 mod float_sort;
 mod hll;
+mod pattern;
 mod profile;
 mod rules;
 mod summary;
@@ -127,16 +128,4 @@ fn state_list<'a>(call: &ToolCall<'a>, field: &str) -> Result<&'a [Value], ToolF
         ))),
         None => Err(ToolFailure::failed(format!("the state has no `{field}`"))),
     }
-}
-
-/// Compiles a pattern the user gave; the error is one line ("unclosed character class"),
-/// without regex's drawing of the pattern, so it fits a diagnostic's message.
-fn compile_pattern(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|error| match error {
-        regex::Error::Syntax(text) => {
-            let last = text.lines().last().unwrap_or_default();
-            last.strip_prefix("error: ").unwrap_or(last).to_owned()
-        }
-        other => other.to_string(),
-    })
 }

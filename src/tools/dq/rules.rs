@@ -14,9 +14,9 @@
 
 use std::collections::HashMap;
 
-use regex::Regex;
 use serde_json::{Map, Value, json};
 
+use super::pattern::Pattern;
 use super::state_list;
 use crate::tools::{Tool, ToolCall, ToolFailure};
 
@@ -24,8 +24,8 @@ use crate::tools::{Tool, ToolCall, ToolFailure};
 pub(super) enum Action {
     FillNull(Value),
     TrimLower,
-    NullMalformed(Regex),
-    DropMalformed(Regex),
+    NullMalformed(Pattern),
+    DropMalformed(Pattern),
     Clip {
         lower: Option<f64>,
         upper: Option<f64>,
@@ -66,13 +66,12 @@ fn read_rule(item: &Value) -> Result<Rule, String> {
         None | Some(Value::Null) => None,
         Some(_) => return Err("`column` must be a string".into()),
     };
-    let pattern = || -> Result<Regex, String> {
+    let pattern = || -> Result<Pattern, String> {
         let pattern = rule
             .get("pattern")
             .and_then(Value::as_str)
             .ok_or("`pattern` must be a string")?;
-        super::compile_pattern(pattern)
-            .map_err(|error| format!("`pattern` does not compile: {error}"))
+        Pattern::compile(pattern).map_err(|error| format!("`pattern` does not compile: {error}"))
     };
     let bound = |key: &str| -> Result<Option<f64>, String> {
         match rule.get(key) {

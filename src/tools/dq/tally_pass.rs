@@ -8,8 +8,8 @@
 use std::sync::{Arc, mpsc};
 
 use super::cell::Cell;
-use super::csv_batches::{Batch, Recycler, for_each_batch};
-use super::dataset::{Dataset, checkpoint, open_csv, recycle};
+use super::csv_batches::{Batch, Recycler};
+use super::dataset::{Dataset, for_each_csv_row};
 use super::summary::ColumnTally;
 use crate::tools::{ToolCall, ToolFailure};
 
@@ -41,7 +41,6 @@ pub(super) fn tally_columns(
         .zip(tallies.iter_mut())
         .enumerate()
         .partition(|(position, _)| position % keep_every == 0);
-    let reader = open_csv(path, shown)?;
     std::thread::scope(|scope| {
         let (to_helper, batches) = mpsc::sync_channel::<(usize, Batch, Recycler)>(2);
         scope.spawn(move || {
@@ -56,24 +55,21 @@ pub(super) fn tally_columns(
                 recycler.give_back(batch);
             }
         });
-        let mut index = 0;
-        let mut spare: Vec<Cell<'static>> = Vec::with_capacity(columns.len());
-        let result = for_each_batch(reader, shown, |batch, recycler| {
+        let result = for_each_csv_row(
+            call,
+            path,
+            shown,
             // The helper stops early only by panicking, which the scope passes on.
-            let _ = to_helper.send((index, Arc::clone(batch), recycler.clone()));
-            for record in batch.iter() {
-                checkpoint(call, index)?;
-                let mut cells = recycle(std::mem::take(&mut spare));
-                cells.extend(record.iter().map(Cell::from_text));
+            |first, batch, recycler| {
+                let _ = to_helper.send((first, Arc::clone(batch), recycler.clone()));
+            },
+            |index, cells| {
                 for (_, (column, tally)) in &mut mine {
                     tally.observe(index, cells.get(*column).copied().unwrap_or(Cell::Null));
                 }
-                visit(index, &cells)?;
-                spare = recycle(cells);
-                index += 1;
-            }
-            Ok(())
-        });
+                visit(index, cells)
+            },
+        );
         // The helper finishes the batches it has, then the scope waits for it.
         drop(to_helper);
         result
