@@ -66,21 +66,19 @@ pub(crate) async fn start(
     let timeout = asked.timeout.as_ref().map(timeout).transpose()?;
     let limits = app.config.run_limits(asked.max_steps, timeout);
     let wait = asked.wait;
-    let (run, mut live, mut now) = blocking(&app, move |app| {
+    let (run, mut live, mut stopped) = blocking(&app, move |app| {
         let (run, _) = app.idempotent(key.as_deref(), &body, |keyed| {
             queue(app, &hash, &input, limits, keyed)
         })?;
         // Subscribed before the status is read, so no stop goes unseen.
         let live = app.hub.subscribe(run);
-        Ok((run, live, status(app, run)?))
+        let stopped = if wait { stopped_view(app, run)? } else { None };
+        Ok((run, live, stopped))
     })
     .await?;
     if wait {
         let until = tokio::time::Instant::now() + app.config.max_wait;
-        loop {
-            if !matches!(now, RunStatus::Queued | RunStatus::Running) {
-                break;
-            }
+        while stopped.is_none() {
             match tokio::time::timeout_at(until, live.recv()).await {
                 Err(_) => break,
                 // A committed step does not stop the run: its job says `Stopped` when it
@@ -95,28 +93,15 @@ pub(crate) async fn start(
                     live = app.hub.subscribe(run);
                 }
             }
-            // The view is read with the status (one hop to a blocking thread): most wakes
-            // here are the run's end.
-            match blocking(&app, move |app| stopped_view(app, run)).await? {
-                Ok(view) => {
-                    drop(live);
-                    // Nobody else may listen to this run: its channel goes with the last
-                    // listener.
-                    app.hub.forget_if_unheard(run);
-                    return Ok((StatusCode::OK, Json(view)));
-                }
-                Err(going) => now = going,
-            }
-        }
-        if !matches!(now, RunStatus::Queued | RunStatus::Running) {
-            drop(live);
-            app.hub.forget_if_unheard(run);
-            let view = blocking(&app, move |app| view(app, run)).await?;
-            return Ok((StatusCode::OK, Json(view)));
+            stopped = blocking(&app, move |app| stopped_view(app, run)).await?;
         }
     }
     drop(live);
+    // Nobody else may listen to this run: its channel goes with the last listener.
     app.hub.forget_if_unheard(run);
+    if let Some(view) = stopped {
+        return Ok((StatusCode::OK, Json(view)));
+    }
     let status = blocking(&app, move |app| status(app, run)).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -124,13 +109,13 @@ pub(crate) async fn start(
     ))
 }
 
-/// The run's view once it stopped being queued or running; else the status it has.
-fn stopped_view(app: &AppState, run: RunId) -> Result<Result<Value, RunStatus>, ApiError> {
-    let now = status(app, run)?;
-    if matches!(now, RunStatus::Queued | RunStatus::Running) {
-        Ok(Err(now))
+/// The run's view once it is no longer queued or running (read with its status, in one hop
+/// to a blocking thread: most wakes of a waiting request are the run's end); `None` before.
+fn stopped_view(app: &AppState, run: RunId) -> Result<Option<Value>, ApiError> {
+    if matches!(status(app, run)?, RunStatus::Queued | RunStatus::Running) {
+        Ok(None)
     } else {
-        view(app, run).map(Ok)
+        view(app, run).map(Some)
     }
 }
 
