@@ -200,6 +200,14 @@ impl StoreError {
                 action did not happen, resume with `--rerun` (server: `?rerun=true`) to run it \
                 again, else cancel it (`flowc cancel`)"
                 .to_owned(),
+            Self::NoAttentionNeeded { status, .. } if status.is_final() => {
+                "it has ended: there is nothing to rerun".to_owned()
+            }
+            Self::NoAttentionNeeded { .. } => {
+                "`--rerun` (`?rerun=true`) is for a run left needs-attention: resume this one \
+                 without it"
+                    .to_owned()
+            }
             Self::LeaseLost { .. } => {
                 "stop driving this run: another process goes on with it".to_owned()
             }

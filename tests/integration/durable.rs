@@ -348,6 +348,11 @@ fn a_once_node_interrupted_by_sigkill_needs_attention_until_a_person_reruns_it()
         "{}",
         stderr(&out)
     );
+    assert!(
+        stderr(&out).contains("help: it has ended: there is nothing to rerun"),
+        "{}",
+        stderr(&out)
+    );
 
     // Killed inside the node again; this time the charge went through: cancel the run.
     assert!(run_and_kill(
