@@ -7,14 +7,14 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::hash::Hasher;
 
 use serde_json::{Map, Value, json};
 
 use super::cell::{Cell, trim};
 use super::csv_batches::for_each_batch;
 use super::dataset::{Dataset, checkpoint, open_csv, row_object};
-use super::fast_hash::{FastBuild, FastHasher};
+use super::duplicates::fingerprint;
+use super::fast_hash::FastBuild;
 use super::rules::{Action, Rule, read_rules};
 use super::summary::number_json;
 use super::{column_index, state_list};
@@ -79,7 +79,7 @@ impl Tool for Apply {
                     .map_err(|error| fail(&error))?;
                 let mut cells: Vec<Value> = Vec::with_capacity(columns.len());
                 let (mut index, mut kept) = (0usize, 0usize);
-                for_each_batch(open_csv(path, shown)?, shown, |records, _| {
+                for_each_batch(open_csv(path, shown)?, shown, None, |records, _| {
                     for record in records.iter() {
                         checkpoint(call, index)?;
                         index += 1;
@@ -182,11 +182,8 @@ impl<'r> Repair<'r> {
         for (index, (rule, column)) in self.rules.iter().enumerate() {
             let outcome = match (&rule.action, column) {
                 (Action::DropDuplicates, _) => {
-                    let mut hasher = FastHasher::default();
-                    for cell in cells.iter() {
-                        Cell::from_json(Some(cell)).hash_into(&mut hasher);
-                    }
-                    if self.seen.insert(hasher.finish()) {
+                    let row = fingerprint(cells.iter().map(|cell| Cell::from_json(Some(cell))));
+                    if self.seen.insert(row) {
                         Outcome::Same
                     } else {
                         Outcome::Drop

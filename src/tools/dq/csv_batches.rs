@@ -2,12 +2,14 @@
 //! works on the batch before: parsing (and checking UTF-8) is a third of a pass's work, and
 //! the machine has another core. Two batches in flight at most, so memory stays bounded;
 //! emptied batches go back to the reader to be refilled. A batch is shared (an [`Arc`]), so
-//! that more than one thread may work on it.
+//! that more than one thread may work on it. The reader also finds the duplicate rows when
+//! asked: it sees every row in order, and has time to spare.
 
-use std::fs::File;
 use std::sync::{Arc, mpsc};
 
 use super::dataset::csv_failure;
+use super::duplicates::{DuplicateRows, record_fingerprint};
+use super::record_bound::{CsvReader, read_record};
 use crate::tools::ToolFailure;
 
 /// Records per batch: big enough that handing one over costs nothing per record, small
@@ -32,15 +34,17 @@ impl Recycler {
 
 /// Calls `consume` with the file's records in order, a batch at a time; stops at the first
 /// error, `consume`'s or the reader's (a CSV error comes after the records before it).
+/// `duplicates`, if given, sees every record read.
 pub(super) fn for_each_batch(
-    reader: csv::Reader<File>,
+    reader: CsvReader,
     shown: &str,
+    duplicates: Option<&mut DuplicateRows>,
     mut consume: impl FnMut(&Batch, &Recycler) -> Result<(), ToolFailure>,
 ) -> Result<(), ToolFailure> {
     let (full_sender, full) = mpsc::sync_channel::<Result<Vec<csv::StringRecord>, csv::Error>>(1);
     let (empty_sender, empty) = mpsc::channel::<Vec<csv::StringRecord>>();
     std::thread::scope(|scope| {
-        scope.spawn(move || read_batches(reader, &full_sender, &empty));
+        scope.spawn(move || read_batches(reader, &full_sender, &empty, duplicates));
         // Returning early drops `full`: the reader's next send fails and it stops.
         let recycler = Recycler(empty_sender);
         for batch in full {
@@ -53,10 +57,12 @@ pub(super) fn for_each_batch(
 }
 
 fn read_batches(
-    mut reader: csv::Reader<File>,
+    mut reader: CsvReader,
     full: &mpsc::SyncSender<Result<Vec<csv::StringRecord>, csv::Error>>,
     empty: &mpsc::Receiver<Vec<csv::StringRecord>>,
+    mut duplicates: Option<&mut DuplicateRows>,
 ) {
+    let (mut row, mut scratch) = (0, Vec::new());
     loop {
         let mut batch = empty.try_recv().unwrap_or_default();
         let mut filled = 0;
@@ -65,7 +71,7 @@ fn read_batches(
             if filled == batch.len() {
                 batch.push(csv::StringRecord::new());
             }
-            match reader.read_record(&mut batch[filled]) {
+            match read_record(&mut reader, &mut batch[filled]) {
                 Ok(true) => filled += 1,
                 Ok(false) => break,
                 Err(failure) => {
@@ -75,6 +81,12 @@ fn read_batches(
             }
         }
         batch.truncate(filled);
+        if let Some(duplicates) = duplicates.as_deref_mut() {
+            for record in &batch {
+                duplicates.observe(row, record_fingerprint(record, &mut scratch));
+                row += 1;
+            }
+        }
         let last = filled < BATCH;
         if filled > 0 && full.send(Ok(batch)).is_err() {
             return;

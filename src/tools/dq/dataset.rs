@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 
 use super::cell::Cell;
 use super::csv_batches::{Batch, Recycler, for_each_batch};
+use super::duplicates::DuplicateRows;
+use super::record_bound::{CsvReader, RecordBound, too_long};
 use crate::tools::{Access, FailureKind, ToolCall, ToolFailure};
 use crate::value::Kind;
 
@@ -102,7 +104,7 @@ impl<'a> Dataset<'a> {
                 }
             }
             Dataset::Csv { path, shown } => {
-                for_each_csv_row(call, path, shown, |_, _, _| {}, visit)?;
+                for_each_csv_row(call, path, shown, None, |_, _, _| {}, visit)?;
             }
         }
         Ok(())
@@ -111,28 +113,35 @@ impl<'a> Dataset<'a> {
 
 /// Calls `visit` with each record of the CSV file (its index and cells), in order, checking
 /// for a cancel or the deadline between records; `batch` first sees each batch of records
-/// and the index of its first, to hand it to another thread as well.
+/// and the index of its first, to hand it to another thread as well. `duplicates`, if
+/// given, sees every record (on the reader's thread).
 pub(super) fn for_each_csv_row(
     call: &ToolCall<'_>,
     path: &std::path::Path,
     shown: &str,
+    duplicates: Option<&mut DuplicateRows>,
     mut batch: impl FnMut(usize, &Batch, &Recycler),
     mut visit: impl FnMut(usize, &[Cell<'_>]) -> Result<(), ToolFailure>,
 ) -> Result<(), ToolFailure> {
     let mut index = 0;
     let mut spare: Vec<Cell<'static>> = Vec::new();
-    for_each_batch(open_csv(path, shown)?, shown, |records, recycler| {
-        batch(index, records, recycler);
-        for record in records.iter() {
-            checkpoint(call, index)?;
-            let mut cells = recycle(std::mem::take(&mut spare));
-            cells.extend(record.iter().map(Cell::from_text));
-            visit(index, &cells)?;
-            spare = recycle(cells);
-            index += 1;
-        }
-        Ok(())
-    })
+    for_each_batch(
+        open_csv(path, shown)?,
+        shown,
+        duplicates,
+        |records, recycler| {
+            batch(index, records, recycler);
+            for record in records.iter() {
+                checkpoint(call, index)?;
+                let mut cells = recycle(std::mem::take(&mut spare));
+                cells.extend(record.iter().map(Cell::from_text));
+                visit(index, &cells)?;
+                spare = recycle(cells);
+                index += 1;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// The vector emptied, for cells that borrow another record: one allocation for the whole
@@ -151,10 +160,7 @@ pub(super) fn row_object(index: usize, row: &Value) -> Result<&Map<String, Value
     })
 }
 
-pub(super) fn open_csv(
-    path: &std::path::Path,
-    shown: &str,
-) -> Result<csv::Reader<std::fs::File>, ToolFailure> {
+pub(super) fn open_csv(path: &std::path::Path, shown: &str) -> Result<CsvReader, ToolFailure> {
     let cannot_open = |error: std::io::Error| {
         ToolFailure::failed(format!(
             "`dataset` {shown}: cannot open {}: {error}",
@@ -171,7 +177,7 @@ pub(super) fn open_csv(
     }
     Ok(csv::ReaderBuilder::new()
         .buffer_capacity(1 << 16)
-        .from_reader(file))
+        .from_reader(RecordBound::new(file)))
 }
 
 /// A CSV error said with the file and the line (a ragged row names its line and widths).
@@ -191,7 +197,10 @@ pub(super) fn csv_failure(shown: &str, error: &csv::Error) -> ToolFailure {
             let line = pos.as_ref().map_or(0, csv::Position::line);
             format!("`dataset` {shown}: line {line} is not valid UTF-8")
         }
-        _ => format!("`dataset` {shown}: {error}"),
+        _ => match too_long(error) {
+            Some(too_long) => format!("`dataset` {shown}: {too_long} (is a quote left open?)"),
+            None => format!("`dataset` {shown}: {error}"),
+        },
     };
     ToolFailure::failed(message)
 }

@@ -1,15 +1,15 @@
 //! `dq.detect_anomalies`: what is wrong with the table, as a list of anomalies.
 
 use std::collections::HashMap;
-use std::hash::Hasher;
 
 use serde_json::{Map, Value, json};
 
 use super::cell::EMAIL_PATTERN;
 use super::dataset::Dataset;
-use super::fast_hash::{FastBuild, FastHasher};
+use super::duplicates::DuplicateRows;
+use super::numeric_stats::NumericStats;
 use super::pattern::Pattern;
-use super::summary::{ColumnTally, ColumnType, EXAMPLES, NumericStats, number_json};
+use super::summary::{ColumnTally, ColumnType, Distinct, EXAMPLES, number_json};
 use super::tally_pass::tally_columns;
 use super::{column_index, float_arg, selected_columns};
 use crate::tools::{Tool, ToolCall, ToolFailure};
@@ -41,31 +41,20 @@ impl Tool for Detect {
         let columns = dataset.columns()?;
         let chosen = selected_columns(call, &columns)?;
         let patterns = patterns(call, &columns)?;
-        let mut tallies: Vec<ColumnTally> =
-            columns.iter().map(|_| ColumnTally::default()).collect();
+        let mut tallies: Vec<(usize, ColumnTally)> = (0..columns.len())
+            .map(|column| (column, ColumnTally::default()))
+            .collect();
         let mut mismatches: Vec<Mismatches> =
             patterns.iter().map(|_| Mismatches::default()).collect();
-        let mut first_rows: HashMap<u64, usize, FastBuild> = HashMap::default();
-        let mut duplicates = Mismatches::default();
-        let every_column: Vec<usize> = (0..columns.len()).collect();
+        let mut duplicates = DuplicateRows::default();
         tally_columns(
             &dataset,
             call,
             &columns,
-            &every_column,
             &mut tallies,
-            true,
+            Some(&mut duplicates),
+            !patterns.is_empty(),
             |row, cells| {
-                let mut hasher = FastHasher::default();
-                for &cell in cells {
-                    cell.hash_into(&mut hasher);
-                }
-                // Rows are compared by a 64-bit hash: two distinct rows collide with a
-                // probability of about n²/2^65 (3·10^-8 for a million rows).
-                let first = *first_rows.entry(hasher.finish()).or_insert(row);
-                if first != row {
-                    duplicates.push(json!({ "row": row, "first": first }));
-                }
                 for ((column, pattern), found) in patterns.iter().zip(&mut mismatches) {
                     if let Some(text) = cells[*column].text()
                         && !pattern.is_match(&text)
@@ -79,10 +68,10 @@ impl Tool for Detect {
         let mut anomalies = Vec::new();
         for &column in &chosen {
             let name = columns[column].as_str();
-            let tally = &tallies[column];
+            let tally = &tallies[column].1;
             // Sorting the numbers is the costly part: once per column.
             let stats = tally.numeric();
-            anomalies.extend(missing_values(name, tally, stats.as_ref()));
+            anomalies.extend(missing_values(name, tally, stats));
             if let Some(index) = patterns.iter().position(|(at, _)| *at == column) {
                 anomalies.extend(
                     mismatches[index].anomaly("pattern_mismatch", name, |entry| {
@@ -100,9 +89,15 @@ impl Tool for Detect {
                     "examples": Value::Array(examples), "pattern": EMAIL_PATTERN,
                 }));
             }
-            anomalies.extend(outlier_anomaly(name, tally, stats.as_ref(), outliers));
+            anomalies.extend(outlier_anomaly(name, tally, stats, outliers));
             anomalies.extend(category_anomaly(name, tally));
         }
+        let duplicates = Mismatches {
+            count: duplicates.count,
+            examples: (duplicates.examples.iter())
+                .map(|(row, first)| json!({ "row": row, "first": first }))
+                .collect(),
+        };
         anomalies.extend(duplicates.anomaly("duplicate_rows", "", |entry| {
             entry.insert("column".into(), Value::Null);
         }));
@@ -265,11 +260,10 @@ fn outlier_anomaly(
 /// Values equal once trimmed and lower-cased but written differently: each group's most
 /// common spelling is the canonical one, and every other spelling's cells are counted.
 fn category_anomaly(column: &str, tally: &ColumnTally) -> Option<Value> {
-    let (distinct, exact) = tally.distinct();
-    if tally.column_type() != ColumnType::String
-        || !exact
-        || distinct > CATEGORY_MAX_DISTINCT as u64
-    {
+    let Distinct::Exact(distinct) = tally.distinct() else {
+        return None;
+    };
+    if tally.column_type() != ColumnType::String || distinct > CATEGORY_MAX_DISTINCT as u64 {
         return None;
     }
     let mut groups: HashMap<String, Vec<(&str, u64)>> = HashMap::new();

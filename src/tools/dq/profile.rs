@@ -19,24 +19,24 @@ impl Tool for Profile {
         let dataset = Dataset::from_state(call)?;
         let columns = dataset.columns()?;
         let chosen = selected_columns(call, &columns)?;
-        let mut tallies: Vec<ColumnTally> = chosen.iter().map(|_| ColumnTally::default()).collect();
+        let mut tallies: Vec<(usize, ColumnTally)> = (chosen.iter())
+            .map(|&column| (column, ColumnTally::estimating()))
+            .collect();
         let mut row_count = 0usize;
         tally_columns(
             &dataset,
             call,
             &columns,
-            &chosen,
             &mut tallies,
+            None,
             false,
             |_, _| {
                 row_count += 1;
                 Ok(())
             },
         )?;
-        let profile: Map<String, Value> = chosen
-            .iter()
-            .zip(&tallies)
-            .map(|(&column, tally)| (columns[column].clone(), tally.to_json(top)))
+        let profile: Map<String, Value> = (tallies.iter())
+            .map(|(column, tally)| (columns[*column].clone(), tally.to_json(top)))
             .collect();
         let mut changes = Map::new();
         changes.insert("profile".into(), Value::Object(profile));
@@ -128,6 +128,20 @@ pub(super) mod tests {
         assert_eq!(
             ragged,
             "`dataset` ragged.csv: line 3 has 1 fields, the header has 2"
+        );
+        // A quote never closed: the rest of the file would be one record.
+        let mut open_quote = b"a,b\n1,\"2\n".to_vec();
+        open_quote.resize(17 << 20, b'x');
+        std::fs::write(folder.path().join("quote.csv"), open_quote).unwrap();
+        let unclosed = failure(call_in(
+            &Profile,
+            folder.path(),
+            &json!({}),
+            &json!({ "dataset": "quote.csv" }),
+        ));
+        assert_eq!(
+            unclosed,
+            "`dataset` quote.csv: the record at byte 4 is longer than 16 MiB (is a quote left open?)"
         );
         let missing = failure(call_in(
             &Profile,

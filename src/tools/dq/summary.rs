@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::cell::{Cell, Parsed, is_email, trim};
 use super::fast_hash::FastBuild;
 use super::hll::HyperLogLog;
+use super::numeric_stats::NumericStats;
 
 /// Distinct values are counted exactly up to this many; past it, by [`HyperLogLog`].
 pub(super) const EXACT_DISTINCT: usize = 10_000;
@@ -48,7 +49,29 @@ impl ColumnType {
     }
 }
 
-/// The running tally for one column.
+/// How many distinct values a column has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Distinct {
+    Exact(u64),
+    /// More than [`EXACT_DISTINCT`]: about this many.
+    Estimated(u64),
+    /// More than [`EXACT_DISTINCT`], and the tally was not asked how many.
+    Many,
+}
+
+/// What a tally knows of the values past the first [`EXACT_DISTINCT`] distinct ones.
+#[derive(Debug, Default)]
+enum Beyond {
+    /// There are none (yet).
+    #[default]
+    None,
+    /// Estimated: see [`HyperLogLog`].
+    Sketched(HyperLogLog),
+    /// There are some, uncounted: the tally was not asked to estimate.
+    Uncounted,
+}
+
+/// The running tally for one column; its figures are read once [`ColumnTally::finish`] ran.
 #[derive(Debug, Default)]
 pub(super) struct ColumnTally {
     nulls: u64,
@@ -65,7 +88,17 @@ pub(super) struct ColumnTally {
     pub(super) non_email_rows: Vec<(usize, String)>,
     /// Each value's count, for the first [`EXACT_DISTINCT`] distinct values seen.
     pub(super) counts: HashMap<String, u64, FastBuild>,
-    overflow: Option<HyperLogLog>,
+    /// Whether numbers go into `counts` as they come. Not until the column shows a value
+    /// that is not a number (or an integer a float cannot hold exactly): the numbers seen
+    /// before are counted then, in row order, so `counts` ends as if each had been counted
+    /// as it came. A column of numbers only is never counted so: the sorted `numbers` give
+    /// its distinct values exactly, and it shows no top values.
+    counting_numbers: bool,
+    beyond: Beyond,
+    /// Whether to estimate the distinct values past the bound ([`Distinct::Estimated`]).
+    estimates: bool,
+    /// The numbers' statistics, for a numeric column, once finished.
+    numeric: Option<NumericStats>,
     /// Reused to write a number's text.
     scratch: String,
 }
@@ -106,7 +139,18 @@ fn is_written_as_float(text: &str) -> bool {
     significant <= 15
 }
 
+/// The largest integer every smaller one of which a float holds exactly (2^53).
+const FLOAT_EXACT_INTS: u64 = 1 << f64::MANTISSA_DIGITS;
+
 impl ColumnTally {
+    /// A tally that estimates how many distinct values there are past the exact bound.
+    pub(super) fn estimating() -> Self {
+        ColumnTally {
+            estimates: true,
+            ..ColumnTally::default()
+        }
+    }
+
     pub(super) fn observe(&mut self, row: usize, cell: Cell<'_>) {
         match cell.parse() {
             Parsed::Null => {
@@ -116,21 +160,30 @@ impl ColumnTally {
                 }
             }
             Parsed::Int(int) => {
+                if int.unsigned_abs() > FLOAT_EXACT_INTS {
+                    self.count_numbers();
+                }
                 self.ints += 1;
                 #[allow(clippy::cast_precision_loss)]
                 self.numbers.push((row, int as f64));
-                self.count_number(cell, is_written_as_int, |key| write!(key, "{int}"));
+                if self.counting_numbers {
+                    self.count_number(cell, is_written_as_int, |key| write!(key, "{int}"));
+                }
             }
             Parsed::Float(float) => {
                 self.floats += 1;
                 self.numbers.push((row, float));
-                self.count_number(cell, is_written_as_float, |key| write!(key, "{float}"));
+                if self.counting_numbers {
+                    self.count_number(cell, is_written_as_float, |key| write!(key, "{float}"));
+                }
             }
             Parsed::Bool(flag) => {
+                self.count_numbers();
                 self.bools += 1;
                 self.count_value(if flag { "true" } else { "false" });
             }
             Parsed::Text(text) => {
+                self.count_numbers();
                 self.texts += 1;
                 if is_email(text) {
                     self.emails += 1;
@@ -143,10 +196,29 @@ impl ColumnTally {
                 self.count_value(text);
             }
             Parsed::Nested => {
+                self.count_numbers();
                 self.texts += 1;
                 self.count_value(&cell.text().unwrap_or_default());
             }
         }
+    }
+
+    /// Counts from now on every number as it comes, and first those seen so far: each under
+    /// the text a float is written as, which is an integer's own for every integer before
+    /// (none is past [`FLOAT_EXACT_INTS`]).
+    fn count_numbers(&mut self) {
+        if self.counting_numbers {
+            return;
+        }
+        self.counting_numbers = true;
+        let numbers = std::mem::take(&mut self.numbers);
+        let mut key = String::new();
+        for &(_, value) in &numbers {
+            key.clear();
+            write!(key, "{value}").expect("writing to a String cannot fail");
+            self.count_value(&key);
+        }
+        self.numbers = numbers;
     }
 
     /// Counts a number under the text Rust writes it as (`07` and `7.50` are the values `7`
@@ -179,17 +251,31 @@ impl ColumnTally {
             *count += 1;
             return;
         }
-        if let Some(hll) = &mut self.overflow {
-            hll.insert(key);
-            return;
-        }
-        self.counts.insert(key.to_owned(), 1);
-        if self.counts.len() > EXACT_DISTINCT {
-            let mut hll = HyperLogLog::new();
-            for key in self.counts.keys() {
-                hll.insert(key);
+        match &mut self.beyond {
+            Beyond::Sketched(hll) => hll.insert(key),
+            Beyond::Uncounted => {}
+            Beyond::None => {
+                self.counts.insert(key.to_owned(), 1);
+                if self.counts.len() > EXACT_DISTINCT {
+                    self.beyond = if self.estimates {
+                        let mut hll = HyperLogLog::new();
+                        for key in self.counts.keys() {
+                            hll.insert(key);
+                        }
+                        Beyond::Sketched(hll)
+                    } else {
+                        Beyond::Uncounted
+                    };
+                }
             }
-            self.overflow = Some(hll);
+        }
+    }
+
+    /// Works out what needs all the column: the statistics of a numeric column (sorting its
+    /// numbers, on the thread that tallied it).
+    pub(super) fn finish(&mut self) {
+        if self.column_type().is_numeric() {
+            self.numeric = NumericStats::of(self.numbers.iter().map(|&(_, value)| value).collect());
         }
     }
 
@@ -202,11 +288,16 @@ impl ColumnTally {
         self.ints + self.floats + self.bools + self.texts
     }
 
-    /// The number of distinct non-null values, and whether it is exact.
-    pub(super) fn distinct(&self) -> (u64, bool) {
-        match &self.overflow {
-            Some(hll) => (hll.estimate(), false),
-            None => (self.counts.len() as u64, true),
+    /// The number of distinct non-null values.
+    pub(super) fn distinct(&self) -> Distinct {
+        if !self.counting_numbers {
+            // Numbers only (or nothing): the sorted numbers said.
+            return Distinct::Exact(self.numeric.as_ref().map_or(0, |stats| stats.distinct));
+        }
+        match &self.beyond {
+            Beyond::None => Distinct::Exact(self.counts.len() as u64),
+            Beyond::Sketched(hll) => Distinct::Estimated(hll.estimate()),
+            Beyond::Uncounted => Distinct::Many,
         }
     }
 
@@ -245,22 +336,23 @@ impl ColumnTally {
     }
 
     /// The numbers' statistics, when the column is numeric.
-    pub(super) fn numeric(&self) -> Option<NumericStats> {
-        if !self.column_type().is_numeric() {
-            return None;
-        }
-        NumericStats::of(self.numbers.iter().map(|&(_, value)| value).collect())
+    pub(super) fn numeric(&self) -> Option<&NumericStats> {
+        self.numeric.as_ref()
     }
 
     /// The profile entry: see docs/tools.md.
     pub(super) fn to_json(&self, top: usize) -> Value {
         let column_type = self.column_type();
-        let (distinct, exact) = self.distinct();
+        let (distinct, exact) = match self.distinct() {
+            Distinct::Exact(distinct) => (Value::from(distinct), true),
+            Distinct::Estimated(distinct) => (Value::from(distinct), false),
+            Distinct::Many => (Value::Null, false),
+        };
         let mut entry = Map::new();
         entry.insert("type".into(), column_type.name().into());
         entry.insert("count".into(), self.count().into());
         entry.insert("nulls".into(), self.nulls.into());
-        entry.insert("distinct".into(), distinct.into());
+        entry.insert("distinct".into(), distinct);
         entry.insert("distinct_exact".into(), exact.into());
         if let Some(stats) = self.numeric() {
             let as_json = |value: f64| number_json(value, column_type == ColumnType::Int);
@@ -301,81 +393,17 @@ pub(super) fn number_json(value: f64, int: bool) -> Value {
     }
 }
 
-/// What pandas' `describe()` says of a numeric column.
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct NumericStats {
-    pub(super) min: f64,
-    pub(super) max: f64,
-    pub(super) mean: f64,
-    /// The sample standard deviation (ddof = 1, as pandas); none for a single value.
-    pub(super) stddev: Option<f64>,
-    pub(super) q1: f64,
-    pub(super) median: f64,
-    pub(super) q3: f64,
-}
-
-impl NumericStats {
-    #[allow(clippy::cast_precision_loss)]
-    pub(super) fn of(mut values: Vec<f64>) -> Option<Self> {
-        if values.is_empty() {
-            return None;
-        }
-        super::float_sort::sort_floats(&mut values);
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let stddev = (values.len() > 1).then(|| {
-            let squares: f64 = values.iter().map(|value| (value - mean).powi(2)).sum();
-            (squares / (n - 1.0)).sqrt()
-        });
-        Some(NumericStats {
-            min: values[0],
-            max: values[values.len() - 1],
-            mean,
-            stddev,
-            q1: quantile(&values, 0.25),
-            median: quantile(&values, 0.5),
-            q3: quantile(&values, 0.75),
-        })
-    }
-}
-
-/// The `q` quantile of sorted values, interpolated linearly (pandas' and numpy's default).
-#[allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let position = (sorted.len() - 1) as f64 * q;
-    let low = position.floor() as usize;
-    let high = (low + 1).min(sorted.len() - 1);
-    let fraction = position - low as f64;
-    sorted[low] + (sorted[high] - sorted[low]) * fraction
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tally(cells: &[&str]) -> ColumnTally {
-        let mut tally = ColumnTally::default();
+        let mut tally = ColumnTally::estimating();
         for (row, text) in cells.iter().enumerate() {
             tally.observe(row, Cell::from_text(text));
         }
+        tally.finish();
         tally
-    }
-
-    #[test]
-    #[allow(clippy::float_cmp)] // these are exact in binary
-    fn numeric_stats_match_pandas_describe() {
-        // pandas: Series([1, 2, 3, 4, 10]).describe(): mean 4.0, std 3.535534, 25% 2, 50% 3, 75% 4
-        let stats = NumericStats::of(vec![10.0, 1.0, 3.0, 2.0, 4.0]).unwrap();
-        assert_eq!(stats.mean, 4.0);
-        assert!((stats.stddev.unwrap() - 12.5f64.sqrt()).abs() < 1e-12);
-        assert_eq!((stats.q1, stats.median, stats.q3), (2.0, 3.0, 4.0));
-        let even = NumericStats::of(vec![1.0, 2.0, 3.0, 4.0]).unwrap();
-        assert_eq!((even.q1, even.median, even.q3), (1.75, 2.5, 3.25));
-        assert_eq!(NumericStats::of(vec![5.0]).unwrap().stddev, None);
     }
 
     #[test]
@@ -465,14 +493,54 @@ mod tests {
     }
 
     #[test]
-    fn distinct_past_the_bound_is_estimated() {
-        let mut tally = ColumnTally::default();
-        for row in 0..20_000 {
-            tally.observe(row, Cell::from_text(&format!("v{row}")));
-        }
-        let (distinct, exact) = tally.distinct();
-        assert!(!exact);
+    fn distinct_past_the_bound_is_estimated_when_asked() {
+        let texts: Vec<String> = (0..20_000).map(|row| format!("v{row}")).collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let estimated = tally(&texts);
+        let Distinct::Estimated(distinct) = estimated.distinct() else {
+            panic!("{:?}", estimated.distinct());
+        };
         assert!(distinct.abs_diff(20_000) < 500, "{distinct}");
-        assert_eq!(tally.counts.len(), EXACT_DISTINCT + 1);
+        assert_eq!(estimated.counts.len(), EXACT_DISTINCT + 1);
+        let mut unasked = ColumnTally::default();
+        for (row, text) in texts.iter().enumerate() {
+            unasked.observe(row, Cell::from_text(text));
+        }
+        unasked.finish();
+        assert_eq!(unasked.distinct(), Distinct::Many);
+        assert_eq!(unasked.counts.len(), EXACT_DISTINCT + 1);
+    }
+
+    #[test]
+    fn a_column_of_numbers_has_its_distinct_values_counted_exactly() {
+        let numbers: Vec<String> = (0..30_000).map(|row| format!("{}", row % 25_000)).collect();
+        let mut texts: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        texts.extend(["-0.0", "0.0", "7.50", "007", ""]);
+        let column = tally(&texts);
+        assert_eq!(column.column_type(), ColumnType::Float);
+        // 0 … 24,999, and -0 (0.0 is 0 and 7.50 is 7.5, a new value; 007 is 7).
+        assert_eq!(column.distinct(), Distinct::Exact(25_002));
+        assert!(column.counts.is_empty());
+    }
+
+    #[test]
+    fn numbers_counted_late_count_as_if_counted_as_they_came() {
+        let cells = [
+            "3", "07", "7", "2.50", "2.5", "-0.0", "1e3", "1000", "x", "7", "y", "2.5",
+        ];
+        let late = tally(&cells);
+        let mut eager = ColumnTally::estimating();
+        eager.count_numbers();
+        for (row, text) in cells.iter().enumerate() {
+            eager.observe(row, Cell::from_text(text));
+        }
+        eager.finish();
+        assert_eq!(late.counts, eager.counts);
+        assert_eq!(late.top(3), vec![("2.5", 3), ("7", 3), ("1000", 2)]);
+        assert_eq!(late.distinct(), Distinct::Exact(7));
+        // An integer a float cannot hold starts the counting before it is counted.
+        let big = tally(&["9007199254740993", "9007199254740993", "1"]);
+        assert_eq!(big.counts.get("9007199254740993"), Some(&2));
+        assert_eq!(big.distinct(), Distinct::Exact(2));
     }
 }

@@ -10,35 +10,47 @@ use std::sync::{Arc, mpsc};
 use super::cell::Cell;
 use super::csv_batches::{Batch, Recycler};
 use super::dataset::{Dataset, for_each_csv_row};
+use super::duplicates::{DuplicateRows, fingerprint};
 use super::summary::ColumnTally;
 use crate::tools::{ToolCall, ToolFailure};
 
-/// Tallies column `tallied_columns[i]` into `tallies[i]` and calls `visit` with each row (its index
-/// and every cell); `visits_rows` says whether `visit` does any work, which leaves this
-/// thread fewer columns.
+/// Tallies each `(column, tally)` of `tallies` and calls `visit` with each row (its index and
+/// every cell), then finishes the tallies; `visits_rows` says whether `visit` does any work,
+/// which leaves this thread fewer columns. `duplicates`, if given, sees every row.
 pub(super) fn tally_columns(
     dataset: &Dataset<'_>,
     call: &ToolCall<'_>,
     columns: &[String],
-    tallied_columns: &[usize],
-    tallies: &mut [ColumnTally],
+    tallies: &mut [(usize, ColumnTally)],
+    mut duplicates: Option<&mut DuplicateRows>,
     visits_rows: bool,
     mut visit: impl FnMut(usize, &[Cell<'_>]) -> Result<(), ToolFailure>,
 ) -> Result<(), ToolFailure> {
     let Dataset::Csv { path, shown } = dataset else {
-        return dataset.for_each_row(call, columns, |row, cells| {
-            for (&column, tally) in tallied_columns.iter().zip(tallies.iter_mut()) {
-                tally.observe(row, cells.get(column).copied().unwrap_or(Cell::Null));
+        dataset.for_each_row(call, columns, |row, cells| {
+            if let Some(duplicates) = duplicates.as_deref_mut() {
+                duplicates.observe(row, fingerprint(cells.iter().copied()));
+            }
+            for (column, tally) in tallies.iter_mut() {
+                tally.observe(row, cells.get(*column).copied().unwrap_or(Cell::Null));
             }
             visit(row, cells)
-        });
+        })?;
+        for (_, tally) in tallies.iter_mut() {
+            tally.finish();
+        }
+        return Ok(());
     };
-    // This thread also hands batches over and, with a visitor, works on whole rows.
-    let keep_every = if visits_rows { 3 } else { 2 };
-    let (mut mine, theirs): (Vec<_>, Vec<_>) = tallied_columns
-        .iter()
-        .copied()
-        .zip(tallies.iter_mut())
+    // This thread also hands batches over, turns records into cells and, with a visitor,
+    // works on whole rows. Measured on the 1,000,000-row benchmark (docs/performance.md):
+    // while the reader finds duplicates, a third of the columns here is fastest.
+    let keep_every = if visits_rows || duplicates.is_some() {
+        3
+    } else {
+        2
+    };
+    let (mut mine, theirs): (Vec<_>, Vec<_>) = tallies
+        .iter_mut()
         .enumerate()
         .partition(|(position, _)| position % keep_every == 0);
     std::thread::scope(|scope| {
@@ -54,11 +66,15 @@ pub(super) fn tally_columns(
                 }
                 recycler.give_back(batch);
             }
+            for (_, (_, tally)) in &mut theirs {
+                tally.finish();
+            }
         });
         let result = for_each_csv_row(
             call,
             path,
             shown,
+            duplicates,
             // The helper stops early only by panicking, which the scope passes on.
             |first, batch, recycler| {
                 let _ = to_helper.send((first, Arc::clone(batch), recycler.clone()));
@@ -72,6 +88,9 @@ pub(super) fn tally_columns(
         );
         // The helper finishes the batches it has, then the scope waits for it.
         drop(to_helper);
+        for (_, (_, tally)) in &mut mine {
+            tally.finish();
+        }
         result
     })
 }
