@@ -1,12 +1,13 @@
 //! The live side of the event streams: one bounded broadcast channel per run that someone
 //! listens to. Events are published when their commit has landed, so what a subscriber sees
 //! live is always in the store too; a subscriber that falls behind is told so (lagged) and
-//! catches up from the store, so a slow client never slows a run.
+//! catches up from the store, so a slow client never slows a run. A request that waits for
+//! a run's end watches only its stops: it is not woken by each of its steps.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::store::{RunId, StoredEvent};
 
@@ -22,40 +23,75 @@ pub(crate) enum Live {
     Stopped,
 }
 
-/// Every run's live channel.
+/// One run's channels.
+struct Channels {
+    live: broadcast::Sender<Live>,
+    /// How many times the run stopped being driven.
+    stops: watch::Sender<u64>,
+}
+
+impl Channels {
+    fn new() -> Self {
+        Channels {
+            live: broadcast::channel(LIVE_CAPACITY).0,
+            stops: watch::channel(0).0,
+        }
+    }
+
+    fn is_unheard(&self) -> bool {
+        self.live.receiver_count() == 0 && self.stops.receiver_count() == 0
+    }
+}
+
+/// Every run's live channels.
 #[derive(Clone, Default)]
 pub(crate) struct Hub {
-    channels: Arc<Mutex<HashMap<RunId, broadcast::Sender<Live>>>>,
+    channels: Arc<Mutex<HashMap<RunId, Channels>>>,
 }
 
 impl Hub {
+    /// The run's events and stops, from now on.
     pub(crate) fn subscribe(&self, run: RunId) -> broadcast::Receiver<Live> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         channels
             .entry(run)
-            .or_insert_with(|| broadcast::channel(LIVE_CAPACITY).0)
+            .or_insert_with(Channels::new)
+            .live
             .subscribe()
     }
 
-    /// Sends to the run's subscribers, if it has any.
+    /// The run's stops only, from now on: `changed()` is ready after each.
+    pub(crate) fn watch_stops(&self, run: RunId) -> watch::Receiver<u64> {
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        channels
+            .entry(run)
+            .or_insert_with(Channels::new)
+            .stops
+            .subscribe()
+    }
+
+    /// Sends to the run's subscribers (a stop also to its watchers), if it has any.
     pub(crate) fn publish(&self, run: RunId, live: Live) {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = channels.get(&run) {
-            if sender.receiver_count() == 0 {
-                channels.remove(&run);
-            } else {
-                let _ = sender.send(live);
-            }
+        let Some(found) = channels.get(&run) else {
+            return;
+        };
+        if found.is_unheard() {
+            channels.remove(&run);
+            return;
+        }
+        if matches!(live, Live::Stopped) {
+            found.stops.send_modify(|stops| *stops += 1);
+        }
+        if found.live.receiver_count() > 0 {
+            let _ = found.live.send(live);
         }
     }
 
-    /// Forgets a run's channel once nobody listens (a subscriber calls it when it is done).
+    /// Forgets a run's channels once nobody listens (a listener calls it when it is done).
     pub(crate) fn forget_if_unheard(&self, run: RunId) {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        if channels
-            .get(&run)
-            .is_some_and(|sender| sender.receiver_count() == 0)
-        {
+        if channels.get(&run).is_some_and(Channels::is_unheard) {
             channels.remove(&run);
         }
     }
@@ -78,6 +114,33 @@ mod tests {
         // A channel nobody hears is dropped when something is published to it.
         drop(hub.subscribe(2));
         hub.publish(2, Live::Stopped);
+        assert!(hub.channels.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_stop_watcher_sees_stops_and_not_events() {
+        let hub = Hub::default();
+        let mut stops = hub.watch_stops(1);
+        hub.publish(
+            1,
+            Live::Event(Arc::new(StoredEvent {
+                seq: 0,
+                kind: "node_started".into(),
+                record: "{}".into(),
+                changes: None,
+            })),
+        );
+        assert!(!stops.has_changed().unwrap());
+        // Events have no listener, so the channels stay for the watcher.
+        hub.publish(1, Live::Stopped);
+        assert!(stops.has_changed().unwrap());
+        assert_eq!(*stops.borrow_and_update(), 1);
+        let mut events = hub.subscribe(1);
+        hub.publish(1, Live::Stopped);
+        assert!(matches!(events.try_recv(), Ok(Live::Stopped)));
+        assert!(stops.has_changed().unwrap());
+        drop((stops, events));
+        hub.forget_if_unheard(1);
         assert!(hub.channels.lock().unwrap().is_empty());
     }
 }

@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::diagnostics::FileReport;
 use crate::runtime::Checkpoint;
@@ -20,7 +19,6 @@ use crate::store::{
 
 use super::error::ApiError;
 use super::executor::{Begin, Job, RunLimits};
-use super::hub::Live;
 use super::request;
 use super::state::{App, AppState, Graph, blocking, graph_id, hash_of, stored_json};
 
@@ -66,38 +64,30 @@ pub(crate) async fn start(
     let timeout = asked.timeout.as_ref().map(timeout).transpose()?;
     let limits = app.config.run_limits(asked.max_steps, timeout);
     let wait = asked.wait;
-    let (run, mut live, mut stopped) = blocking(&app, move |app| {
+    let (run, mut stops, mut stopped) = blocking(&app, move |app| {
         let (run, _) = app.idempotent(key.as_deref(), &body, |keyed| {
             queue(app, &hash, &input, limits, keyed)
         })?;
-        // Subscribed before the status is read, so no stop goes unseen.
-        let live = app.hub.subscribe(run);
+        // Watched before the status is read, so no stop goes unseen.
+        let stops = app.hub.watch_stops(run);
         let stopped = if wait { stopped_view(app, run)? } else { None };
-        Ok((run, live, stopped))
+        Ok((run, stops, stopped))
     })
     .await?;
     if wait {
         let until = tokio::time::Instant::now() + app.config.max_wait;
-        while stopped.is_none() {
-            match tokio::time::timeout_at(until, live.recv()).await {
-                Err(_) => break,
-                // A committed step does not stop the run: its job says `Stopped` when it
-                // ends, so the status is read again then (not once per step).
-                Ok(Ok(Live::Event(_))) => continue,
-                Ok(Err(RecvError::Lagged(_))) => {}
-                // A stopping server answers with the run as it is.
-                Ok(Ok(Live::Stopped) | Err(RecvError::Closed)) if app.executor.is_stopping() => {
-                    break;
-                }
-                Ok(Ok(Live::Stopped) | Err(RecvError::Closed)) => {
-                    live = app.hub.subscribe(run);
-                }
+        // Woken only when the run stops being driven (its job ends, or the server stops),
+        // not by each committed step; a run resumed meanwhile stops again later.
+        while stopped.is_none() && !app.executor.is_stopping() {
+            match tokio::time::timeout_at(until, stops.changed()).await {
+                Err(_) | Ok(Err(_)) => break,
+                Ok(Ok(())) => {}
             }
             stopped = blocking(&app, move |app| stopped_view(app, run)).await?;
         }
     }
-    drop(live);
-    // Nobody else may listen to this run: its channel goes with the last listener.
+    drop(stops);
+    // Nobody else may listen to this run: its channels go with the last listener.
     app.hub.forget_if_unheard(run);
     if let Some(view) = stopped {
         return Ok((StatusCode::OK, Json(view)));
