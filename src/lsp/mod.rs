@@ -7,6 +7,7 @@ mod document;
 mod features;
 mod index;
 mod position;
+mod transport;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -35,10 +36,11 @@ const DEBOUNCE: Duration = Duration::from_millis(10);
 
 /// Serves one editor on stdin/stdout until it shuts the server down.
 pub fn serve_stdio(registry: ToolRegistry) -> Result<(), String> {
-    let (connection, threads) = Connection::stdio();
-    serve(&connection, registry)?;
+    let (connection, transport) = transport::stdio();
+    let served = serve(&connection, registry);
     drop(connection);
-    threads.join().map_err(|error| error.to_string())
+    // Why the input stopped explains a server that stopped with it.
+    transport.finish().and(served)
 }
 
 fn capabilities() -> ServerCapabilities {

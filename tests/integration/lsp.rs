@@ -343,3 +343,25 @@ fn a_file_past_the_size_bound_is_not_checked_and_says_so() {
     assert_eq!(editor.diagnostics(), Vec::<Value>::new());
     editor.shut_down();
 }
+
+#[test]
+fn a_message_larger_than_the_bound_stops_the_server_with_a_clear_error() {
+    // Content-Length alone would have the server allocate 1 TiB before reading the body.
+    let mut child = Command::cargo_bin("flowc")
+        .unwrap()
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    write!(stdin, "Content-Length: 1099511627776\r\n\r\n{{").unwrap();
+    stdin.flush().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: flowc lsp: an LSP message of 1099511627776 bytes is larger than the 64 MiB flowc lsp reads\n"
+    );
+}
