@@ -52,22 +52,17 @@ pub(crate) struct Hub {
 impl Hub {
     /// The run's events and stops, from now on.
     pub(crate) fn subscribe(&self, run: RunId) -> broadcast::Receiver<Live> {
-        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        channels
-            .entry(run)
-            .or_insert_with(Channels::new)
-            .live
-            .subscribe()
+        self.with_channels(run, |channels| channels.live.subscribe())
     }
 
     /// The run's stops only, from now on: `changed()` is ready after each.
     pub(crate) fn watch_stops(&self, run: RunId) -> watch::Receiver<u64> {
+        self.with_channels(run, |channels| channels.stops.subscribe())
+    }
+
+    fn with_channels<T>(&self, run: RunId, listen: impl FnOnce(&Channels) -> T) -> T {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
-        channels
-            .entry(run)
-            .or_insert_with(Channels::new)
-            .stops
-            .subscribe()
+        listen(channels.entry(run).or_insert_with(Channels::new))
     }
 
     /// Sends to the run's subscribers (a stop also to its watchers), if it has any.
