@@ -42,7 +42,6 @@ pub(crate) struct AppState {
     graphs: Mutex<HashMap<String, Graph>>,
     pub(crate) hub: Hub,
     pub(crate) executor: Executor,
-    /// Key → (the request body's digest, the run it created), in the order they came.
     /// Held from looking a key up to storing it with its new run, so two requests with one
     /// key make one run. The keys themselves are in the store.
     idempotency: Mutex<()>,

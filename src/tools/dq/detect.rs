@@ -69,7 +69,6 @@ impl Tool for Detect {
         for &column in &chosen {
             let name = columns[column].as_str();
             let tally = &tallies[column].1;
-            // Sorting the numbers is the costly part: once per column.
             let stats = tally.numeric();
             anomalies.extend(missing_values(name, tally, stats));
             if let Some(index) = patterns.iter().position(|(at, _)| *at == column) {
