@@ -7,7 +7,7 @@
 //! its action runs, and a run found inside one is left `needs-attention`. A retry's backoff
 //! and a `wait` are committed as such, so a resumed run goes on waiting for what is left.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
@@ -217,10 +217,29 @@ pub fn drive(
     store: &mut dyn RunStore,
     owner: &Owner,
     id: RunId,
-    mut run: Run,
+    run: Run,
     events: &mut dyn EventSink,
     cancel: &CancelToken,
 ) -> Result<Stopped, DurableError> {
+    match drive_until(interpreter, store, owner, id, run, events, cancel, None)? {
+        Ok(stopped) => Ok(stopped),
+        Err(_) => unreachable!("a drive without a deadline only ends stopped"),
+    }
+}
+
+/// [`drive`], but only until `deadline`: a run that is still going then (its last step
+/// committed, as always) is handed back, `Err`, for someone else to drive on.
+#[allow(clippy::too_many_arguments)]
+pub fn drive_until(
+    interpreter: &Interpreter,
+    store: &mut dyn RunStore,
+    owner: &Owner,
+    id: RunId,
+    mut run: Run,
+    events: &mut dyn EventSink,
+    cancel: &CancelToken,
+    deadline: Option<Instant>,
+) -> Result<Result<Stopped, Box<Run>>, DurableError> {
     let mut sink = Collect {
         records: Vec::new(),
         user: events,
@@ -257,14 +276,28 @@ pub fn drive(
                 error: error.as_deref(),
             },
         )?;
+        // When the run would go on (or wake from a backoff) only after the deadline.
+        let goes_on_at = match &progress {
+            Progress::Continued => Some(Instant::now()),
+            Progress::Sleeping { until } => {
+                Some(Instant::now() + until.duration_since(SystemTime::now()).unwrap_or_default())
+            }
+            _ => None,
+        };
+        if let (Some(at), Some(deadline)) = (goes_on_at, deadline)
+            && at >= deadline
+        {
+            // A backoff is in the checkpoint: whoever drives on sleeps what is left of it.
+            return Ok(Err(Box::new(run)));
+        }
         match progress {
             Progress::Continued => {}
             Progress::Sleeping { until } => sleep_until(until, cancel),
-            Progress::Waiting(request) => return Ok(Stopped::Waiting(request)),
+            Progress::Waiting(request) => return Ok(Ok(Stopped::Waiting(request))),
             Progress::Finished | Progress::Ended(RunStatus::Ok) => {
-                return Ok(Stopped::Finished(run.into_outcome()));
+                return Ok(Ok(Stopped::Finished(run.into_outcome())));
             }
-            Progress::Failed(error) => return Ok(Stopped::Failed(error)),
+            Progress::Failed(error) => return Ok(Ok(Stopped::Failed(error))),
             Progress::Ended(status) => {
                 unreachable!("a durable run is not driven after it ended ({status:?})")
             }

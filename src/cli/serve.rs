@@ -46,6 +46,10 @@ pub(super) struct ServeArgs {
     /// The longest a run may take (runs may ask for less).
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, value_name = "DURATION")]
     max_run_time: Duration,
+    /// How long a `wait: true` request waits for its run; a run still going then is
+    /// answered `202` and goes on in the background.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    max_wait: Duration,
 }
 
 pub(super) fn run(args: &ServeArgs) -> u8 {
@@ -60,6 +64,7 @@ pub(super) fn run(args: &ServeArgs) -> u8 {
     config.allowed_paths.clone_from(&args.allow_paths);
     config.max_steps = args.max_steps;
     config.max_run_time = Some(args.max_run_time);
+    config.max_wait = args.max_wait;
     let served = serve(config, |addr| {
         eprint(format_args!("flowc serve: listening on http://{addr}\n"));
     });

@@ -1,11 +1,15 @@
-//! Runs on a bounded pool of threads: `--max-concurrent-runs` workers take jobs in the order
-//! they came, so runs beyond that wait `queued`. Each job drives one run through the shared
-//! store under an owner of its own (a fresh nonce), so the store itself refuses to let two
-//! jobs drive one run. A lease thread renews the leases of the runs being driven.
+//! Runs on a bounded pool: at most `--max-concurrent-runs` runs are driven at once, each in
+//! a [`Slot`]. Workers take queued jobs in the order they came, a slot each, so runs beyond
+//! the bound wait `queued`. A request that waits for its new run drives it on its own
+//! (blocking) thread instead when a slot is free and nobody is queued, so it is not handed
+//! to a worker and back ([`Executor::free_slot`]); either way no queued run is overtaken.
+//! Each run is driven through the shared store under an owner of its own (a fresh nonce),
+//! so the store itself refuses to let two drivers take one run. A lease thread renews the
+//! leases of the runs being driven.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -17,6 +21,7 @@ use crate::store::{LEASE_RENEW_EVERY, Owner, RunId, RunStatus, RunStore, StoreEr
 
 use super::error::ApiError;
 use super::hub::Live;
+use super::shared_store::SharedStore;
 use super::state::{App, AppState};
 
 /// The limits one run asked for, capped by the server's.
@@ -30,7 +35,8 @@ pub(crate) struct RunLimits {
 pub(crate) enum Begin {
     /// A queued run, from its input: the worker claims it.
     Queued,
-    /// A run already claimed and made ready (resumed, its input given).
+    /// A run already claimed and made ready (resumed, its input given), or handed on by
+    /// the request that drove it until its wait ran out.
     Ready(Box<Run>),
 }
 
@@ -48,9 +54,36 @@ struct Held {
     owner: Owner,
 }
 
+/// The jobs waiting, and how many runs are being driven.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    driving: usize,
+    /// The most runs driven at once (0 until the workers start).
+    slots: usize,
+}
+
+/// One of the runs being driven: its place is given back when this is dropped.
+pub(crate) struct Slot<'a> {
+    executor: &'a Executor,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut queue = self.executor.queue();
+        queue.driving = queue.driving.saturating_sub(1);
+        // Only a queued job needs the slot: an idle worker woken for nothing costs two
+        // context switches a run.
+        if !queue.jobs.is_empty() {
+            self.executor.ready.notify_one();
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Executor {
-    queue: Mutex<VecDeque<Job>>,
+    queue: Mutex<Queue>,
+    /// Signalled when a job comes or a slot is given back.
     ready: Condvar,
     held: Mutex<HashMap<RunId, Held>>,
     stopping: AtomicBool,
@@ -111,10 +144,24 @@ impl Executor {
             self.unreserve(job.run);
             return Err(ApiError::ShuttingDown);
         }
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        queue.push_back(job);
+        self.queue().jobs.push_back(job);
         self.ready.notify_one();
         Ok(())
+    }
+
+    /// A slot to drive a new run in at once, on the caller's thread: `None` when every slot
+    /// is taken or runs are queued (they come first).
+    pub(crate) fn free_slot(&self) -> Option<Slot<'_>> {
+        let mut queue = self.queue();
+        if self.is_stopping() || !queue.jobs.is_empty() || queue.driving >= queue.slots {
+            return None;
+        }
+        queue.driving += 1;
+        Some(Slot { executor: self })
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Cancels the run a job holds; `false` when no job holds it.
@@ -146,16 +193,20 @@ impl Executor {
         }
     }
 
-    /// The next job, and when it starts: the time is read while the queue is held, so the
-    /// start times of queued runs are in queue order, whichever worker is scheduled first.
-    fn next(&self) -> Option<(Job, SystemTime)> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The next job once a slot is free, and when it starts: the time is read while the
+    /// queue is held, so the start times of queued runs are in queue order, whichever worker
+    /// is scheduled first.
+    fn next(&self) -> Option<(Job, SystemTime, Slot<'_>)> {
+        let mut queue = self.queue();
         loop {
             if self.is_stopping() {
                 return None;
             }
-            if let Some(job) = queue.pop_front() {
-                return Some((job, SystemTime::now()));
+            if queue.driving < queue.slots
+                && let Some(job) = queue.jobs.pop_front()
+            {
+                queue.driving += 1;
+                return Some((job, SystemTime::now(), Slot { executor: self }));
             }
             queue = self
                 .ready
@@ -164,7 +215,7 @@ impl Executor {
         }
     }
 
-    fn token(&self, run: RunId) -> CancelToken {
+    pub(crate) fn token(&self, run: RunId) -> CancelToken {
         let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         held.get(&run)
             .map_or_else(CancelToken::new, |held| held.cancel.clone())
@@ -178,15 +229,18 @@ impl Executor {
     }
 }
 
-/// Starts the workers and the lease thread.
-pub(crate) fn start(app: &App, workers: usize) -> std::io::Result<()> {
-    for index in 0..workers.max(1) {
+/// Starts the workers (one a slot) and the lease thread.
+pub(crate) fn start(app: &App, slots: usize) -> std::io::Result<()> {
+    let slots = slots.max(1);
+    app.executor.queue().slots = slots;
+    for index in 0..slots {
         let app = Arc::clone(app);
         std::thread::Builder::new()
             .name(format!("flowc-run-{index}"))
             .spawn(move || {
-                while let Some((job, started_at)) = app.executor.next() {
+                while let Some((job, started_at, slot)) = app.executor.next() {
                     work(&app, job, started_at);
+                    drop(slot);
                 }
             })?;
     }
@@ -217,21 +271,30 @@ fn work(app: &AppState, job: Job, started_at: SystemTime) {
         owner,
     } = job;
     let cancel = app.executor.token(id);
+    let mut store = app.store.clone();
     let ready = match begin {
         Begin::Ready(run) => Ok(Some(*run)),
-        Begin::Queued => claim_queued(app, id, &hash, limits, &owner, started_at),
+        Begin::Queued => claim_queued(app, &mut store, id, &hash, limits, &owner, started_at),
     };
     let driven = ready.and_then(|run| match run {
-        Some(run) => drive(app, id, &hash, &owner, run, &cancel),
+        Some(run) => drive(app, &mut store, id, &hash, &owner, run, &cancel, None).map(drop),
         None => Ok(()),
     });
-    if let Err(error) = driven {
-        report(id, &error);
+    if let Err(error) = &driven {
+        report(id, error);
     }
+    let_go(app, id, driven.is_ok());
+}
+
+/// Ends a driver's hold on `id`, and tells its subscribers and waiters when it stopped:
+/// `stopped` when its drive ended with it stopped in the store, else the store is asked.
+pub(crate) fn let_go(app: &AppState, id: RunId, stopped: bool) {
     app.executor.unreserve(id);
-    if let Ok(Some(record)) = app.store.run(id)
-        && record.status != RunStatus::Running
-    {
+    let stopped = stopped
+        || app
+            .read(|store| store.run(id))
+            .is_ok_and(|record| record.is_some_and(|record| record.status != RunStatus::Running));
+    if stopped {
         app.hub.publish(id, Live::Stopped);
     }
 }
@@ -240,13 +303,13 @@ fn work(app: &AppState, job: Job, started_at: SystemTime) {
 /// `started_at`; `None` when it was cancelled meanwhile.
 fn claim_queued(
     app: &AppState,
+    store: &mut SharedStore,
     id: RunId,
     hash: &str,
     limits: RunLimits,
     owner: &Owner,
     started_at: SystemTime,
 ) -> Result<Option<Run>, ApiError> {
-    let mut store = app.store.clone();
     let loaded = match store.claim(id, owner) {
         Ok(loaded) => loaded,
         Err(StoreError::Finished { .. }) => return Ok(None),
@@ -271,32 +334,98 @@ fn claim_queued(
     }
 }
 
-fn drive(
+/// Drives `run` through `store` until it stops (how is in the store, for whoever asks), or
+/// until `deadline`: then it is handed back, still going, `Some`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drive(
     app: &AppState,
+    store: &mut SharedStore,
     id: RunId,
     hash: &str,
     owner: &Owner,
     run: Run,
     cancel: &CancelToken,
-) -> Result<(), ApiError> {
+    deadline: Option<Instant>,
+) -> Result<Option<Box<Run>>, ApiError> {
     let graph = app.graph(hash)?;
-    let mut store = app.store.clone();
-    // How it stopped is in the store, for whoever asks.
-    durable::drive(
+    durable::drive_until(
         &graph.interpreter,
-        &mut store,
+        store,
         owner,
         id,
         run,
         &mut NoEvents,
         cancel,
+        deadline,
     )
-    .map(|_: Stopped| ())
+    .map(|driven: Result<Stopped, Box<Run>>| driven.err())
     .map_err(|error| ApiError::durable(error, |_| Value::Null))
 }
 
 #[allow(clippy::print_stderr)]
-fn report(run: RunId, error: &ApiError) {
+pub(crate) fn report(run: RunId, error: &ApiError) {
     // Not the run's own failure (that is stored with the run): the server's, for its log.
     eprintln!("flowc serve: run {run}: {error}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executor(slots: usize) -> Executor {
+        let executor = Executor::default();
+        executor.queue().slots = slots;
+        executor
+    }
+
+    fn job(run: RunId) -> Job {
+        Job {
+            run,
+            hash: "h1".into(),
+            begin: Begin::Queued,
+            limits: RunLimits {
+                max_steps: 10,
+                timeout: None,
+            },
+            owner: Owner::new("here", 1, 0),
+        }
+    }
+
+    #[test]
+    fn a_run_driven_by_its_request_takes_a_slot_of_the_bound() {
+        let executor = executor(2);
+        let first = executor.free_slot().expect("a free slot");
+        let second = executor.free_slot().expect("another free slot");
+        assert!(executor.free_slot().is_none(), "both slots are taken");
+        drop(first);
+        let third = executor.free_slot().expect("the slot given back");
+        drop((second, third));
+        assert_eq!(executor.queue().driving, 0);
+    }
+
+    #[test]
+    fn a_request_does_not_overtake_a_queued_run() {
+        let executor = executor(1);
+        let held = executor.free_slot().unwrap();
+        executor.submit(job(7)).unwrap();
+        drop(held);
+        // A slot is free, but run 7 came first: it is the worker's to take.
+        assert!(executor.free_slot().is_none());
+        let (next, _, slot) = executor.next().unwrap();
+        assert_eq!(next.run, 7);
+        assert!(
+            executor.free_slot().is_none(),
+            "the worker holds the one slot"
+        );
+        drop(slot);
+        assert!(executor.free_slot().is_some());
+    }
+
+    #[test]
+    fn a_stopping_executor_gives_no_slot() {
+        let executor = executor(1);
+        executor.stopping.store(true, Ordering::Release);
+        assert!(executor.free_slot().is_none());
+        assert!(executor.next().is_none());
+    }
 }

@@ -12,6 +12,7 @@ mod error;
 mod executor;
 mod graphs;
 mod hub;
+mod mailbox;
 mod openapi;
 mod request;
 mod run_control;

@@ -1,7 +1,8 @@
-//! Starting runs (`POST /graph/run`: queued, then driven on the pool; answered when done
-//! with `wait: true`), a run as it is stored (`GET /graph/state/{id}`), and the list of runs.
+//! Starting runs (`POST /graph/run`: queued, then driven on the pool, or, with `wait: true`
+//! and a slot free, driven by the request itself; answered when done with `wait: true`), a
+//! run as it is stored (`GET /graph/state/{id}`), and the list of runs.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,14 +13,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::diagnostics::FileReport;
-use crate::runtime::Checkpoint;
+use crate::runtime::{Checkpoint, Run};
 use crate::store::{
-    IdempotencyKey, MAX_PAGE, NewRun, RunFilter, RunId, RunRecord, RunStatus, RunStore,
+    IdempotencyKey, MAX_PAGE, NewRun, Owner, RunFilter, RunId, RunRecord, RunStatus, RunStore,
 };
 
 use super::error::ApiError;
-use super::executor::{Begin, Job, RunLimits};
+use super::executor::{self, Begin, Job, RunLimits, Slot};
 use super::request;
+use super::shared_store::SharedStore;
 use super::state::{App, AppState, Graph, blocking, graph_id, hash_of, stored_json};
 
 /// The most log records a run's view holds (`log_complete` says whether that was all).
@@ -64,18 +66,34 @@ pub(crate) async fn start(
     let timeout = asked.timeout.as_ref().map(timeout).transpose()?;
     let limits = app.config.run_limits(asked.max_steps, timeout);
     let wait = asked.wait;
+    let until = Instant::now() + app.config.max_wait;
     let (run, mut stops, mut stopped) = blocking(&app, move |app| {
+        let mut here = None;
         let (run, _) = app.idempotent(key.as_deref(), &body, |keyed| {
-            queue(app, &hash, &input, limits, keyed)
+            let (run, ready) = queue(app, &hash, &input, limits, keyed, wait)?;
+            here = ready;
+            Ok(run)
         })?;
         // Watched before the status is read, so no stop goes unseen.
         let stops = app.hub.watch_stops(run);
+        if let Some(ready) = here
+            && let Some((going, owner)) = drive_here(app, run, &hash, ready, until)
+        {
+            app.executor.submit(Job {
+                run,
+                hash,
+                begin: Begin::Ready(going),
+                limits,
+                owner,
+            })?;
+            return Ok((run, stops, None));
+        }
         let stopped = if wait { stopped_view(app, run)? } else { None };
         Ok((run, stops, stopped))
     })
     .await?;
     if wait {
-        let until = tokio::time::Instant::now() + app.config.max_wait;
+        let until = tokio::time::Instant::from_std(until);
         // Woken only when the run stops being driven (its job ends, or the server stops),
         // not by each committed step; a run resumed meanwhile stops again later.
         while stopped.is_none() && !app.executor.is_stopping() {
@@ -143,14 +161,68 @@ fn timeout(value: &Value) -> Result<Duration, ApiError> {
     }
 }
 
-/// Stores a new queued run of the graph and hands it to the executor.
-fn queue(
+/// A new run for the request that made it to drive, in a slot of the pool.
+struct Here<'a> {
+    run: Box<Run>,
+    owner: Owner,
+    /// The handle it was made through (which knows what its next commit holds).
+    store: SharedStore,
+    slot: Slot<'a>,
+}
+
+/// Drives a run made by this request (no hand-off to a worker, and no wake-up to learn it
+/// stopped) until it stops or `until`; a run still going then is handed back with its
+/// owner, to be queued, its slot given back first so that a worker may take it.
+fn drive_here(
     app: &AppState,
+    id: RunId,
+    hash: &str,
+    here: Here<'_>,
+    until: Instant,
+) -> Option<(Box<Run>, Owner)> {
+    let Here {
+        run,
+        owner,
+        mut store,
+        slot,
+    } = here;
+    let cancel = app.executor.token(id);
+    let driven = executor::drive(
+        app,
+        &mut store,
+        id,
+        hash,
+        &owner,
+        *run,
+        &cancel,
+        Some(until),
+    );
+    drop(slot);
+    match driven {
+        Ok(Some(going)) => Some((going, owner)),
+        Ok(None) => {
+            executor::let_go(app, id, true);
+            None
+        }
+        Err(error) => {
+            executor::report(id, &error);
+            executor::let_go(app, id, false);
+            None
+        }
+    }
+}
+
+/// Stores a new run of the graph and hands it to the executor, queued; or, when the
+/// request waits for it and a slot is free with nobody queued, makes it `running` for the
+/// request to drive itself (`Some`).
+fn queue<'a>(
+    app: &'a AppState,
     hash: &str,
     input: &Map<String, Value>,
     limits: RunLimits,
     idempotency: Option<IdempotencyKey<'_>>,
-) -> Result<RunId, ApiError> {
+    wait: bool,
+) -> Result<(RunId, Option<Here<'a>>), ApiError> {
     let graph = app.runnable(hash)?;
     let mut run = graph
         .interpreter
@@ -165,6 +237,8 @@ fn queue(
             reason: error.to_string(),
         })?;
     let owner = app.executor.owner();
+    let slot = if wait { app.executor.free_slot() } else { None };
+    let started_at = SystemTime::now();
     let mut store = app.store.clone();
     let id = store.create_run(
         &NewRun {
@@ -172,13 +246,30 @@ fn queue(
             input,
             state: &run.state_json(),
             checkpoint: &checkpoint,
-            started_at: SystemTime::now(),
-            status: RunStatus::Queued,
+            started_at,
+            status: if slot.is_some() {
+                RunStatus::Running
+            } else {
+                RunStatus::Queued
+            },
             idempotency,
         },
         &owner,
     )?;
     app.executor.reserve(id, &owner);
+    if let Some(slot) = slot {
+        run.set_id(id.to_string());
+        run.set_started_at(started_at);
+        return Ok((
+            id,
+            Some(Here {
+                run: Box::new(run),
+                owner,
+                store,
+                slot,
+            }),
+        ));
+    }
     app.executor.submit(Job {
         run: id,
         hash: hash.to_owned(),
@@ -186,7 +277,7 @@ fn queue(
         limits,
         owner,
     })?;
-    Ok(id)
+    Ok((id, None))
 }
 
 /// A run's error about its input, as `flowc check --format json` reports a file.

@@ -2,18 +2,20 @@
 //! connection's lock, so runs on many threads write through one SQLite connection (SQLite
 //! is never "locked" by ourselves) and a long step holds nothing.
 //!
-//! **Group commit.** A write is first put on a list of pending writes; then its caller takes
-//! the lock, and whoever holds it takes every write pending then (its own, and those of the
-//! callers waiting behind it) and commits them in one transaction ([`SqliteStore::batch`]),
+//! **Group commit.** A write is put on a list of pending writes. When no group is being
+//! committed, its caller becomes the leader: it takes every write pending (its own, and
+//! whatever came meanwhile) and commits them in one transaction ([`SqliteStore::batch`]),
 //! each in a savepoint of its own, so one write's failure (a lost lease) fails that write
-//! only. A caller is answered only after the transaction holding its write committed: a
-//! step's record and state are stored before its run's next step starts, exactly as with a
-//! transaction per step. Alone, a caller commits its own write on its own thread (no hand-off
-//! to another thread); under load, one transaction carries the writes of many runs. Each
-//! commit that lands is published to the [`Hub`] after that.
+//! only. Writes that came during that commit wait for the next group, whose leader is the
+//! first of their callers (the lead is handed on, so no caller commits others' writes for
+//! long): under load every transaction carries all that is pending, and nobody waits on the
+//! connection's lock itself. A caller is answered only after the transaction holding its
+//! write committed: a step's record and state are stored before its run's next step
+//! starts, exactly as with a transaction per step. Alone, a caller commits its own write on
+//! its own thread (no hand-off to another thread). Each commit that lands is published to
+//! the [`Hub`] after that.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value};
@@ -24,10 +26,11 @@ use crate::store::{
 };
 
 use super::hub::{Hub, Live};
+use super::mailbox::Mailbox;
 
 pub(crate) struct SharedStore {
     store: Arc<Mutex<SqliteStore>>,
-    pending: Arc<Mutex<Vec<Box<dyn GroupedWrite>>>>,
+    pending: Arc<Mutex<Pending>>,
     hub: Hub,
     /// Whether the next commit of a run wants a snapshot, as the store said with the last
     /// commit through this handle: `run` (no), `-run` (yes), 0 (not known: ask the store).
@@ -50,7 +53,7 @@ impl SharedStore {
     pub(crate) fn new(store: SqliteStore, hub: Hub) -> Self {
         Self {
             store: Arc::new(Mutex::new(store)),
-            pending: Arc::new(Mutex::new(Vec::new())),
+            pending: Arc::new(Mutex::new(Pending::default())),
             hub,
             next_snapshot: AtomicI64::new(0),
         }
@@ -62,33 +65,87 @@ impl SharedStore {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Commits the write `work` with whatever else is pending; answered once its group
     /// committed.
     fn grouped<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (reply, answer): (_, Receiver<Result<T, StoreError>>) = mpsc::sync_channel(1);
-        self.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Box::new(Pending {
+        let mailbox = Arc::new(Mailbox::for_this_thread());
+        let lead = {
+            let mut pending = self.pending();
+            pending.writes.push(Box::new(Write {
                 work: Some(work),
                 done: None,
-                reply,
+                mailbox: Some(Arc::clone(&mailbox)),
             }));
-        {
-            let mut store = self.lock();
-            // Empty when the holder before us took our write into its group.
-            let group =
-                std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
-            if !group.is_empty() {
-                commit_group(&mut store, group);
+            !std::mem::replace(&mut pending.committing, true)
+        };
+        if lead {
+            self.lead();
+        }
+        loop {
+            match mailbox.wait() {
+                Reply::Done(done) => return done,
+                // Our write is the first pending: commit its group.
+                Reply::Lead => self.lead(),
             }
         }
-        // Whoever took the write answered it before letting the lock go.
-        answer.recv().map_err(|_| StoreError::GroupNotAnswered)?
     }
+
+    /// Commits every pending write in one group, then hands the lead to the first write
+    /// pending after it (or ends the committing when there is none).
+    fn lead(&self) {
+        // Declared first, so dropped last: after the connection's lock, and also when the
+        // commit panics, so that no write waits for a leader forever.
+        let _hand_on = HandOn(self);
+        let mut store = self.lock();
+        for _ in 0..GROUPS_A_LEAD {
+            let group = std::mem::take(&mut self.pending().writes);
+            if group.is_empty() {
+                break;
+            }
+            commit_group(&mut store, group);
+        }
+    }
+}
+
+/// The most groups one leader commits in a row while writes keep coming: the connection
+/// is not left idle while the next leader wakes up, and no caller's own run waits long
+/// for the others'.
+const GROUPS_A_LEAD: usize = 3;
+
+/// Hands the lead on when dropped ([`SharedStore::lead`]).
+struct HandOn<'a>(&'a SharedStore);
+
+impl Drop for HandOn<'_> {
+    fn drop(&mut self) {
+        let mut pending = self.0.pending();
+        match pending.writes.first() {
+            Some(next) => next.lead(),
+            None => pending.committing = false,
+        }
+    }
+}
+
+/// The writes waiting for a group, and whether a group is being committed (then its leader
+/// hands the lead on, and a new write just waits).
+#[derive(Default)]
+struct Pending {
+    writes: Vec<Box<dyn GroupedWrite>>,
+    committing: bool,
+}
+
+/// What a caller of [`SharedStore::grouped`] is told.
+enum Reply<T> {
+    /// Its write's outcome, once its group committed (or failed).
+    Done(Result<T, StoreError>),
+    /// Its write is the first pending: it leads the next group.
+    Lead,
 }
 
 /// Commits `group` in one transaction and answers each write.
@@ -110,15 +167,27 @@ trait GroupedWrite: Send {
     fn apply(&mut self, store: &mut SqliteStore);
     /// `failed`: why the group's transaction did not commit, if it did not.
     fn answer(self: Box<Self>, failed: Option<&Arc<StoreError>>);
+    /// Tells its caller to lead the next group.
+    fn lead(&self);
 }
 
-struct Pending<T, F> {
+struct Write<T, F> {
     work: Option<F>,
     done: Option<Result<T, StoreError>>,
-    reply: SyncSender<Result<T, StoreError>>,
+    /// Its caller's, until answered.
+    mailbox: Option<Arc<Mailbox<Reply<T>>>>,
 }
 
-impl<T, F> GroupedWrite for Pending<T, F>
+impl<T, F> Drop for Write<T, F> {
+    fn drop(&mut self) {
+        // Dropped unanswered (the committing thread panicked): its caller must not wait on.
+        if let Some(mailbox) = self.mailbox.take() {
+            mailbox.put(Reply::Done(Err(StoreError::GroupNotAnswered)));
+        }
+    }
+}
+
+impl<T, F> GroupedWrite for Write<T, F>
 where
     T: Send,
     F: FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send,
@@ -129,8 +198,8 @@ where
         }
     }
 
-    fn answer(self: Box<Self>, failed: Option<&Arc<StoreError>>) {
-        let answer = match (failed, self.done) {
+    fn answer(mut self: Box<Self>, failed: Option<&Arc<StoreError>>) {
+        let answer = match (failed, self.done.take()) {
             (None, Some(done)) => done,
             // The write's own failure says more than the group's.
             (Some(_), Some(Err(own))) => Err(own),
@@ -139,8 +208,15 @@ where
             }),
             (None, None) => Err(StoreError::GroupNotAnswered),
         };
-        // A caller that stopped waiting has nothing to be told.
-        let _ = self.reply.send(answer);
+        if let Some(mailbox) = self.mailbox.take() {
+            mailbox.put(Reply::Done(answer));
+        }
+    }
+
+    fn lead(&self) {
+        if let Some(mailbox) = &self.mailbox {
+            mailbox.put(Reply::Lead);
+        }
     }
 }
 
@@ -167,8 +243,8 @@ impl RunStore for SharedStore {
             .idempotency
             .map(|keyed| (keyed.key.to_owned(), keyed.digest.to_owned()));
         let owner = owner.clone();
-        self.grouped(move |store| {
-            store.create_run(
+        let (id, wanted) = self.grouped(move |store| {
+            let id = store.create_run(
                 &NewRun {
                     flow_hash: &flow_hash,
                     input: &input,
@@ -181,8 +257,12 @@ impl RunStore for SharedStore {
                         .map(|(key, digest)| IdempotencyKey { key, digest }),
                 },
                 &owner,
-            )
-        })
+            )?;
+            Ok((id, store.wants_snapshot(id)))
+        })?;
+        self.next_snapshot
+            .store(snapshot_hint(id, wanted), Ordering::Relaxed);
+        Ok(id)
     }
     fn commit(&mut self, run: RunId, owner: &Owner, commit: &Commit<'_>) -> Result<(), StoreError> {
         let events: Vec<StoredEvent> = commit.events.to_vec();
@@ -225,7 +305,13 @@ impl RunStore for SharedStore {
     }
     fn claim(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
         let owner = owner.clone();
-        self.grouped(move |store| store.claim(run, &owner))
+        let (loaded, wanted) = self.grouped(move |store| {
+            let loaded = store.claim(run, &owner)?;
+            Ok((loaded, store.wants_snapshot(run)))
+        })?;
+        self.next_snapshot
+            .store(snapshot_hint(run, wanted), Ordering::Relaxed);
+        Ok(loaded)
     }
     fn claim_attention(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
         let owner = owner.clone();

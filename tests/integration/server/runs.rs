@@ -245,3 +245,51 @@ fn sortable_time(time: &str) -> String {
     let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
     format!("{whole}.{fraction:0<9}")
 }
+
+#[test]
+fn a_sync_run_that_outlasts_max_wait_is_answered_202_and_completes_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &["--max-wait", "150ms"]);
+    let slow = server.create(SLOW);
+    // Four rounds of a 100 ms backoff: the request, driving the run itself, hands it to the
+    // pool after its last committed step once 150 ms have gone by.
+    let (status, answer) = server.run(&slow, &json!({ "rounds": 4 }), true);
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["status"], "running", "{answer}");
+    let run = answer["run_id"].as_u64().unwrap();
+    let view = server.wait_status(run, "completed");
+    assert_eq!(view["state"]["n"], 4);
+    assert_eq!(
+        seqs(&view),
+        (0..seqs(&view).len() as u64).collect::<Vec<_>>()
+    );
+    // Every round once, though the run changed hands in one of them.
+    let log = view["log"].as_array().unwrap();
+    let counted = log.iter().filter(|r| r["node"] == "count").count();
+    assert_eq!(counted, 4, "{view}");
+    assert_eq!(log.last().unwrap()["event"], "run_finished");
+}
+
+#[test]
+fn a_sync_run_driven_by_its_request_is_cancelled_and_the_request_answers_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("flowc.db"), &[]);
+    let slow = server.create(SLOW);
+    let (status, answer) = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| server.run(&slow, &json!({ "rounds": 100 }), true));
+        let (_, listed) = loop {
+            let listed = server.get(&format!("/runs?graph_id={slow}&status=running"));
+            if !listed.1["runs"].as_array().unwrap().is_empty() {
+                break listed;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let run = listed["runs"][0]["run_id"].as_u64().unwrap();
+        let (status, cancelled) = server.post(&format!("/graph/cancel/{run}"), &json!(null));
+        assert_eq!(status, 200, "{cancelled}");
+        waiting.join().unwrap()
+    });
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "cancelled", "{answer}");
+    assert!(answer["state"]["n"].as_u64().unwrap() < 100);
+}
