@@ -76,19 +76,21 @@ pub(crate) async fn start(
         })?;
         // Watched before the status is read, so no stop goes unseen.
         let stops = app.hub.watch_stops(run);
-        if let Some(ready) = here
-            && let Some((going, owner)) = drive_here(app, run, &hash, ready, until)
-        {
-            app.executor.submit(Job {
-                run,
-                hash,
-                begin: Begin::Ready(going),
-                limits,
-                owner,
-            })?;
-            return Ok((run, stops, None));
-        }
-        let stopped = if wait { stopped_view(app, run)? } else { None };
+        let stopped = match here.map(|ready| drive_here(app, run, &hash, ready, until)) {
+            Some(DrivenHere::Going(going, owner)) => {
+                app.executor.submit(Job {
+                    run,
+                    hash,
+                    begin: Begin::Ready(going),
+                    limits,
+                    owner,
+                })?;
+                None
+            }
+            Some(DrivenHere::Stopped) => Some(view(app, run)?),
+            Some(DrivenHere::Unknown) | None if wait => stopped_view(app, run)?,
+            Some(DrivenHere::Unknown) | None => None,
+        };
         Ok((run, stops, stopped))
     })
     .await?;
@@ -170,16 +172,20 @@ struct Here<'a> {
     slot: Slot<'a>,
 }
 
+/// How a run its request drove was left.
+enum DrivenHere {
+    /// Stopped in the store (completed, failed, cancelled or waiting).
+    Stopped,
+    /// Still going at the request's deadline: for the pool to drive on, as this owner.
+    Going(Box<Run>, Owner),
+    /// The drive failed (reported); the store says how the run was left.
+    Unknown,
+}
+
 /// Drives a run made by this request (no hand-off to a worker, and no wake-up to learn it
 /// stopped) until it stops or `until`; a run still going then is handed back with its
 /// owner, to be queued, its slot given back first so that a worker may take it.
-fn drive_here(
-    app: &AppState,
-    id: RunId,
-    hash: &str,
-    here: Here<'_>,
-    until: Instant,
-) -> Option<(Box<Run>, Owner)> {
+fn drive_here(app: &AppState, id: RunId, hash: &str, here: Here<'_>, until: Instant) -> DrivenHere {
     let Here {
         run,
         owner,
@@ -199,15 +205,15 @@ fn drive_here(
     );
     drop(slot);
     match driven {
-        Ok(Some(going)) => Some((going, owner)),
+        Ok(Some(going)) => DrivenHere::Going(going, owner),
         Ok(None) => {
             executor::let_go(app, id, true);
-            None
+            DrivenHere::Stopped
         }
         Err(error) => {
             executor::report(id, &error);
             executor::let_go(app, id, false);
-            None
+            DrivenHere::Unknown
         }
     }
 }
