@@ -311,10 +311,9 @@ pub(crate) async fn state(
 
 /// A run as stored: status, the node it is at, state, log (the `--trace` records) and error.
 pub(crate) fn view(app: &AppState, run: RunId) -> Result<Value, ApiError> {
-    let loaded = app.read(|store| store.load(run))?;
+    let (loaded, events) = app.read(|store| store.load_with_log(run, MAX_LOG))?;
     let graph = app.graph(&loaded.record.flow_hash)?;
     let interpreter = &graph.interpreter;
-    let events = app.read(|store| store.events(run, None, MAX_LOG))?;
     let run_name = run.to_string();
     let log: Vec<Value> = events
         .iter()

@@ -234,3 +234,21 @@ pub(super) fn list_events(
     }
     Ok(events)
 }
+
+impl super::SqliteStore {
+    /// A run loaded, and the first `limit` events of its log, as one commit left them (one
+    /// read transaction: the log never holds an event the state does not).
+    pub fn load_with_log(
+        &self,
+        run: RunId,
+        limit: usize,
+    ) -> Result<(LoadedRun, Vec<StoredEvent>), StoreError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|cause| self.error(cause))?;
+        let (loaded, _) = load_run(&tx, &self.path, run)?;
+        let events = list_events(&tx, &self.path, run, None, limit)?;
+        Ok((loaded, events))
+    }
+}

@@ -311,3 +311,31 @@ proptest! {
         prop_assert_eq!(loaded.state, expected);
     }
 }
+
+#[test]
+fn a_run_is_loaded_with_its_log_as_one_commit_left_them() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("runs.db");
+    let (mut store, run, owner) = store_with_run(SqliteStore::open(&path).unwrap());
+    let reader = SqliteStore::open_read_only(&path).unwrap();
+    let first = [event(1, Some(json!({ "n": 1 })))];
+    store
+        .commit(run, &owner, &step(&first, RunStatus::Running))
+        .unwrap();
+    let (loaded, log) = reader.load_with_log(run, 10).unwrap();
+    assert_eq!(loaded.state["n"], json!(1));
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+    // A page shorter than the log: its first events.
+    let more = [event(2, Some(json!({ "n": 2 }))), event(3, None)];
+    store
+        .commit(run, &owner, &step(&more, RunStatus::Completed))
+        .unwrap();
+    let (loaded, log) = reader.load_with_log(run, 2).unwrap();
+    assert_eq!(loaded.state["n"], json!(2));
+    assert_eq!(loaded.record.status, RunStatus::Completed);
+    assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert!(matches!(
+        reader.load_with_log(run + 1, 10),
+        Err(StoreError::NotFound { .. })
+    ));
+}
