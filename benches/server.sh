@@ -7,7 +7,7 @@
 #   benches/server.sh [DURATION] [REPEAT] [BACKGROUND_RUNS] [MAX_CONCURRENT_RUNS]
 #
 # DURATION (default 15s) per wrk run, each wrk case REPEAT times (default 1),
-# BACKGROUND_RUNS (default 10000), MAX_CONCURRENT_RUNS (default: the server's own, 4).
+# BACKGROUND_RUNS (default 10000), MAX_CONCURRENT_RUNS (default: the server's own, 16).
 # Installs wrk with apt-get if it is missing, builds the release binary, and stops the
 # server it started when it ends. With FLOWC_BENCH_PERF=1 the first 3-node wrk run is
 # recorded with `perf record -g` on the server (perf.data in the work directory, whose

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::cli::exit;
 use crate::cli::output::eprint;
-use crate::server::{ServerConfig, ServerError, serve};
+use crate::server::{DEFAULT_MAX_CONCURRENT_RUNS, ServerConfig, ServerError, serve};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ServeArgs {
@@ -30,7 +30,7 @@ pub(super) struct ServeArgs {
     #[arg(long)]
     allow_exec: bool,
     /// Runs driven at once; more wait, queued in order.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_RUNS, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
     max_concurrent_runs: u16,
     /// At start, resume the runs that were interrupted.
     #[arg(long)]

@@ -42,6 +42,12 @@ use state::{App, AppState};
 /// The `--db` of a throwaway store, gone when the server stops.
 pub const IN_MEMORY: &str = ":memory:";
 
+/// Runs driven at once unless set. Wider than the cores: a run waiting for its commit holds
+/// a slot but no core, and runs committing together share one transaction (measured: 16
+/// against 4 nearly doubled the synchronous runs a second of a 3-node flow on two cores;
+/// docs/performance.md).
+pub const DEFAULT_MAX_CONCURRENT_RUNS: u16 = 16;
+
 /// How long a stopping server waits for its streams to send their last message.
 const STREAMS_GRACE: Duration = Duration::from_secs(3);
 
@@ -86,7 +92,7 @@ impl ServerConfig {
             db,
             token: None,
             allow_exec: false,
-            max_concurrent_runs: 4,
+            max_concurrent_runs: usize::from(DEFAULT_MAX_CONCURRENT_RUNS),
             auto_resume: false,
             max_body_bytes: 2 << 20,
             max_source_bytes: 1 << 20,
