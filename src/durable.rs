@@ -276,15 +276,10 @@ pub fn drive_until(
                 error: error.as_deref(),
             },
         )?;
-        // When the run would go on (or wake from a backoff) only after the deadline.
-        let goes_on_at = match &progress {
-            Progress::Continued => Some(Instant::now()),
-            Progress::Sleeping { until } => {
-                Some(Instant::now() + until.duration_since(SystemTime::now()).unwrap_or_default())
-            }
-            _ => None,
-        };
-        if let (Some(at), Some(deadline)) = (goes_on_at, deadline)
+        // Handed back when the run would go on (or wake from a backoff) only after the
+        // deadline.
+        if let Some(deadline) = deadline
+            && let Some(at) = goes_on_at(&progress)
             && at >= deadline
         {
             // A backoff is in the checkpoint: whoever drives on sleeps what is left of it.
@@ -302,6 +297,18 @@ pub fn drive_until(
                 unreachable!("a durable run is not driven after it ended ({status:?})")
             }
         }
+    }
+}
+
+/// When a run that made `progress` takes its next step: now, at the end of a backoff, or
+/// never (it stopped).
+fn goes_on_at(progress: &Progress) -> Option<Instant> {
+    match progress {
+        Progress::Continued => Some(Instant::now()),
+        Progress::Sleeping { until } => {
+            Some(Instant::now() + until.duration_since(SystemTime::now()).unwrap_or_default())
+        }
+        _ => None,
     }
 }
 
