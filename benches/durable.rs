@@ -244,6 +244,9 @@ impl RunStore for StopAfter {
     fn claim_attention(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError> {
         self.inner.claim_attention(run, owner)
     }
+    fn cancel_idle(&mut self, run: RunId, owner: &Owner) -> Result<(), StoreError> {
+        self.inner.cancel_idle(run, owner)
+    }
     fn set_status(
         &mut self,
         run: RunId,

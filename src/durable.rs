@@ -144,12 +144,8 @@ pub fn cancel(
     owner: &Owner,
     id: RunId,
 ) -> Result<StoredStatus, DurableError> {
-    match store.claim(id, owner) {
-        Ok(_) => {
-            store.set_status(id, owner, StoredStatus::Cancelled)?;
-            store.release(id, owner)?;
-            Ok(StoredStatus::Cancelled)
-        }
+    match store.cancel_idle(id, owner) {
+        Ok(()) => Ok(StoredStatus::Cancelled),
         Err(StoreError::NeedsAttention { .. }) => {
             settle(store, owner, id, Settle::Cancel)?;
             Ok(StoredStatus::Cancelled)

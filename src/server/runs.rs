@@ -74,8 +74,9 @@ pub(crate) async fn start(
             here = ready;
             Ok(run)
         })?;
-        // Watched before the status is read, so no stop goes unseen.
-        let stops = app.hub.watch_stops(run);
+        // Watched before the status is read, so no stop goes unseen. A run this request
+        // drives has stopped, or been handed on at the deadline, when its drive returns.
+        let stops = here.is_none().then(|| app.hub.watch_stops(run));
         let stopped = match here.map(|ready| drive_here(app, run, &hash, ready, until)) {
             Some(DrivenHere::Going(going, owner)) => {
                 app.executor.submit(Job {
@@ -94,7 +95,7 @@ pub(crate) async fn start(
         Ok((run, stops, stopped))
     })
     .await?;
-    if wait {
+    if wait && let Some(stops) = stops.as_mut() {
         let until = tokio::time::Instant::from_std(until);
         // Woken only when the run stops being driven (its job ends, or the server stops),
         // not by each committed step; a run resumed meanwhile stops again later.
@@ -106,9 +107,11 @@ pub(crate) async fn start(
             stopped = blocking(&app, move |app| stopped_view(app, run)).await?;
         }
     }
-    drop(stops);
-    // Nobody else may listen to this run: its channels go with the last listener.
-    app.hub.forget_if_unheard(run);
+    if stops.is_some() {
+        drop(stops);
+        // Nobody else may listen to this run: its channels go with the last listener.
+        app.hub.forget_if_unheard(run);
+    }
     if let Some(view) = stopped {
         return Ok((StatusCode::OK, Json(view)));
     }

@@ -317,6 +317,10 @@ impl RunStore for SharedStore {
         let owner = owner.clone();
         self.grouped(move |store| store.claim_attention(run, &owner))
     }
+    fn cancel_idle(&mut self, run: RunId, owner: &Owner) -> Result<(), StoreError> {
+        let owner = owner.clone();
+        self.grouped(move |store| store.cancel_idle(run, &owner))
+    }
     fn set_status(
         &mut self,
         run: RunId,

@@ -241,3 +241,50 @@ fn listing_interrupted_runs_finds_them_among_many_live_ones() {
     };
     assert_eq!(store.runs(&running).unwrap().len(), ids.len() - 3);
 }
+
+#[test]
+fn cancelling_an_idle_run_takes_one_write_and_refuses_what_a_claim_refuses() {
+    let (mut store, running, owner) = store_with_run(SqliteStore::in_memory().unwrap());
+    let canceller = Owner::this_process();
+    // Driven by a live owner: that owner must stop it.
+    assert!(matches!(
+        store.cancel_idle(running, &canceller),
+        Err(StoreError::OwnedByLiveProcess { .. })
+    ));
+    // Interrupted (given up while running), waiting and queued runs are cancelled.
+    store.release(running, &owner).unwrap();
+    let waiting = new_run(&mut store, &owner, RunStatus::Running);
+    store
+        .set_status(waiting, &owner, RunStatus::Waiting)
+        .unwrap();
+    store.release(waiting, &owner).unwrap();
+    let queued = new_run(&mut store, &owner, RunStatus::Queued);
+    for run in [running, waiting, queued] {
+        store.cancel_idle(run, &canceller).unwrap();
+        let record = store.run(run).unwrap().unwrap();
+        assert_eq!(record.status, RunStatus::Cancelled);
+        assert_eq!(record.owner, None);
+        assert!(record.finished_at.is_some());
+        // Its log and state are as they were.
+        assert_eq!(store.load(run).unwrap().state["n"], json!(0));
+    }
+    assert!(matches!(
+        store.cancel_idle(queued, &canceller),
+        Err(StoreError::Finished {
+            status: RunStatus::Cancelled,
+            ..
+        })
+    ));
+    let attention = new_run(&mut store, &owner, RunStatus::Running);
+    store
+        .set_status(attention, &owner, RunStatus::NeedsAttention)
+        .unwrap();
+    assert!(matches!(
+        store.cancel_idle(attention, &canceller),
+        Err(StoreError::NeedsAttention { .. })
+    ));
+    assert!(matches!(
+        store.cancel_idle(77, &canceller),
+        Err(StoreError::NotFound { run: 77 })
+    ));
+}

@@ -63,6 +63,7 @@
 //! ```
 
 mod batch;
+mod claim;
 mod error;
 mod flows;
 mod lease;
@@ -234,6 +235,11 @@ pub trait RunStore: Send {
     /// Takes a `needs-attention` run, and only such a run, for `owner` once a person has
     /// decided what it does next (the one way out of that status: `durable::settle`).
     fn claim_attention(&mut self, run: RunId, owner: &Owner) -> Result<LoadedRun, StoreError>;
+    /// Cancels a run nobody drives (interrupted, waiting or queued) in one transaction,
+    /// without loading it: `cancelled`, no owner. Refused as [`Self::claim`] refuses (a
+    /// finished run with [`StoreError::Finished`], a `needs-attention` one, one a live
+    /// process drives).
+    fn cancel_idle(&mut self, run: RunId, owner: &Owner) -> Result<(), StoreError>;
     fn set_status(
         &mut self,
         run: RunId,

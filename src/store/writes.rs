@@ -6,9 +6,10 @@
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
+use super::claim::Claimable;
 use super::reads::{keyed_run, list_events, list_runs, load_run, run_record};
 use super::replay::{RunTrack, parse_delta};
-use super::rows::{millis, now_millis, status_as_read, stored_count, stored_status};
+use super::rows::{millis, now_millis, stored_count};
 use super::{
     Commit, FlowRecord, LEASE, LoadedRun, NewRun, Owner, RunFilter, RunId, RunRecord, RunStatus,
     RunStore, SqliteStore, StoreError, StoredEvent,
@@ -24,7 +25,7 @@ const COMMIT_KEEPING_STATUS: &str = "UPDATE runs SET checkpoint = ?3, steps = ?4
      finished_at = CASE WHEN ?9 THEN coalesce(finished_at, ?7) END \
      WHERE id = ?1 AND owner = ?2 AND ?5 IS NOT NULL";
 
-fn lease_until() -> i64 {
+pub(super) fn lease_until() -> i64 {
     now_millis().saturating_add(stored_count(
         LEASE.as_millis().try_into().unwrap_or(u64::MAX),
     ))
@@ -255,6 +256,10 @@ impl RunStore for SqliteStore {
         self.claim_if(run, owner, Claimable::NeedsAttention)
     }
 
+    fn cancel_idle(&mut self, run: RunId, owner: &Owner) -> Result<(), StoreError> {
+        self.cancel_idle_run(run, owner)
+    }
+
     fn set_status(
         &mut self,
         run: RunId,
@@ -326,72 +331,5 @@ impl RunStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         list_events(&self.conn, &self.path, run, after, limit)
-    }
-}
-
-/// Which runs a claim takes.
-#[derive(Clone, Copy)]
-enum Claimable {
-    /// Interrupted, waiting or queued ones.
-    Resumable,
-    /// Only `needs-attention` ones.
-    NeedsAttention,
-}
-
-impl SqliteStore {
-    fn claim_if(
-        &mut self,
-        run: RunId,
-        owner: &Owner,
-        claimable: Claimable,
-    ) -> Result<LoadedRun, StoreError> {
-        let (loaded, mut track) = self.write_tx(|store| {
-            let sqlite = |cause| StoreError::sqlite(&store.path, cause);
-            let (status, holder, lease): (String, Option<String>, Option<i64>) = store
-                .conn
-                .prepare_cached("SELECT status, owner, lease_until FROM runs WHERE id = ?1")
-                .and_then(|mut statement| {
-                    statement
-                        .query_row([run], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                        .optional()
-                })
-                .map_err(sqlite)?
-                .ok_or(StoreError::NotFound { run })?;
-            let stored = stored_status(run, &status)?;
-            match (
-                status_as_read(stored, holder.as_deref(), lease, now_millis()),
-                claimable,
-            ) {
-                (RunStatus::NeedsAttention, Claimable::NeedsAttention) => {}
-                (status, Claimable::NeedsAttention) => {
-                    return Err(StoreError::NoAttentionNeeded { run, status });
-                }
-                (status, _) if status.is_final() => {
-                    return Err(StoreError::Finished { run, status });
-                }
-                (RunStatus::NeedsAttention, _) => return Err(StoreError::NeedsAttention { run }),
-                (RunStatus::Running, _) if holder.as_deref() != Some(owner.id()) => {
-                    return Err(StoreError::OwnedByLiveProcess {
-                        run,
-                        owner: holder.unwrap_or_default(),
-                    });
-                }
-                _ => {}
-            }
-            store
-                .conn
-                .prepare_cached(
-                    "UPDATE runs SET status = 'running', owner = ?2, lease_until = ?3, \
-                     updated_at = ?4 WHERE id = ?1",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![run, owner.id(), lease_until(), now_millis()])
-                })
-                .map_err(sqlite)?;
-            load_run(&store.conn, &store.path, run)
-        })?;
-        track.status = Some(RunStatus::Running);
-        self.tracks.insert(run, track);
-        Ok(loaded)
     }
 }
