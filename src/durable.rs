@@ -275,8 +275,7 @@ pub fn drive_until(
         // Handed back when the run would go on (or wake from a backoff) only after the
         // deadline.
         if let Some(deadline) = deadline
-            && let Some(at) = goes_on_at(&progress)
-            && at >= deadline
+            && goes_on_after(&progress, deadline)
         {
             // A backoff is in the checkpoint: whoever drives on sleeps what is left of it.
             return Ok(Err(Box::new(run)));
@@ -296,16 +295,18 @@ pub fn drive_until(
     }
 }
 
-/// When a run that made `progress` takes its next step: now, at the end of a backoff, or
-/// never (it stopped).
-fn goes_on_at(progress: &Progress) -> Option<Instant> {
-    match progress {
+/// Whether a run that made `progress` takes its next step (now, or at the end of a
+/// backoff) only at or after `deadline`; `false` for a run that stopped.
+fn goes_on_after(progress: &Progress, deadline: Instant) -> bool {
+    let next = match progress {
         Progress::Continued => Some(Instant::now()),
+        // A backoff too long for an `Instant` ends after any deadline.
         Progress::Sleeping { until } => {
-            Some(Instant::now() + until.duration_since(SystemTime::now()).unwrap_or_default())
+            Instant::now().checked_add(until.duration_since(SystemTime::now()).unwrap_or_default())
         }
-        _ => None,
-    }
+        _ => return false,
+    };
+    next.is_none_or(|next| next >= deadline)
 }
 
 /// The run's error as the store keeps it: its code, message and node.

@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 use crate::diagnostics::FileReport;
 use crate::runtime::{Checkpoint, Run};
 use crate::store::{
-    IdempotencyKey, MAX_PAGE, NewRun, Owner, RunFilter, RunId, RunRecord, RunStatus, RunStore,
+    IdempotencyKey, LoadedRun, MAX_PAGE, NewRun, Owner, RunFilter, RunId, RunRecord, RunStatus,
+    RunStore, StoredEvent,
 };
 
 use super::error::ApiError;
@@ -66,7 +67,8 @@ pub(crate) async fn start(
     let timeout = asked.timeout.as_ref().map(timeout).transpose()?;
     let limits = app.config.run_limits(asked.max_steps, timeout);
     let wait = asked.wait;
-    let until = Instant::now() + app.config.max_wait;
+    // `None`: a wait too long for an `Instant` (any `--max-wait` is accepted), no deadline.
+    let until = Instant::now().checked_add(app.config.max_wait);
     let (run, mut stops, mut stopped) = blocking(&app, move |app| {
         let mut here = None;
         let (run, _) = app.idempotent(key.as_deref(), &body, |keyed| {
@@ -96,11 +98,15 @@ pub(crate) async fn start(
     })
     .await?;
     if wait && let Some(stops) = stops.as_mut() {
-        let until = tokio::time::Instant::from_std(until);
+        let until = until.map(tokio::time::Instant::from_std);
         // Woken only when the run stops being driven (its job ends, or the server stops),
         // not by each committed step; a run resumed meanwhile stops again later.
         while stopped.is_none() && !app.executor.is_stopping() {
-            match tokio::time::timeout_at(until, stops.changed()).await {
+            let changed = match until {
+                Some(until) => tokio::time::timeout_at(until, stops.changed()).await,
+                None => Ok(stops.changed().await),
+            };
+            match changed {
                 Err(_) | Ok(Err(_)) => break,
                 Ok(Ok(())) => {}
             }
@@ -122,14 +128,14 @@ pub(crate) async fn start(
     ))
 }
 
-/// The run's view once it is no longer queued or running (read with its status, in one hop
-/// to a blocking thread: most wakes of a waiting request are the run's end); `None` before.
+/// The run's view once it is no longer queued or running (one read, in one hop to a
+/// blocking thread: most wakes of a waiting request are the run's end); `None` before.
 fn stopped_view(app: &AppState, run: RunId) -> Result<Option<Value>, ApiError> {
-    if matches!(status(app, run)?, RunStatus::Queued | RunStatus::Running) {
-        Ok(None)
-    } else {
-        view(app, run).map(Some)
+    let (loaded, events) = app.read(|store| store.load_with_log(run, MAX_LOG))?;
+    if matches!(loaded.record.status, RunStatus::Queued | RunStatus::Running) {
+        return Ok(None);
     }
+    view_of(app, run, loaded, &events).map(Some)
 }
 
 /// The longest `Idempotency-Key` kept (as Stripe's API allows): keys are stored with their run.
@@ -188,7 +194,13 @@ enum DrivenHere {
 /// Drives a run made by this request (no hand-off to a worker, and no wake-up to learn it
 /// stopped) until it stops or `until`; a run still going then is handed back with its
 /// owner, to be queued, its slot given back first so that a worker may take it.
-fn drive_here(app: &AppState, id: RunId, hash: &str, here: Here<'_>, until: Instant) -> DrivenHere {
+fn drive_here(
+    app: &AppState,
+    id: RunId,
+    hash: &str,
+    here: Here<'_>,
+    until: Option<Instant>,
+) -> DrivenHere {
     let Here {
         run,
         owner,
@@ -196,16 +208,7 @@ fn drive_here(app: &AppState, id: RunId, hash: &str, here: Here<'_>, until: Inst
         slot,
     } = here;
     let cancel = app.executor.token(id);
-    let driven = executor::drive(
-        app,
-        &mut store,
-        id,
-        hash,
-        &owner,
-        *run,
-        &cancel,
-        Some(until),
-    );
+    let driven = executor::drive(app, &mut store, id, hash, &owner, *run, &cancel, until);
     drop(slot);
     match driven {
         Ok(Some(going)) => DrivenHere::Going(going, owner),
@@ -315,6 +318,16 @@ pub(crate) async fn state(
 /// A run as stored: status, the node it is at, state, log (the `--trace` records) and error.
 pub(crate) fn view(app: &AppState, run: RunId) -> Result<Value, ApiError> {
     let (loaded, events) = app.read(|store| store.load_with_log(run, MAX_LOG))?;
+    view_of(app, run, loaded, &events)
+}
+
+/// The view of a run loaded with (the first page of) its log.
+fn view_of(
+    app: &AppState,
+    run: RunId,
+    loaded: LoadedRun,
+    events: &[StoredEvent],
+) -> Result<Value, ApiError> {
     let graph = app.graph(&loaded.record.flow_hash)?;
     let interpreter = &graph.interpreter;
     let run_name = run.to_string();
