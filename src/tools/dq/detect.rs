@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::cell::EMAIL_PATTERN;
+use super::counted::Counted;
 use super::dataset::Dataset;
 use super::duplicates::DuplicateRows;
 use super::numeric_stats::NumericStats;
@@ -92,8 +93,8 @@ impl Tool for Detect {
             anomalies.extend(category_anomaly(name, tally));
         }
         let duplicates = Mismatches {
-            count: duplicates.count,
-            examples: (duplicates.examples.iter())
+            count: duplicates.found.count,
+            examples: (duplicates.found.examples.iter())
                 .map(|(row, first)| json!({ "row": row, "first": first }))
                 .collect(),
         };
@@ -148,21 +149,10 @@ fn patterns(call: &ToolCall<'_>, columns: &[String]) -> Result<Vec<(usize, Patte
         .collect()
 }
 
-/// How many rows have something, and the first few of them.
-#[derive(Debug, Default)]
-struct Mismatches {
-    count: u64,
-    examples: Vec<Value>,
-}
+/// Rows that have an anomaly, their examples as the anomaly shows them.
+type Mismatches = Counted<Value>;
 
 impl Mismatches {
-    fn push(&mut self, example: Value) {
-        self.count += 1;
-        if self.examples.len() < EXAMPLES {
-            self.examples.push(example);
-        }
-    }
-
     fn anomaly(
         &self,
         kind: &str,

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 
 use super::cell::Cell;
+use super::counted::Counted;
 use super::fast_hash::{FastBuild, FastHasher};
-use super::summary::EXAMPLES;
 
 /// The fingerprint of a row's cells, in column order.
 pub(super) fn fingerprint<'a>(cells: impl IntoIterator<Item = Cell<'a>>) -> u64 {
@@ -53,9 +53,8 @@ pub(super) fn record_fingerprint(record: &csv::StringRecord, scratch: &mut Vec<u
 #[derive(Debug, Default)]
 pub(super) struct DuplicateRows {
     first_rows: HashMap<u64, usize, FastBuild>,
-    pub(super) count: u64,
-    /// The first few duplicates: (row, the earlier row it repeats).
-    pub(super) examples: Vec<(usize, usize)>,
+    /// The duplicates: (row, the earlier row it repeats).
+    pub(super) found: Counted<(usize, usize)>,
 }
 
 impl DuplicateRows {
@@ -63,10 +62,7 @@ impl DuplicateRows {
     pub(super) fn observe(&mut self, row: usize, fingerprint: u64) {
         let first = *self.first_rows.entry(fingerprint).or_insert(row);
         if first != row {
-            self.count += 1;
-            if self.examples.len() < EXAMPLES {
-                self.examples.push((row, first));
-            }
+            self.found.push((row, first));
         }
     }
 }
@@ -94,8 +90,8 @@ mod tests {
             );
         }
         // A blank cell is a null, as an empty one is.
-        assert_eq!(duplicates.count, 3);
-        assert_eq!(duplicates.examples, vec![(2, 0), (3, 1), (5, 0)]);
+        assert_eq!(duplicates.found.count, 3);
+        assert_eq!(duplicates.found.examples, vec![(2, 0), (3, 1), (5, 0)]);
     }
 
     #[test]

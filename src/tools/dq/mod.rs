@@ -4,6 +4,7 @@
 
 mod apply;
 mod cell;
+mod counted;
 mod csv_batches;
 mod dataset;
 mod detect;

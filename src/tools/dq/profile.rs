@@ -141,7 +141,7 @@ pub(super) mod tests {
         ));
         assert_eq!(
             unclosed,
-            "`dataset` quote.csv: the record at byte 4 is longer than 16 MiB (is a quote left open?)"
+            "`dataset` quote.csv: the record at line 2 (byte 4) is longer than 16 MiB (is a quote left open?)"
         );
         let missing = failure(call_in(
             &Profile,

@@ -18,6 +18,8 @@ pub(super) struct RecordBound {
     /// Bytes handed to the parser so far.
     handed: u64,
     record_start: u64,
+    /// The line it begins on (1 for the first).
+    record_line: u64,
 }
 
 impl RecordBound {
@@ -26,21 +28,25 @@ impl RecordBound {
             file,
             handed: 0,
             record_start: 0,
+            record_line: 1,
         }
     }
 }
 
-/// Why a read stopped: the record starting at byte `start` is longer than the bound.
+/// Why a read stopped: the record starting at byte `start`, on line `line`, is longer than
+/// the bound.
 #[derive(Debug)]
 pub(super) struct RecordTooLong {
     pub(super) start: u64,
+    pub(super) line: u64,
 }
 
 impl std::fmt::Display for RecordTooLong {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             formatter,
-            "the record at byte {} is longer than {} MiB",
+            "the record at line {} (byte {}) is longer than {} MiB",
+            self.line,
             self.start,
             MAX_RECORD_BYTES >> 20
         )
@@ -57,6 +63,7 @@ impl Read for RecordBound {
                 io::ErrorKind::InvalidData,
                 RecordTooLong {
                     start: self.record_start,
+                    line: self.record_line,
                 },
             ));
         }
@@ -85,8 +92,10 @@ pub(super) fn read_record(
 }
 
 fn mark_next_record(reader: &mut CsvReader) {
-    let next = reader.position().byte();
-    reader.get_mut().record_start = next;
+    let next = reader.position().clone();
+    let bound = reader.get_mut();
+    bound.record_start = next.byte();
+    bound.record_line = next.line();
 }
 
 /// The bound's failure inside a CSV error, if that is what it is.
@@ -124,6 +133,7 @@ mod tests {
         assert_eq!(&record[1], "2");
         let error = read_record(&mut reader, &mut record).unwrap_err();
         assert_eq!(too_long(&error).map(|found| found.start), Some(8));
+        assert_eq!(too_long(&error).map(|found| found.line), Some(3));
         assert!(record.as_slice().len() <= long);
     }
 
