@@ -2,23 +2,21 @@
 //!
 //! Rules run in list order on each row; a rule that drops the row ends it. Over `rows` the
 //! new rows replace `rows`; over a CSV `dataset` the repaired table is streamed to `output`
-//! (the argument, else the state's `output`; written beside it first, then renamed, so
-//! `output` may be the dataset itself) and `dataset` is pointed at it.
+//! and `dataset` is pointed at it ([`super::apply_csv`]).
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
+use super::apply_csv::apply_to_csv;
 use super::cell::{Cell, trim};
-use super::csv_batches::for_each_batch;
-use super::dataset::{Dataset, checkpoint, open_csv, row_object};
+use super::dataset::{Dataset, checkpoint, row_object};
 use super::duplicates::fingerprint;
 use super::fast_hash::FastBuild;
 use super::rules::{Action, Rule, read_rules};
 use super::summary::number_json;
 use super::{column_index, state_list};
-use crate::tools::{Access, Tool, ToolCall, ToolFailure};
+use crate::tools::{Tool, ToolCall, ToolFailure};
 
 pub(super) struct Apply;
 
@@ -53,51 +51,7 @@ impl Tool for Apply {
                 changes.insert("rows".into(), Value::Array(repaired));
             }
             Dataset::Csv { path, shown } => {
-                let output = match call.args.get("output").or_else(|| call.state.get("output")) {
-                    Some(Value::String(output)) => output.clone(),
-                    _ => {
-                        return Err(ToolFailure::failed(
-                            "dq.apply_rules over a CSV `dataset` needs an `output` path (the argument or a state field)",
-                        ));
-                    }
-                };
-                let target = call
-                    .path(&output, Access::Write)
-                    .map_err(|error| ToolFailure::failed(format!("`output` {output}: {error}")))?;
-                let staging = target.with_extension("csv.partial");
-                let fail = |error: &dyn std::fmt::Display| {
-                    ToolFailure::failed(format!(
-                        "`output` {output}: cannot write {}: {error}",
-                        staging.display()
-                    ))
-                };
-                let mut writer = csv::WriterBuilder::new()
-                    .buffer_capacity(1 << 16)
-                    .from_writer(create_staging(&staging).map_err(|error| fail(&error))?);
-                writer
-                    .write_record(&columns)
-                    .map_err(|error| fail(&error))?;
-                let mut cells: Vec<Value> = Vec::with_capacity(columns.len());
-                let (mut index, mut kept) = (0usize, 0usize);
-                for_each_batch(open_csv(path, shown)?, shown, None, |records, _| {
-                    for record in records.iter() {
-                        checkpoint(call, index)?;
-                        index += 1;
-                        refill(&mut cells, record);
-                        if repair.row(&mut cells) {
-                            kept += 1;
-                            writer
-                                .write_record(cells.iter().map(csv_field))
-                                .map_err(|error| fail(&error))?;
-                        }
-                    }
-                    Ok(())
-                })?;
-                writer.flush().map_err(|error| fail(&error))?;
-                drop(writer);
-                std::fs::rename(&staging, &target).map_err(|error| fail(&error))?;
-                changes.insert("row_count".into(), kept.into());
-                changes.insert("dataset".into(), output.into());
+                apply_to_csv(call, (path, shown), &columns, &mut repair, &mut changes)?;
             }
         }
         changes.insert("applied".into(), repair.applied());
@@ -105,45 +59,8 @@ impl Tool for Apply {
     }
 }
 
-/// A new file at `staging`: one left by an earlier, interrupted apply (or a link someone put
-/// there) is removed first, never written through.
-fn create_staging(staging: &std::path::Path) -> std::io::Result<std::fs::File> {
-    match std::fs::remove_file(staging) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(staging)
-}
-
-/// Sets `cells` to the record's texts, refilling the strings the last record left (no
-/// allocation per cell once they have grown to the column's widths).
-fn refill(cells: &mut Vec<Value>, record: &csv::StringRecord) {
-    cells.resize_with(record.len(), || Value::String(String::new()));
-    for (cell, text) in cells.iter_mut().zip(record) {
-        match cell {
-            Value::String(buffer) => {
-                buffer.clear();
-                buffer.push_str(text);
-            }
-            other => *other = Value::String(text.to_owned()),
-        }
-    }
-}
-
-/// A repaired cell as a CSV field: a null is empty, a non-string value its JSON text.
-fn csv_field(cell: &Value) -> Cow<'_, [u8]> {
-    match cell {
-        Value::String(text) => Cow::Borrowed(text.as_bytes()),
-        Value::Null => Cow::Borrowed(b""),
-        other => Cow::Owned(other.to_string().into_bytes()),
-    }
-}
-
 /// The rules with their columns resolved, and what each has changed so far.
-struct Repair<'r> {
+pub(super) struct Repair<'r> {
     rules: Vec<(&'r Rule, Option<usize>)>,
     /// Cells and rows each rule changed (a dropped row counts as a row).
     changed: Vec<(u64, u64)>,
@@ -177,8 +94,26 @@ impl<'r> Repair<'r> {
         })
     }
 
+    /// Which of the table's `count` columns no rule changes, when no rule drops a row (a
+    /// dropped row moves every later row): those columns are written as they were read.
+    pub(super) fn untouched_columns(&self, count: usize) -> Option<Vec<bool>> {
+        let mut untouched = vec![true; count];
+        for (rule, column) in &self.rules {
+            if matches!(
+                rule.action,
+                Action::DropDuplicates | Action::DropMalformed(_)
+            ) {
+                return None;
+            }
+            if let Some(column) = column {
+                untouched[*column] = false;
+            }
+        }
+        Some(untouched)
+    }
+
     /// Repairs one row in place; false when a rule drops it.
-    fn row(&mut self, cells: &mut [Value]) -> bool {
+    pub(super) fn row(&mut self, cells: &mut [Value]) -> bool {
         for (index, (rule, column)) in self.rules.iter().enumerate() {
             let outcome = match (&rule.action, column) {
                 (Action::DropDuplicates, _) => {

@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, mpsc};
 
+use super::content_digest::Digest;
 use super::dataset::csv_failure;
 use super::duplicates::{DuplicateRows, record_fingerprint};
 use super::record_bound::{CsvReader, read_record};
@@ -14,7 +15,7 @@ use crate::tools::ToolFailure;
 
 /// Records per batch: big enough that handing one over costs nothing per record, small
 /// enough (some 200 KB) to stay in cache.
-const BATCH: usize = 2048;
+pub(super) const BATCH: usize = 2048;
 
 pub(super) type Batch = Arc<Vec<csv::StringRecord>>;
 
@@ -34,17 +35,18 @@ impl Recycler {
 
 /// Calls `consume` with the file's records in order, a batch at a time; stops at the first
 /// error, `consume`'s or the reader's (a CSV error comes after the records before it).
-/// `duplicates`, if given, sees every record read.
+/// `duplicates`, if given, sees every record read. The digest of the file's bytes, as read,
+/// comes back.
 pub(super) fn for_each_batch(
     reader: CsvReader,
     shown: &str,
     duplicates: Option<&mut DuplicateRows>,
     mut consume: impl FnMut(&Batch, &Recycler) -> Result<(), ToolFailure>,
-) -> Result<(), ToolFailure> {
+) -> Result<Digest, ToolFailure> {
     let (full_sender, full) = mpsc::sync_channel::<Result<Vec<csv::StringRecord>, csv::Error>>(1);
     let (empty_sender, empty) = mpsc::channel::<Vec<csv::StringRecord>>();
     std::thread::scope(|scope| {
-        scope.spawn(move || read_batches(reader, &full_sender, &empty, duplicates));
+        let reader = scope.spawn(move || read_batches(reader, &full_sender, &empty, duplicates));
         // Returning early drops `full`: the reader's next send fails and it stops.
         let recycler = Recycler(empty_sender);
         for batch in full {
@@ -52,7 +54,10 @@ pub(super) fn for_each_batch(
             consume(&batch, &recycler)?;
             recycler.give_back(batch);
         }
-        Ok(())
+        // Every batch came and no error: the reader read to the end.
+        Ok(reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     })
 }
 
@@ -61,7 +66,7 @@ fn read_batches(
     full: &mpsc::SyncSender<Result<Vec<csv::StringRecord>, csv::Error>>,
     empty: &mpsc::Receiver<Vec<csv::StringRecord>>,
     mut duplicates: Option<&mut DuplicateRows>,
-) {
+) -> Digest {
     let (mut row, mut scratch) = (0, Vec::new());
     loop {
         let mut batch = empty.try_recv().unwrap_or_default();
@@ -88,14 +93,16 @@ fn read_batches(
             }
         }
         let last = filled < BATCH;
+        // A digest that comes back when the consumer stopped early, or after an error, is
+        // not looked at.
         if filled > 0 && full.send(Ok(batch)).is_err() {
-            return;
+            return reader.get_ref().digest();
         }
         if let Some(error) = error {
             let _ = full.send(Err(error));
         }
         if last {
-            return;
+            return reader.get_ref().digest();
         }
     }
 }

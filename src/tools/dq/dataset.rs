@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::cell::Cell;
+use super::content_digest::Digest;
 use super::csv_batches::{Batch, Recycler, for_each_batch};
 use super::duplicates::DuplicateRows;
 use super::record_bound::{CsvReader, RecordBound, too_long};
@@ -114,7 +115,8 @@ impl<'a> Dataset<'a> {
 /// Calls `visit` with each record of the CSV file (its index and cells), in order, checking
 /// for a cancel or the deadline between records; `batch` first sees each batch of records
 /// and the index of its first, to hand it to another thread as well. `duplicates`, if
-/// given, sees every record (on the reader's thread).
+/// given, sees every record (on the reader's thread). The digest of the file's bytes, as
+/// read, comes back.
 pub(super) fn for_each_csv_row(
     call: &ToolCall<'_>,
     path: &std::path::Path,
@@ -122,7 +124,7 @@ pub(super) fn for_each_csv_row(
     duplicates: Option<&mut DuplicateRows>,
     mut batch: impl FnMut(usize, &Batch, &Recycler),
     mut visit: impl FnMut(usize, &[Cell<'_>]) -> Result<(), ToolFailure>,
-) -> Result<(), ToolFailure> {
+) -> Result<Digest, ToolFailure> {
     let mut index = 0;
     let mut spare: Vec<Cell<'static>> = Vec::new();
     for_each_batch(

@@ -8,6 +8,7 @@ use super::cell::EMAIL_PATTERN;
 use super::counted::Counted;
 use super::dataset::Dataset;
 use super::duplicates::DuplicateRows;
+use super::kept::{KEPT, TableTally};
 use super::numeric_stats::NumericStats;
 use super::pattern::Pattern;
 use super::summary::{ColumnTally, ColumnType, Distinct, EXAMPLES, number_json};
@@ -42,30 +43,42 @@ impl Tool for Detect {
         let columns = dataset.columns()?;
         let chosen = selected_columns(call, &columns)?;
         let patterns = patterns(call, &columns)?;
-        let mut tallies: Vec<(usize, ColumnTally)> = (0..columns.len())
-            .map(|column| (column, ColumnTally::default()))
-            .collect();
         let mut mismatches: Vec<Mismatches> =
             patterns.iter().map(|_| Mismatches::default()).collect();
-        let mut duplicates = DuplicateRows::default();
-        tally_columns(
-            &dataset,
-            call,
-            &columns,
-            &mut tallies,
-            Some(&mut duplicates),
-            !patterns.is_empty(),
-            |row, cells| {
-                for ((column, pattern), found) in patterns.iter().zip(&mut mismatches) {
-                    if let Some(text) = cells[*column].text()
-                        && !pattern.is_match(&text)
-                    {
-                        found.push(json!({ "row": row, "value": text }));
+        // Patterns are matched row by row: kept tallies have none of that.
+        let kept = match &dataset {
+            Dataset::Csv { path, .. } if patterns.is_empty() => KEPT
+                .take_current(path)
+                .filter(|(_, table)| table.columns == columns),
+            _ => None,
+        };
+        let (tallies, duplicates, digest) = if let Some((digest, table)) = kept {
+            (table.tallies, table.duplicates, Some(digest))
+        } else {
+            let mut tallies: Vec<(usize, ColumnTally)> = (0..columns.len())
+                .map(|column| (column, ColumnTally::default()))
+                .collect();
+            let mut duplicates = DuplicateRows::default();
+            let digest = tally_columns(
+                &dataset,
+                call,
+                &columns,
+                &mut tallies,
+                Some(&mut duplicates),
+                !patterns.is_empty(),
+                |row, cells| {
+                    for ((column, pattern), found) in patterns.iter().zip(&mut mismatches) {
+                        if let Some(text) = cells[*column].text()
+                            && !pattern.is_match(&text)
+                        {
+                            found.push(json!({ "row": row, "value": text }));
+                        }
                     }
-                }
-                Ok(())
-            },
-        )?;
+                    Ok(())
+                },
+            )?;
+            (tallies, duplicates, digest)
+        };
         let mut anomalies = Vec::new();
         for &column in &chosen {
             let name = columns[column].as_str();
@@ -92,19 +105,28 @@ impl Tool for Detect {
             anomalies.extend(outlier_anomaly(name, tally, stats, outliers));
             anomalies.extend(category_anomaly(name, tally));
         }
-        let duplicates = Mismatches {
+        let duplicate_rows = Mismatches {
             count: duplicates.found.count,
             examples: (duplicates.found.examples.iter())
                 .map(|(row, first)| json!({ "row": row, "first": first }))
                 .collect(),
         };
-        anomalies.extend(duplicates.anomaly("duplicate_rows", "", |entry| {
+        anomalies.extend(duplicate_rows.anomaly("duplicate_rows", "", |entry| {
             entry.insert("column".into(), Value::Null);
         }));
         let total: u64 = anomalies
             .iter()
             .filter_map(|anomaly| anomaly["count"].as_u64())
             .sum();
+        // Kept (or kept again) for the apply that usually comes next.
+        if let (Dataset::Csv { path, .. }, Some(digest)) = (&dataset, digest) {
+            let table = TableTally {
+                columns,
+                tallies,
+                duplicates,
+            };
+            KEPT.keep(path.clone(), digest, table);
+        }
         let mut changes = Map::new();
         changes.insert("anomalies".into(), Value::Array(anomalies));
         changes.insert("anomaly_count".into(), total.into());

@@ -27,7 +27,7 @@ pub(super) type FastBuild = BuildHasherDefault<FastHasher>;
 
 /// The 128-bit product's halves, xored.
 #[allow(clippy::cast_possible_truncation)] // the halves are taken on purpose
-fn fold(a: u64, b: u64) -> u64 {
+pub(super) fn fold(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
     (product as u64) ^ ((product >> 64) as u64)
 }

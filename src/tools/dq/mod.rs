@@ -3,7 +3,9 @@
 //! [`dataset`]). docs/tools.md documents them for users.
 
 mod apply;
+mod apply_csv;
 mod cell;
+mod content_digest;
 mod counted;
 mod csv_batches;
 mod dataset;
@@ -12,6 +14,7 @@ mod duplicates;
 mod fast_hash;
 mod float_sort;
 mod hll;
+mod kept;
 mod numeric_stats;
 mod pattern;
 mod profile;
@@ -21,6 +24,7 @@ mod summary;
 mod tally_pass;
 #[cfg(test)]
 mod testing;
+mod written_tally;
 
 use serde_json::Value;
 

@@ -3,6 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::dataset::Dataset;
+use super::duplicates::DuplicateRows;
+use super::kept::{KEPT, TableTally};
 use super::summary::ColumnTally;
 use super::tally_pass::tally_columns;
 use super::{int_arg, selected_columns};
@@ -22,13 +24,22 @@ impl Tool for Profile {
         let mut tallies: Vec<(usize, ColumnTally)> = (chosen.iter())
             .map(|&column| (column, ColumnTally::estimating()))
             .collect();
+        // Detect usually comes next, over the same file, and needs the same tallies and
+        // the duplicate rows: a profile of every column keeps them for it ([`KEPT`]).
+        let keeps = matches!(dataset, Dataset::Csv { .. })
+            && chosen.len() == columns.len()
+            && chosen
+                .iter()
+                .enumerate()
+                .all(|(position, &column)| position == column);
+        let mut duplicates = DuplicateRows::default();
         let mut row_count = 0usize;
-        tally_columns(
+        let digest = tally_columns(
             &dataset,
             call,
             &columns,
             &mut tallies,
-            None,
+            keeps.then_some(&mut duplicates),
             false,
             |_, _| {
                 row_count += 1;
@@ -38,6 +49,14 @@ impl Tool for Profile {
         let profile: Map<String, Value> = (tallies.iter())
             .map(|(column, tally)| (columns[*column].clone(), tally.to_json(top)))
             .collect();
+        if let (Dataset::Csv { path, .. }, Some(digest), true) = (&dataset, digest, keeps) {
+            let table = TableTally {
+                columns,
+                tallies,
+                duplicates,
+            };
+            KEPT.keep(path.clone(), digest, table);
+        }
         let mut changes = Map::new();
         changes.insert("profile".into(), Value::Object(profile));
         changes.insert("row_count".into(), row_count.into());

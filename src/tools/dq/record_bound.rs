@@ -6,6 +6,8 @@
 use std::fs::File;
 use std::io::{self, Read};
 
+use super::content_digest::{Digest, Digester};
+
 /// The longest record read (its bytes, with the parser's read-ahead).
 pub(super) const MAX_RECORD_BYTES: u64 = 16 << 20;
 
@@ -15,6 +17,8 @@ pub(super) type CsvReader = csv::Reader<RecordBound>;
 /// The file, and where the record being read began.
 pub(super) struct RecordBound {
     file: File,
+    /// Of the bytes handed to the parser: a pass's tallies are of these bytes.
+    digester: Digester,
     /// Bytes handed to the parser so far.
     handed: u64,
     record_start: u64,
@@ -26,10 +30,16 @@ impl RecordBound {
     pub(super) fn new(file: File) -> Self {
         RecordBound {
             file,
+            digester: Digester::default(),
             handed: 0,
             record_start: 0,
             record_line: 1,
         }
+    }
+
+    /// The digest of the bytes read so far: the file's, once it has been read to the end.
+    pub(super) fn digest(&self) -> Digest {
+        self.digester.finish()
     }
 }
 
@@ -71,6 +81,7 @@ impl Read for RecordBound {
             .len()
             .min(usize::try_from(allowed).unwrap_or(usize::MAX));
         let read = self.file.read(&mut buffer[..most])?;
+        self.digester.update(&buffer[..read]);
         self.handed += read as u64;
         Ok(read)
     }

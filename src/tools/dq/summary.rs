@@ -94,6 +94,11 @@ pub(super) struct ColumnTally {
     /// as it came. A column of numbers only is never counted so: the sorted `numbers` give
     /// its distinct values exactly, and it shows no top values.
     counting_numbers: bool,
+    /// Booleans (`false`s, `true`s) seen while the column has shown nothing else: they go
+    /// into `counts` once it shows another value, or is finished, so that a column of
+    /// booleans looks nothing up per cell. `counts` had nothing else in it by then, so it
+    /// ends as if they had been counted as they came.
+    pending_bools: [u64; 2],
     beyond: Beyond,
     /// Whether to estimate the distinct values past the bound ([`Distinct::Estimated`]).
     estimates: bool,
@@ -152,13 +157,29 @@ impl ColumnTally {
     }
 
     pub(super) fn observe(&mut self, row: usize, cell: Cell<'_>) {
-        match cell.parse() {
+        let parsed = cell.parse();
+        match parsed {
             Parsed::Null => {
                 self.nulls += 1;
                 if self.null_rows.len() < EXAMPLES {
                     self.null_rows.push(row);
                 }
+                return;
             }
+            Parsed::Bool(flag) => {
+                self.count_numbers();
+                self.bools += 1;
+                if self.bools == self.count() {
+                    self.pending_bools[usize::from(flag)] += 1;
+                } else {
+                    self.count_value(if flag { "true" } else { "false" });
+                }
+                return;
+            }
+            _ => self.count_pending_bools(),
+        }
+        match parsed {
+            Parsed::Null | Parsed::Bool(_) => {}
             Parsed::Int(int) => {
                 if int.unsigned_abs() > FLOAT_EXACT_INTS {
                     self.count_numbers();
@@ -176,11 +197,6 @@ impl ColumnTally {
                 if self.counting_numbers {
                     self.count_number(cell, is_written_as_float, |key| write!(key, "{float}"));
                 }
-            }
-            Parsed::Bool(flag) => {
-                self.count_numbers();
-                self.bools += 1;
-                self.count_value(if flag { "true" } else { "false" });
             }
             Parsed::Text(text) => {
                 self.count_numbers();
@@ -203,13 +219,36 @@ impl ColumnTally {
         }
     }
 
+    #[inline]
+    fn count_pending_bools(&mut self) {
+        if self.pending_bools != [0, 0] {
+            self.count_bools_now();
+        }
+    }
+
+    #[cold]
+    fn count_bools_now(&mut self) {
+        for (value, count) in ["false", "true"].into_iter().zip(self.pending_bools) {
+            if count > 0 {
+                *self.counts.entry(value.to_owned()).or_default() += count;
+            }
+        }
+        self.pending_bools = [0, 0];
+    }
+
     /// Counts from now on every number as it comes, and first those seen so far: each under
     /// the text a float is written as, which is an integer's own for every integer before
     /// (none is past [`FLOAT_EXACT_INTS`]).
+    /// Asked of every cell that is not a number: only the first does any work.
+    #[inline]
     fn count_numbers(&mut self) {
-        if self.counting_numbers {
-            return;
+        if !self.counting_numbers {
+            self.start_counting_numbers();
         }
+    }
+
+    #[cold]
+    fn start_counting_numbers(&mut self) {
         self.counting_numbers = true;
         let numbers = std::mem::take(&mut self.numbers);
         let mut key = String::new();
@@ -274,6 +313,7 @@ impl ColumnTally {
     /// Works out what needs all the column: the statistics of a numeric column (sorting its
     /// numbers, on the thread that tallied it).
     pub(super) fn finish(&mut self) {
+        self.count_pending_bools();
         if self.column_type().is_numeric() {
             self.numeric = NumericStats::of(self.numbers.iter().map(|&(_, value)| value).collect());
         }
@@ -542,5 +582,26 @@ mod tests {
         let big = tally(&["9007199254740993", "9007199254740993", "1"]);
         assert_eq!(big.counts.get("9007199254740993"), Some(&2));
         assert_eq!(big.distinct(), Distinct::Exact(2));
+    }
+
+    #[test]
+    fn booleans_counted_late_count_as_if_counted_as_they_came() {
+        let only = tally(&["true", "", "False", "TRUE", "true"]);
+        assert_eq!(only.column_type(), ColumnType::Bool);
+        assert_eq!(only.top(2), vec![("true", 3), ("false", 1)]);
+        assert_eq!(only.distinct(), Distinct::Exact(2));
+        let mixed = tally(&["false", "true", "x", "true", "1", "x"]);
+        assert_eq!(mixed.column_type(), ColumnType::Mixed);
+        assert_eq!(
+            mixed.top(4),
+            vec![("true", 2), ("x", 2), ("1", 1), ("false", 1)]
+        );
+        // Past the bound, the booleans seen first are among the values counted.
+        let mut cells = vec!["true".to_owned(); 3];
+        cells.extend((0..=EXACT_DISTINCT).map(|value| format!("v{value}")));
+        cells.push("true".to_owned());
+        let past = tally(&cells.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(past.counts.get("true"), Some(&4));
+        assert_eq!(past.counts.len(), EXACT_DISTINCT + 1);
     }
 }

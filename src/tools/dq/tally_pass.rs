@@ -8,6 +8,7 @@
 use std::sync::{Arc, mpsc};
 
 use super::cell::Cell;
+use super::content_digest::Digest;
 use super::csv_batches::{Batch, Recycler};
 use super::dataset::{Dataset, for_each_csv_row};
 use super::duplicates::{DuplicateRows, fingerprint};
@@ -16,7 +17,8 @@ use crate::tools::{ToolCall, ToolFailure};
 
 /// Tallies each `(column, tally)` of `tallies` and calls `visit` with each row (its index and
 /// every cell), then finishes the tallies; `visits_rows` says whether `visit` does any work,
-/// which leaves this thread fewer columns. `duplicates`, if given, sees every row.
+/// which leaves this thread fewer columns. `duplicates`, if given, sees every row. Over a
+/// CSV file, the digest of its bytes as read comes back.
 pub(super) fn tally_columns(
     dataset: &Dataset<'_>,
     call: &ToolCall<'_>,
@@ -25,7 +27,7 @@ pub(super) fn tally_columns(
     mut duplicates: Option<&mut DuplicateRows>,
     visits_rows: bool,
     mut visit: impl FnMut(usize, &[Cell<'_>]) -> Result<(), ToolFailure>,
-) -> Result<(), ToolFailure> {
+) -> Result<Option<Digest>, ToolFailure> {
     let Dataset::Csv { path, shown } = dataset else {
         dataset.for_each_row(call, columns, |row, cells| {
             if let Some(duplicates) = duplicates.as_deref_mut() {
@@ -39,7 +41,7 @@ pub(super) fn tally_columns(
         for (_, tally) in tallies.iter_mut() {
             tally.finish();
         }
-        return Ok(());
+        return Ok(None);
     };
     // This thread also hands batches over, turns records into cells and, with a visitor,
     // works on whole rows. Measured on the 1,000,000-row benchmark (docs/performance.md):
@@ -91,6 +93,6 @@ pub(super) fn tally_columns(
         for (_, (_, tally)) in &mut mine {
             tally.finish();
         }
-        result
+        result.map(Some)
     })
 }
