@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::cell::EMAIL_PATTERN;
+use super::content_digest::Digest;
 use super::counted::Counted;
 use super::dataset::Dataset;
 use super::duplicates::DuplicateRows;
@@ -45,40 +46,8 @@ impl Tool for Detect {
         let patterns = patterns(call, &columns)?;
         let mut mismatches: Vec<Mismatches> =
             patterns.iter().map(|_| Mismatches::default()).collect();
-        // Patterns are matched row by row: kept tallies have none of that.
-        let kept = match &dataset {
-            Dataset::Csv { path, .. } if patterns.is_empty() => KEPT
-                .take_current(path)
-                .filter(|(_, table)| table.columns == columns),
-            _ => None,
-        };
-        let (tallies, duplicates, digest) = if let Some((digest, table)) = kept {
-            (table.tallies, table.duplicates, Some(digest))
-        } else {
-            let mut tallies: Vec<(usize, ColumnTally)> = (0..columns.len())
-                .map(|column| (column, ColumnTally::default()))
-                .collect();
-            let mut duplicates = DuplicateRows::default();
-            let digest = tally_columns(
-                &dataset,
-                call,
-                &columns,
-                &mut tallies,
-                Some(&mut duplicates),
-                !patterns.is_empty(),
-                |row, cells| {
-                    for ((column, pattern), found) in patterns.iter().zip(&mut mismatches) {
-                        if let Some(text) = cells[*column].text()
-                            && !pattern.is_match(&text)
-                        {
-                            found.push(json!({ "row": row, "value": text }));
-                        }
-                    }
-                    Ok(())
-                },
-            )?;
-            (tallies, duplicates, digest)
-        };
+        let (table, digest) = tally_table(call, &dataset, columns, &patterns, &mut mismatches)?;
+        let (columns, tallies, duplicates) = (&table.columns, &table.tallies, &table.duplicates);
         let mut anomalies = Vec::new();
         for &column in &chosen {
             let name = columns[column].as_str();
@@ -120,11 +89,6 @@ impl Tool for Detect {
             .sum();
         // Kept (or kept again) for the apply that usually comes next.
         if let (Dataset::Csv { path, .. }, Some(digest)) = (&dataset, digest) {
-            let table = TableTally {
-                columns,
-                tallies,
-                duplicates,
-            };
             KEPT.keep(path.clone(), digest, table);
         }
         let mut changes = Map::new();
@@ -151,6 +115,66 @@ impl Tool for Detect {
             _ => Ok(()),
         }
     }
+}
+
+/// The table's tallies: those kept for the file if it still holds their bytes (but not
+/// with `patterns`, which are matched row by row), else a pass over it, `mismatches`
+/// collecting the rows that miss a pattern. Over a CSV file, the digest of its bytes too.
+fn tally_table(
+    call: &ToolCall<'_>,
+    dataset: &Dataset<'_>,
+    columns: Vec<String>,
+    patterns: &[(usize, Pattern)],
+    mismatches: &mut [Mismatches],
+) -> Result<(TableTally, Option<Digest>), ToolFailure> {
+    let kept = match dataset {
+        Dataset::Csv { path, .. } if patterns.is_empty() => KEPT
+            .take_current(path)
+            .filter(|(_, table)| table.columns == columns),
+        _ => None,
+    };
+    let (mut table, digest) = if let Some((digest, table)) = kept {
+        (table, Some(digest))
+    } else {
+        let mut tallies: Vec<(usize, ColumnTally)> = (0..columns.len())
+            .map(|column| (column, ColumnTally::default()))
+            .collect();
+        let mut duplicates = DuplicateRows::default();
+        let digest = tally_columns(
+            dataset,
+            call,
+            &columns,
+            &mut tallies,
+            Some(&mut duplicates),
+            !patterns.is_empty(),
+            |row, cells| {
+                for ((column, pattern), found) in patterns.iter().zip(mismatches.iter_mut()) {
+                    if let Some(text) = cells[*column].text()
+                        && !pattern.is_match(&text)
+                    {
+                        found.push(json!({ "row": row, "value": text }));
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        let table = TableTally {
+            columns,
+            tallies,
+            duplicates,
+        };
+        (table, digest)
+    };
+    // Rows are told apart by a hash, which may collide: with a column whose cells all
+    // differ (an id), no rows are equal, so any duplicate found is such a collision.
+    if table
+        .tallies
+        .iter()
+        .any(|(_, tally)| tally.cells_all_differ())
+    {
+        table.duplicates = DuplicateRows::default();
+    }
+    Ok((table, digest))
 }
 
 /// The `patterns` argument: (column position, compiled pattern), in the argument's order.

@@ -328,6 +328,13 @@ impl ColumnTally {
         self.ints + self.floats + self.bools + self.texts
     }
 
+    /// Whether no two of the column's cells are equal: none is null, and there are as many
+    /// distinct values as cells (equal cells are equal values). Then no two rows are equal
+    /// either, whatever their other cells.
+    pub(super) fn cells_all_differ(&self) -> bool {
+        self.nulls == 0 && self.distinct() == Distinct::Exact(self.count())
+    }
+
     /// The number of distinct non-null values.
     pub(super) fn distinct(&self) -> Distinct {
         if !self.counting_numbers {
@@ -582,6 +589,17 @@ mod tests {
         let big = tally(&["9007199254740993", "9007199254740993", "1"]);
         assert_eq!(big.counts.get("9007199254740993"), Some(&2));
         assert_eq!(big.distinct(), Distinct::Exact(2));
+    }
+
+    #[test]
+    fn a_column_whose_cells_all_differ_has_no_nulls_and_no_value_twice() {
+        assert!(tally(&["1", "2", "3"]).cells_all_differ());
+        assert!(tally(&["a", "b", "x@y.io"]).cells_all_differ());
+        assert!(tally(&[]).cells_all_differ());
+        assert!(!tally(&["1", "2", ""]).cells_all_differ());
+        assert!(!tally(&["a", "b", "a"]).cells_all_differ());
+        // Different cells, one value: not known to differ.
+        assert!(!tally(&["7", "07"]).cells_all_differ());
     }
 
     #[test]

@@ -63,8 +63,9 @@ impl WrittenRows {
 }
 
 /// The tallies of the table read that hold for the table written: a column's, when it is
-/// written as it was read (same cells, same rows), and the duplicate rows, when every
-/// column is.
+/// written as it was read (same cells, same rows); and the duplicate rows, when every
+/// column is, or none when such a column's cells all differ (then no two rows are equal:
+/// [`ColumnTally::cells_all_differ`], as detect has it).
 pub(super) struct CarriedOver {
     pub(super) tallies: Vec<Option<ColumnTally>>,
     pub(super) duplicates: Option<DuplicateRows>,
@@ -81,11 +82,18 @@ impl CarriedOver {
     /// What of `table` holds for a table whose `untouched` columns are as they were.
     pub(super) fn from(table: TableTally, untouched: &[bool]) -> Self {
         let all = untouched.iter().all(|&untouched| untouched);
+        let distinct_rows = (table.tallies.iter())
+            .any(|(column, tally)| untouched[*column] && tally.cells_all_differ());
+        let duplicates = if all {
+            Some(table.duplicates)
+        } else {
+            distinct_rows.then(DuplicateRows::default)
+        };
         CarriedOver {
             tallies: (table.tallies.into_iter())
                 .map(|(column, tally)| untouched[column].then_some(tally))
                 .collect(),
-            duplicates: all.then_some(table.duplicates),
+            duplicates,
         }
     }
 }
