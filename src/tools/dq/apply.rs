@@ -10,11 +10,11 @@ use serde_json::{Map, Value, json};
 
 use super::apply_csv::apply_to_csv;
 use super::cell::{Cell, trim};
+use super::column_json::number_json;
 use super::dataset::{Dataset, checkpoint, row_object};
 use super::duplicates::fingerprint;
 use super::fast_hash::FastBuild;
 use super::rules::{Action, Rule, read_rules};
-use super::summary::number_json;
 use super::{column_index, state_list};
 use crate::tools::{Tool, ToolCall, ToolFailure};
 

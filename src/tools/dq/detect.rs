@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::cell::EMAIL_PATTERN;
+use super::column_json::number_json;
 use super::content_digest::Digest;
 use super::counted::Counted;
 use super::dataset::Dataset;
@@ -12,7 +13,7 @@ use super::duplicates::DuplicateRows;
 use super::kept::{KEPT, TableTally};
 use super::numeric_stats::NumericStats;
 use super::pattern::Pattern;
-use super::summary::{ColumnTally, ColumnType, Distinct, EXAMPLES, number_json};
+use super::summary::{ColumnTally, ColumnType, Distinct, EXAMPLES};
 use super::tally_pass::tally_columns;
 use super::{column_index, float_arg, selected_columns};
 use crate::tools::{Tool, ToolCall, ToolFailure};

@@ -5,6 +5,7 @@
 mod apply;
 mod apply_csv;
 mod cell;
+mod column_json;
 mod content_digest;
 mod counted;
 mod csv_batches;
@@ -15,6 +16,7 @@ mod fast_hash;
 mod float_sort;
 mod hll;
 mod kept;
+mod number_text;
 mod numeric_stats;
 mod pattern;
 mod profile;

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use serde_json::{Map, Value, json};
-
 use super::cell::{Cell, Parsed, is_email, trim};
 use super::fast_hash::FastBuild;
 use super::hll::HyperLogLog;
+use super::number_text::{is_written_as_float, is_written_as_int};
 use super::numeric_stats::NumericStats;
 
 /// Distinct values are counted exactly up to this many; past it, by [`HyperLogLog`].
@@ -106,42 +105,6 @@ pub(super) struct ColumnTally {
     numeric: Option<NumericStats>,
     /// Reused to write a number's text.
     scratch: String,
-}
-
-/// Whether an integer's text is what `i64`'s `Display` writes: no `+`, no leading zeros, no
-/// `-0`. Only asked of text that parsed as an `i64`.
-fn is_written_as_int(text: &str) -> bool {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    match digits.as_bytes() {
-        [b'0'] => digits.len() == text.len(),
-        [first, ..] => first.is_ascii_digit() && *first != b'0',
-        [] => false,
-    }
-}
-
-/// Whether a float's text is what `f64`'s `Display` writes (the shortest digits that read
-/// back as the same float, never an exponent). Only asked of text that parsed as an `f64`.
-/// Plain decimals with at most 15 significant digits qualify when they have no leading or
-/// trailing zeros: two such decimals never read as the same float (an `f64` holds 15
-/// decimal digits), so the shortest digits for the float are the text's own. The length
-/// bound keeps far from the subnormals, whose precision is lower.
-fn is_written_as_float(text: &str) -> bool {
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let Some((whole, fraction)) = unsigned.split_once('.') else {
-        return false;
-    };
-    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    if text.len() > 20 || !all_digits(whole) || !all_digits(fraction) || fraction.ends_with('0') {
-        return false;
-    }
-    let significant = if whole == "0" {
-        fraction.trim_start_matches('0').len()
-    } else if whole.starts_with('0') {
-        return false;
-    } else {
-        whole.len() + fraction.len()
-    };
-    significant <= 15
 }
 
 /// The largest integer every smaller one of which a float holds exactly (2^53).
@@ -386,57 +349,18 @@ impl ColumnTally {
     pub(super) fn numeric(&self) -> Option<&NumericStats> {
         self.numeric.as_ref()
     }
+}
 
-    /// The profile entry: see docs/tools.md.
-    pub(super) fn to_json(&self, top: usize) -> Value {
-        let column_type = self.column_type();
-        let (distinct, exact) = match self.distinct() {
-            Distinct::Exact(distinct) => (Value::from(distinct), true),
-            Distinct::Estimated(distinct) => (Value::from(distinct), false),
-            Distinct::Many => (Value::Null, false),
-        };
-        let mut entry = Map::new();
-        entry.insert("type".into(), column_type.name().into());
-        entry.insert("count".into(), self.count().into());
-        entry.insert("nulls".into(), self.nulls.into());
-        entry.insert("distinct".into(), distinct);
-        entry.insert("distinct_exact".into(), exact.into());
-        if let Some(stats) = self.numeric() {
-            let as_json = |value: f64| number_json(value, column_type == ColumnType::Int);
-            entry.insert("min".into(), as_json(stats.min));
-            entry.insert("max".into(), as_json(stats.max));
-            entry.insert("mean".into(), float_json(stats.mean));
-            entry.insert(
-                "stddev".into(),
-                stats.stddev.map_or(Value::Null, float_json),
-            );
-            entry.insert("q1".into(), float_json(stats.q1));
-            entry.insert("median".into(), float_json(stats.median));
-            entry.insert("q3".into(), float_json(stats.q3));
-        } else if column_type != ColumnType::Empty {
-            let values = self
-                .top(top)
-                .into_iter()
-                .map(|(value, count)| json!({ "value": value, "count": count }))
-                .collect();
-            entry.insert("top".into(), Value::Array(values));
+#[cfg(test)]
+impl ColumnTally {
+    /// The finished, estimating tally of a column of these texts.
+    pub(super) fn of_texts(cells: &[&str]) -> Self {
+        let mut tally = ColumnTally::estimating();
+        for (row, text) in cells.iter().enumerate() {
+            tally.observe(row, Cell::from_text(text));
         }
-        Value::Object(entry)
-    }
-}
-
-/// A float as JSON (a non-finite float, which JSON cannot hold, as null).
-pub(super) fn float_json(value: f64) -> Value {
-    serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
-}
-
-/// A number as JSON: whole when `int` and it is whole.
-#[allow(clippy::cast_possible_truncation)]
-pub(super) fn number_json(value: f64, int: bool) -> Value {
-    if int && value.fract() == 0.0 && value.abs() < 9.0e15 {
-        Value::from(value as i64)
-    } else {
-        float_json(value)
+        tally.finish();
+        tally
     }
 }
 
@@ -445,12 +369,7 @@ mod tests {
     use super::*;
 
     fn tally(cells: &[&str]) -> ColumnTally {
-        let mut tally = ColumnTally::estimating();
-        for (row, text) in cells.iter().enumerate() {
-            tally.observe(row, Cell::from_text(text));
-        }
-        tally.finish();
-        tally
+        ColumnTally::of_texts(cells)
     }
 
     #[test]
@@ -463,80 +382,6 @@ mod tests {
         let emails = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "broken"];
         assert_eq!(tally(&emails).column_type(), ColumnType::Email);
         assert_eq!(tally(&emails[3..]).column_type(), ColumnType::String);
-    }
-
-    #[test]
-    fn profile_entry_counts_nulls_distinct_and_top_values() {
-        let entry = tally(&["US", "us", "", "US", "DE"]).to_json(2);
-        assert_eq!(
-            entry,
-            json!({
-                "type": "string", "count": 4, "nulls": 1, "distinct": 3, "distinct_exact": true,
-                "top": [{ "value": "US", "count": 2 }, { "value": "DE", "count": 1 }]
-            })
-        );
-        let numbers = tally(&["1", "2", "", "3", "10"]).to_json(2);
-        assert_eq!(numbers["min"], json!(1));
-        assert_eq!(numbers["max"], json!(10));
-        assert_eq!(numbers["mean"], json!(4.0));
-        assert_eq!(numbers["median"], json!(2.5));
-    }
-
-    #[test]
-    fn numbers_written_as_rust_writes_them_are_recognised() {
-        for text in [
-            "0",
-            "7",
-            "-12",
-            "9223372036854775807",
-            "007",
-            "-0",
-            "+5",
-            "10",
-        ] {
-            let int: i64 = text.parse().unwrap();
-            assert_eq!(is_written_as_int(text), int.to_string() == text, "{text}");
-        }
-        let mut texts: Vec<String> = [
-            "0.5",
-            "-0.5",
-            "0.50",
-            "00.5",
-            "1.0",
-            "-0.0",
-            "123456789012.345",
-            "1234567890123.456",
-            "0.000000000000001",
-            "0.1",
-            "0.30000000000000004",
-            "1e5",
-            "5.",
-            ".5",
-            "+1.5",
-            "99999999999999.9",
-            "0.000123456789012345",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        // Two-decimal amounts, as a money column holds, and random 15-digit decimals.
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        for index in 0..20_000u64 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            texts.push(format!("{}.{:02}", seed % 10_000_000, index % 100));
-            let digits = format!("{:015}", seed % 1_000_000_000_000_000);
-            let point = usize::try_from(index % 15).unwrap() + 1;
-            texts.push(format!("{}.{}", &digits[..point], &digits[point..]));
-        }
-        for text in &texts {
-            let float: f64 = text.parse().unwrap();
-            if is_written_as_float(text) {
-                assert_eq!(float.to_string(), *text);
-            }
-        }
-        assert!(is_written_as_float("75019.75") && is_written_as_float("-0.5"));
-        assert!(!is_written_as_float("0.50") && !is_written_as_float("1e5"));
     }
 
     #[test]
