@@ -8,11 +8,11 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use super::apply_csv::apply_to_csv;
+use super::apply_csv::{apply_to_csv, csv_field};
 use super::cell::{Cell, trim};
 use super::column_json::number_json;
 use super::dataset::{Dataset, checkpoint, row_object};
-use super::duplicates::fingerprint;
+use super::duplicates::{fields_fingerprint, fingerprint};
 use super::fast_hash::FastBuild;
 use super::rules::{Action, Rule, read_rules};
 use super::{column_index, state_list};
@@ -65,6 +65,8 @@ pub(super) struct Repair<'r> {
     /// Cells and rows each rule changed (a dropped row counts as a row).
     changed: Vec<(u64, u64)>,
     seen: HashSet<u64, FastBuild>,
+    /// Reused to fingerprint a row.
+    scratch: Vec<u8>,
     /// CSV cells stay text: a value a rule sets is stored as its text.
     text_cells: bool,
 }
@@ -90,8 +92,26 @@ impl<'r> Repair<'r> {
             changed: vec![(0, 0); resolved.len()],
             rules: resolved,
             seen: HashSet::default(),
+            scratch: Vec::new(),
             text_cells,
         })
+    }
+
+    /// Whether no two rows written share a [`fields_fingerprint`]: a CSV table's duplicates
+    /// are dropped by one, and no later rule changes a cell (a later rule may only drop
+    /// rows). Then a pass over the written file finds no duplicate rows.
+    pub(super) fn dedupes_written_rows(&self) -> bool {
+        let last_dedupe = (self.rules.iter())
+            .rposition(|(rule, _)| matches!(rule.action, Action::DropDuplicates));
+        self.text_cells
+            && last_dedupe.is_some_and(|last| {
+                self.rules[last..].iter().all(|(rule, _)| {
+                    matches!(
+                        rule.action,
+                        Action::DropDuplicates | Action::DropMalformed(_)
+                    )
+                })
+            })
     }
 
     /// Which of the table's `count` columns no rule changes, when no rule drops a row (a
@@ -117,7 +137,13 @@ impl<'r> Repair<'r> {
         for (index, (rule, column)) in self.rules.iter().enumerate() {
             let outcome = match (&rule.action, column) {
                 (Action::DropDuplicates, _) => {
-                    let row = fingerprint(cells.iter().map(|cell| Cell::from_json(Some(cell))));
+                    // CSV cells are hashed as the fields written, by the fingerprint a
+                    // reader of the written file takes: see `dedupes_written_rows`.
+                    let row = if self.text_cells {
+                        fields_fingerprint(cells.iter().map(csv_field), &mut self.scratch)
+                    } else {
+                        fingerprint(cells.iter().map(|cell| Cell::from_json(Some(cell))))
+                    };
                     if self.seen.insert(row) {
                         Outcome::Same
                     } else {
@@ -232,7 +258,8 @@ fn is_trimmed_ascii_lowercase(text: &str) -> bool {
 mod tests {
     use serde_json::json;
 
-    use super::Apply;
+    use super::{Apply, Repair};
+    use crate::tools::dq::rules::{Rule, read_rules};
     use crate::tools::dq::testing::{call, call_in, failure};
 
     fn rules() -> serde_json::Value {
@@ -309,6 +336,35 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(folder.path().join("out.csv")).unwrap(),
             written
+        );
+    }
+
+    #[test]
+    fn rows_are_known_distinct_when_deduplicated_last() {
+        let rules = |actions: &[&str]| -> Vec<Rule> {
+            let items: Vec<serde_json::Value> = (actions.iter())
+                .map(|action| match *action {
+                    "drop_duplicates" => json!({ "action": action }),
+                    "drop_malformed" => json!({ "action": action, "column": "a", "pattern": "x" }),
+                    _ => json!({ "action": action, "column": "a" }),
+                })
+                .collect();
+            read_rules(&items).unwrap()
+        };
+        let columns = ["a".to_owned()];
+        let distinct = |actions: &[&str], csv: bool| {
+            let rules = rules(actions);
+            Repair::new(&rules, &columns, csv)
+                .unwrap()
+                .dedupes_written_rows()
+        };
+        assert!(distinct(&["trim_lower", "drop_duplicates"], true));
+        assert!(distinct(&["drop_duplicates", "drop_malformed"], true));
+        assert!(!distinct(&["drop_duplicates", "trim_lower"], true));
+        assert!(!distinct(&["trim_lower"], true));
+        assert!(
+            !distinct(&["drop_duplicates"], false),
+            "rows are not CSV fields"
         );
     }
 

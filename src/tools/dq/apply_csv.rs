@@ -13,6 +13,7 @@ use super::apply::Repair;
 use super::content_digest::DigestingWriter;
 use super::csv_batches::for_each_batch;
 use super::dataset::{checkpoint, open_csv};
+use super::duplicates::DuplicateRows;
 use super::kept::KEPT;
 use super::written_tally::{CarriedOver, tallying_written};
 use crate::tools::{Access, ToolCall, ToolFailure};
@@ -51,7 +52,7 @@ pub(super) fn apply_to_csv(
     writer.write_record(columns).map_err(|error| fail(&error))?;
     // The tallies of the table read (kept by the detect before, usually) of the columns no
     // rule changes are those of the table written, if they are of the bytes read.
-    let (carried_digest, carried) = match (
+    let (carried_digest, mut carried) = match (
         KEPT.take(path)
             .filter(|(_, table)| table.columns == columns),
         repair.untouched_columns(columns.len()),
@@ -61,6 +62,10 @@ pub(super) fn apply_to_csv(
         }
         _ => (None, CarriedOver::nothing(columns.len())),
     };
+    // Rows deduplicated by the fingerprint a reader takes: the written file has no equal two.
+    if repair.dedupes_written_rows() {
+        carried.duplicates = Some(DuplicateRows::default());
+    }
     let ((kept, digest, read), table) = tallying_written(columns, carried, |written| {
         let mut cells: Vec<Value> = Vec::with_capacity(columns.len());
         let (mut index, mut kept) = (0usize, 0usize);
@@ -120,7 +125,7 @@ fn refill(cells: &mut Vec<Value>, record: &csv::StringRecord) {
 }
 
 /// A repaired cell as a CSV field: a null is empty, a non-string value its JSON text.
-fn csv_field(cell: &Value) -> Cow<'_, str> {
+pub(super) fn csv_field(cell: &Value) -> Cow<'_, str> {
     match cell {
         Value::String(text) => Cow::Borrowed(text),
         Value::Null => Cow::Borrowed(""),
