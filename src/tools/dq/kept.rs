@@ -175,6 +175,27 @@ mod tests {
     }
 
     #[test]
+    fn a_table_written_with_a_record_too_long_to_read_back_is_read_by_detect() {
+        let folder = tempfile::tempdir().unwrap();
+        let folder = folder.path();
+        let long = "x".repeat(9 << 20);
+        std::fs::write(folder.join("t.csv"), format!("a,b\n{long},\n")).unwrap();
+        let mut state = Map::new();
+        state.insert("dataset".into(), json!("t.csv"));
+        let fill = json!([{ "action": "fill_null", "column": "b", "value": long }]);
+        state.insert("rules".into(), fill);
+        // The repaired record is 18 MiB: past what a reader takes, so detect must fail as
+        // reading the file fails, not answer from tallies.
+        step(&Apply, folder, &json!({ "output": "t.csv" }), &mut state);
+        let failed = call_in(&Detect, folder, &json!({}), &Value::Object(state)).unwrap_err();
+        assert!(
+            failed.message.contains("longer than 16 MiB"),
+            "{}",
+            failed.message
+        );
+    }
+
+    #[test]
     fn a_written_table_is_tallied_as_it_reads_back() {
         // Quotes, separators and line breaks in fields, blanks, booleans, numbers written
         // in other ways, a duplicate row, text that is not UTF-8 ASCII.

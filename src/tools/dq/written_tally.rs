@@ -1,5 +1,5 @@
-//! Tallying the rows of a CSV file as they are written, on a helper thread: the tallies a
-//! detect pass over the written file would take ([`super::kept`]). The helper sees each
+//! Tallying the rows of a CSV file as they are written, on two helper threads: the tallies
+//! a detect pass over the written file would take ([`super::kept`]). The helpers see each
 //! record as the writer is given it, the field texts a reader of the file gets back, and
 //! tallies them as [`super::tally_pass`] tallies a read file's (every column, and the
 //! duplicate rows, by the same fingerprint the reader takes), so every figure is the same.
@@ -117,16 +117,21 @@ pub(super) fn tallying_written<R, E>(
         for helper in 0..HELPERS {
             let (to_helper, batches) = mpsc::sync_channel::<Arc<Vec<csv::StringRecord>>>(2);
             let give_back = give_back.clone();
-            // The first also finds the duplicate rows, worth about two columns.
+            // The first's columns are fewer: the duplicate rows are worth about two.
             let mine: Vec<usize> = (to_tally.iter().enumerate())
                 .filter(|(position, _)| (position + 2) % HELPERS == helper)
                 .map(|(_, &column)| column)
                 .collect();
-            let finds_duplicates = helper == 0 && carried.duplicates.is_none();
+            // The first also finds the duplicate rows, unless they are known, and checks that
+            // every record can be read back.
+            let share = Share {
+                columns: mine,
+                duplicates: (helper == 0 && carried.duplicates.is_none())
+                    .then(DuplicateRows::default),
+                checks_lengths: helper == 0,
+            };
             to_helpers.push(to_helper);
-            helpers.push(
-                scope.spawn(move || tally_batches(&mine, finds_duplicates, &batches, &give_back)),
-            );
+            helpers.push(scope.spawn(move || tally_batches(share, &batches, &give_back)));
         }
         let mut rows = WrittenRows {
             to_helpers,
@@ -171,23 +176,31 @@ struct Tallied {
     readable: bool,
 }
 
+/// What one helper does.
+struct Share {
+    columns: Vec<usize>,
+    duplicates: Option<DuplicateRows>,
+    checks_lengths: bool,
+}
+
 fn tally_batches(
-    columns: &[usize],
-    finds_duplicates: bool,
+    share: Share,
     batches: &mpsc::Receiver<Arc<Vec<csv::StringRecord>>>,
     give_back: &mpsc::Sender<Vec<csv::StringRecord>>,
 ) -> Tallied {
-    let mut tallies: Vec<(usize, ColumnTally)> = (columns.iter())
+    let mut tallies: Vec<(usize, ColumnTally)> = (share.columns.iter())
         .map(|&column| (column, ColumnTally::default()))
         .collect();
-    let mut duplicates = finds_duplicates.then(DuplicateRows::default);
+    let mut duplicates = share.duplicates;
     let (mut row, mut scratch, mut readable) = (0, Vec::new(), true);
     for batch in batches {
         for record in batch.iter() {
-            if let Some(duplicates) = &mut duplicates {
+            if share.checks_lengths {
                 // Quoted, every byte might be doubled, and each field gets two quotes.
                 let written = 2 * (record.as_slice().len() + record.len()) as u64 + 1;
                 readable &= written <= LONGEST_KEPT_RECORD;
+            }
+            if let Some(duplicates) = &mut duplicates {
                 duplicates.observe(row, record_fingerprint(record, &mut scratch));
             }
             for (column, tally) in &mut tallies {
