@@ -5,6 +5,7 @@
 mod apply;
 mod apply_csv;
 mod cell;
+mod column_anomalies;
 mod column_json;
 mod content_digest;
 mod counted;
