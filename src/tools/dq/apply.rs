@@ -105,12 +105,9 @@ impl<'r> Repair<'r> {
             .rposition(|(rule, _)| matches!(rule.action, Action::DropDuplicates));
         self.text_cells
             && last_dedupe.is_some_and(|last| {
-                self.rules[last..].iter().all(|(rule, _)| {
-                    matches!(
-                        rule.action,
-                        Action::DropDuplicates | Action::DropMalformed(_)
-                    )
-                })
+                self.rules[last..]
+                    .iter()
+                    .all(|(rule, _)| rule.action.drops_rows())
             })
     }
 
@@ -119,10 +116,7 @@ impl<'r> Repair<'r> {
     pub(super) fn untouched_columns(&self, count: usize) -> Option<Vec<bool>> {
         let mut untouched = vec![true; count];
         for (rule, column) in &self.rules {
-            if matches!(
-                rule.action,
-                Action::DropDuplicates | Action::DropMalformed(_)
-            ) {
+            if rule.action.drops_rows() {
                 return None;
             }
             if let Some(column) = column {

@@ -121,26 +121,41 @@ impl<W: Write> Write for DigestingWriter<W> {
     }
 }
 
-/// The digest of the file at `path` as it is now.
-pub(super) fn digest_file(path: &Path) -> io::Result<Digest> {
-    let mut file = std::fs::File::open(path)?;
+/// Whether the file at `path` holds the bytes `digest` is of. It reads no more than one
+/// byte past their length, and gives up (answering no) once `keep_going` says to stop.
+pub(super) fn file_holds(path: &Path, digest: Digest, keep_going: impl Fn() -> bool) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut file = file.take(digest.len + 1);
     let mut digester = Digester::default();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
+        if !keep_going() {
+            return false;
+        }
         match file.read(&mut buffer) {
-            Ok(0) => return Ok(digester.finish()),
+            Ok(0) => return digester.finish() == digest,
             Ok(read) => digester.update(&buffer[..read]),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
+            Err(_) => return false,
         }
     }
+}
+
+/// The digest of the file at `path` as it is now.
+#[cfg(test)]
+pub(super) fn digest_file(path: &Path) -> io::Result<Digest> {
+    let mut digester = Digester::default();
+    digester.update(&std::fs::read(path)?);
+    Ok(digester.finish())
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::Write;
 
-    use super::{Digester, DigestingWriter, digest_file};
+    use super::{Digester, DigestingWriter, digest_file, file_holds};
 
     fn digest_of(parts: &[&[u8]]) -> super::Digest {
         let mut digester = Digester::default();
@@ -190,7 +205,17 @@ mod tests {
         writer.flush().unwrap();
         let written = writer.digest();
         assert_eq!(digest_file(&path).unwrap(), written);
+        assert!(file_holds(&path, written, || true));
+        assert!(!file_holds(&path, written, || false), "told to stop");
+        // Grown by a byte: read one past the length, and refused.
+        let mut grown = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        grown.write_all(b"x").unwrap();
+        assert!(!file_holds(&path, written, || true));
         std::fs::write(&path, "changed").unwrap();
         assert_ne!(digest_file(&path).unwrap(), written);
+        assert!(!file_holds(&path, written, || true));
     }
 }

@@ -19,15 +19,21 @@ pub(super) const BATCH: usize = 2048;
 
 pub(super) type Batch = Arc<Vec<csv::StringRecord>>;
 
-/// Gives a batch back to the reader once every thread is done with it: each calls
+/// Gives a batch back to the thread that fills them once every thread is done with it: each calls
 /// [`Recycler::give_back`] with its handle, and the last one's goes through.
 #[derive(Clone)]
 pub(super) struct Recycler(mpsc::Sender<Vec<csv::StringRecord>>);
 
 impl Recycler {
+    /// A recycler, and where the batches it gives back come out.
+    pub(super) fn new() -> (Recycler, mpsc::Receiver<Vec<csv::StringRecord>>) {
+        let (sender, emptied) = mpsc::channel();
+        (Recycler(sender), emptied)
+    }
+
     pub(super) fn give_back(&self, batch: Batch) {
         if let Some(batch) = Arc::into_inner(batch) {
-            // The reader may have finished: then the batch is simply dropped.
+            // The filler may have finished: then the batch is simply dropped.
             let _ = self.0.send(batch);
         }
     }
@@ -44,11 +50,10 @@ pub(super) fn for_each_batch(
     mut consume: impl FnMut(&Batch, &Recycler) -> Result<(), ToolFailure>,
 ) -> Result<Digest, ToolFailure> {
     let (full_sender, full) = mpsc::sync_channel::<Result<Vec<csv::StringRecord>, csv::Error>>(1);
-    let (empty_sender, empty) = mpsc::channel::<Vec<csv::StringRecord>>();
+    let (recycler, empty) = Recycler::new();
     std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_batches(reader, &full_sender, &empty, duplicates));
         // Returning early drops `full`: the reader's next send fails and it stops.
-        let recycler = Recycler(empty_sender);
         for batch in full {
             let batch = Arc::new(batch.map_err(|error| csv_failure(shown, &error))?);
             consume(&batch, &recycler)?;

@@ -118,7 +118,7 @@ fn tally_table(
 ) -> Result<(TableTally, Option<Digest>), ToolFailure> {
     let kept = match dataset {
         Dataset::Csv { path, .. } if patterns.is_empty() => KEPT
-            .take_current(path)
+            .take_current(path, || call.interruption().is_none())
             .filter(|(_, table)| table.columns == columns),
         _ => None,
     };

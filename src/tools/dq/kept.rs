@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use super::content_digest::{Digest, digest_file};
+use super::content_digest::{Digest, file_holds};
 use super::duplicates::DuplicateRows;
 use super::summary::ColumnTally;
 
@@ -66,11 +66,15 @@ impl Kept {
     }
 
     /// The tallies kept for the file at `path`, taken if it still holds the bytes they are
-    /// of (dropped if not).
-    pub(super) fn take_current(&self, path: &Path) -> Option<(Digest, TableTally)> {
+    /// of (dropped if not, or if `keep_going` says to stop while that is checked).
+    pub(super) fn take_current(
+        &self,
+        path: &Path,
+        keep_going: impl Fn() -> bool,
+    ) -> Option<(Digest, TableTally)> {
         let (digest, table) = self.take(path)?;
         let unchanged = std::fs::metadata(path).is_ok_and(|meta| meta.len() == digest.len)
-            && digest_file(path).is_ok_and(|now| now == digest);
+            && file_holds(path, digest, keep_going);
         unchanged.then_some((digest, table))
     }
 
@@ -234,21 +238,21 @@ mod tests {
         let kept = Kept::default();
         let digest = digest_file(&path).unwrap();
         kept.keep(path.clone(), digest, table(&["a", "b"]));
-        assert!(kept.take_current(&other).is_none(), "another file");
-        let (taken, tallies) = kept.take_current(&path).unwrap();
+        assert!(kept.take_current(&other, || true).is_none(), "another file");
+        let (taken, tallies) = kept.take_current(&path, || true).unwrap();
         assert_eq!(
             (taken, tallies.columns),
             (digest, vec!["a".into(), "b".into()])
         );
-        assert!(kept.take_current(&path).is_none(), "taken already");
+        assert!(kept.take_current(&path, || true).is_none(), "taken already");
 
         // Changed in place, to the same length: the tallies are stale, and dropped.
         kept.keep(path.clone(), digest, table(&["a", "b"]));
         std::fs::write(&path, "a,b\n1,3\n").unwrap();
-        assert!(kept.take_current(&path).is_none());
+        assert!(kept.take_current(&path, || true).is_none());
         std::fs::write(&path, "a,b\n1,2\n").unwrap();
         assert!(
-            kept.take_current(&path).is_none(),
+            kept.take_current(&path, || true).is_none(),
             "dropped when found stale"
         );
         // A pass that reads the file anyway takes them as they are, with their digest.
@@ -259,6 +263,6 @@ mod tests {
         // Gone: nothing to take.
         kept.keep(path.clone(), digest, table(&["a"]));
         std::fs::remove_file(&path).unwrap();
-        assert!(kept.take_current(&path).is_none());
+        assert!(kept.take_current(&path, || true).is_none());
     }
 }

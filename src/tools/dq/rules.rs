@@ -34,6 +34,13 @@ pub(super) enum Action {
     DropDuplicates,
 }
 
+impl Action {
+    /// Whether the rule may drop a row (then every later row moves up one).
+    pub(super) fn drops_rows(&self) -> bool {
+        matches!(self, Action::DropDuplicates | Action::DropMalformed(_))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(super) struct Rule {
     /// The `action` as written.

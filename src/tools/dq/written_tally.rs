@@ -7,7 +7,7 @@
 use std::sync::{Arc, mpsc};
 
 use super::cell::Cell;
-use super::csv_batches::BATCH;
+use super::csv_batches::{BATCH, Batch, Recycler};
 use super::duplicates::{DuplicateRows, record_fingerprint};
 use super::kept::TableTally;
 use super::record_bound::MAX_RECORD_BYTES;
@@ -17,12 +17,13 @@ use super::summary::ColumnTally;
 /// read-ahead too): the file's tallies are then not kept, and a pass reads the file.
 const LONGEST_KEPT_RECORD: u64 = MAX_RECORD_BYTES / 2;
 
-/// The threads that tally: with the reader's and the writer's, enough to keep two cores busy.
+/// The threads that tally: with the reader's and the repairer's, enough to keep two cores
+/// busy.
 const HELPERS: usize = 2;
 
-/// The records being written, handed to the helper a batch at a time.
+/// The records being written, handed to the helpers a batch at a time.
 pub(super) struct WrittenRows {
-    to_helpers: Vec<mpsc::SyncSender<Arc<Vec<csv::StringRecord>>>>,
+    to_helpers: Vec<mpsc::SyncSender<Batch>>,
     emptied: mpsc::Receiver<Vec<csv::StringRecord>>,
     batch: Vec<csv::StringRecord>,
     filled: usize,
@@ -111,12 +112,12 @@ pub(super) fn tallying_written<R, E>(
         .filter(|&column| carried.tallies[column].is_none())
         .collect();
     std::thread::scope(|scope| {
-        let (give_back, emptied) = mpsc::channel();
+        let (recycler, emptied) = Recycler::new();
         let mut to_helpers = Vec::new();
         let mut helpers = Vec::new();
         for helper in 0..HELPERS {
-            let (to_helper, batches) = mpsc::sync_channel::<Arc<Vec<csv::StringRecord>>>(2);
-            let give_back = give_back.clone();
+            let (to_helper, batches) = mpsc::sync_channel::<Batch>(2);
+            let recycler = recycler.clone();
             // The first's columns are fewer: the duplicate rows are worth about two.
             let mine: Vec<usize> = (to_tally.iter().enumerate())
                 .filter(|(position, _)| (position + 2) % HELPERS == helper)
@@ -131,7 +132,7 @@ pub(super) fn tallying_written<R, E>(
                 checks_lengths: helper == 0,
             };
             to_helpers.push(to_helper);
-            helpers.push(scope.spawn(move || tally_batches(share, &batches, &give_back)));
+            helpers.push(scope.spawn(move || tally_batches(share, &batches, &recycler)));
         }
         let mut rows = WrittenRows {
             to_helpers,
@@ -183,11 +184,7 @@ struct Share {
     checks_lengths: bool,
 }
 
-fn tally_batches(
-    share: Share,
-    batches: &mpsc::Receiver<Arc<Vec<csv::StringRecord>>>,
-    give_back: &mpsc::Sender<Vec<csv::StringRecord>>,
-) -> Tallied {
+fn tally_batches(share: Share, batches: &mpsc::Receiver<Batch>, recycler: &Recycler) -> Tallied {
     let mut tallies: Vec<(usize, ColumnTally)> = (share.columns.iter())
         .map(|&column| (column, ColumnTally::default()))
         .collect();
@@ -209,10 +206,7 @@ fn tally_batches(
             }
             row += 1;
         }
-        if let Some(batch) = Arc::into_inner(batch) {
-            // The writer may have finished: then the batch is simply dropped.
-            let _ = give_back.send(batch);
-        }
+        recycler.give_back(batch);
     }
     for (_, tally) in &mut tallies {
         tally.finish();
