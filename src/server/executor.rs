@@ -87,6 +87,8 @@ pub(crate) struct Executor {
     ready: Condvar,
     held: Mutex<HashMap<RunId, Held>>,
     stopping: AtomicBool,
+    /// Told when `stopping` is set, for requests that wait on a blocking thread.
+    stopped: tokio::sync::Notify,
     nonce: AtomicU64,
 }
 
@@ -174,11 +176,23 @@ impl Executor {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Resolves once the executor stops (at once if it has).
+    pub(crate) async fn stopped(&self) {
+        let notified = self.stopped.notified();
+        tokio::pin!(notified);
+        // Listening before looking: a stop between the two still wakes this.
+        notified.as_mut().enable();
+        if !self.is_stopping() {
+            notified.await;
+        }
+    }
+
     /// Stops taking jobs and gives every held run back to the store, where it reads as
     /// interrupted (a job still stepping finds its lease lost at its next commit).
     pub(crate) fn stop(&self, app: &AppState) {
         self.stopping.store(true, Ordering::Release);
         self.ready.notify_all();
+        self.stopped.notify_waiters();
         let held: Vec<(RunId, Owner)> = {
             let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             held.iter()

@@ -2,6 +2,7 @@
 //! and a slot free, driven by the request itself; answered when done with `wait: true`), a
 //! run as it is stored (`GET /graph/state/{id}`), and the list of runs.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Json;
@@ -69,13 +70,16 @@ pub(crate) async fn start(
     let wait = asked.wait;
     // `None`: a wait too long for an `Instant` (any `--max-wait` is accepted), no deadline.
     let until = Instant::now().checked_add(app.config.max_wait);
-    let (run, mut stops, mut stopped) = blocking(&app, move |app| {
+    let known = Arc::new(OnceLock::new());
+    let created = Arc::clone(&known);
+    let asked = blocking(&app, move |app| {
         let mut here = None;
         let (run, _) = app.idempotent(key.as_deref(), &body, |keyed| {
             let (run, ready) = queue(app, &hash, &input, limits, keyed, wait)?;
             here = ready;
             Ok(run)
         })?;
+        let _ = created.set(run);
         // Watched before the status is read, so no stop goes unseen. A run this request
         // drives has stopped, or been handed on at the deadline, when its drive returns.
         let stops = here.is_none().then(|| app.hub.watch_stops(run));
@@ -95,8 +99,23 @@ pub(crate) async fn start(
             Some(DrivenHere::Unknown) | None => None,
         };
         Ok((run, stops, stopped))
-    })
-    .await?;
+    });
+    let (run, mut stops, mut stopped) = tokio::select! {
+        biased;
+        asked = asked => asked?,
+        // The server stops: a run this request drives is let go (it reads as interrupted),
+        // and the request is answered now, not once the step or backoff under way ends.
+        () = app.executor.stopped() => {
+            let Some(&run) = known.get() else {
+                return Err(ApiError::ShuttingDown);
+            };
+            let status = blocking(&app, move |app| status(app, run)).await?;
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "run_id": run, "status": status })),
+            ));
+        }
+    };
     if wait && let Some(stops) = stops.as_mut() {
         let until = until.map(tokio::time::Instant::from_std);
         // Woken only when the run stops being driven (its job ends, or the server stops),

@@ -48,6 +48,53 @@ fn a_killed_server_restarts_with_its_runs_intact_and_resumable() {
 }
 
 #[test]
+fn sigterm_answers_a_request_driving_its_run_through_a_long_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flowc.db");
+    let server = Server::start(&db, &[]);
+    let waits = server.create(
+        "flow waits {
+    state { n: int = 0 }
+    node pause { throw \"not yet\"; } retry 1 backoff 60s
+    node count { n += 1; }
+    start -> pause
+    pause -> count on error
+    pause -> count
+    count -> end
+}",
+    );
+    // A slot is free: the request drives the run itself, into a minute's backoff.
+    let url = format!("{}/graph/run", server.base);
+    let body = json!({ "graph_id": waits, "initial_state": {}, "wait": true });
+    let waiter = std::thread::spawn(move || {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut response = agent.post(&url).send_json(&body).unwrap();
+        let status = response.status().as_u16();
+        let answer: serde_json::Value = response.body_mut().read_json().unwrap();
+        (status, answer)
+    });
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.get("/graph/state/1").1["steps"]
+        .as_u64()
+        .unwrap_or(0)
+        < 1
+    {
+        assert!(std::time::Instant::now() < until, "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Stopped at once (`terminate` allows 15 s), not after the backoff.
+    assert_eq!(server.terminate(), Some(0));
+    let (status, answer) = waiter.join().unwrap();
+    assert_eq!((status, &answer["run_id"]), (202, &json!(1)), "{answer}");
+    assert_eq!(answer["status"], "interrupted", "{answer}");
+    let server = Server::start(&db, &[]);
+    assert_eq!(server.state(1)["status"], "interrupted");
+}
+
+#[test]
 fn sigterm_leaves_running_runs_interrupted_and_tells_their_streams() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("flowc.db");
