@@ -87,7 +87,9 @@ pub(crate) struct Executor {
     ready: Condvar,
     held: Mutex<HashMap<RunId, Held>>,
     stopping: AtomicBool,
-    /// Told when `stopping` is set, for requests that wait on a blocking thread.
+    /// Set once a stop has given every held run back; `stopped` tells the requests that
+    /// wait on a blocking thread.
+    let_go: AtomicBool,
     stopped: tokio::sync::Notify,
     nonce: AtomicU64,
 }
@@ -176,13 +178,13 @@ impl Executor {
         self.stopping.load(Ordering::Acquire)
     }
 
-    /// Resolves once the executor stops (at once if it has).
+    /// Resolves once the executor has stopped and given its runs back (at once if it has).
     pub(crate) async fn stopped(&self) {
         let notified = self.stopped.notified();
         tokio::pin!(notified);
         // Listening before looking: a stop between the two still wakes this.
         notified.as_mut().enable();
-        if !self.is_stopping() {
+        if !self.let_go.load(Ordering::Acquire) {
             notified.await;
         }
     }
@@ -192,7 +194,6 @@ impl Executor {
     pub(crate) fn stop(&self, app: &AppState) {
         self.stopping.store(true, Ordering::Release);
         self.ready.notify_all();
-        self.stopped.notify_waiters();
         let held: Vec<(RunId, Owner)> = {
             let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
             held.iter()
@@ -205,6 +206,8 @@ impl Executor {
             let _ = store.release(run, &owner);
             app.hub.publish(run, Live::Stopped);
         }
+        self.let_go.store(true, Ordering::Release);
+        self.stopped.notify_waiters();
     }
 
     /// The next job once a slot is free, and when it starts: the time is read while the

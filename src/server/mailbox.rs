@@ -23,9 +23,19 @@ impl<T> Mailbox<T> {
         }
     }
 
-    /// Puts `message` in (after any the waiter has taken) and wakes the waiter.
+    /// Puts `message` in and wakes the waiter. One message at a time: the caller puts the
+    /// next only after the waiter has taken the last (the group commit sends a writer one
+    /// answer, or the lead and later that answer).
     pub(crate) fn put(&self, message: T) {
-        *self.message.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+        let unread = self
+            .message
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(message);
+        debug_assert!(
+            unread.is_none(),
+            "a mailbox message was put over an unread one"
+        );
         self.waiter.unpark();
     }
 

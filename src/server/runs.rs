@@ -95,8 +95,11 @@ pub(crate) async fn start(
                 None
             }
             Some(DrivenHere::Stopped) => Some(view(app, run)?),
-            Some(DrivenHere::Unknown) | None if wait => stopped_view(app, run)?,
-            Some(DrivenHere::Unknown) | None => None,
+            // Driven here means waited for: `here` is only ever asked for then.
+            Some(DrivenHere::Unknown) => stopped_view(app, run)?,
+            // Just queued, nearly always still so: a status read, not a replay, tells.
+            None if wait && !is_going(status(app, run)?) => stopped_view(app, run)?,
+            None => None,
         };
         Ok((run, stops, stopped))
     });
@@ -147,11 +150,16 @@ pub(crate) async fn start(
     ))
 }
 
+/// Whether a run is still to be driven: queued or running.
+fn is_going(status: RunStatus) -> bool {
+    matches!(status, RunStatus::Queued | RunStatus::Running)
+}
+
 /// The run's view once it is no longer queued or running (one read, in one hop to a
 /// blocking thread: most wakes of a waiting request are the run's end); `None` before.
 fn stopped_view(app: &AppState, run: RunId) -> Result<Option<Value>, ApiError> {
     let (loaded, events) = app.read(|store| store.load_with_log(run, MAX_LOG))?;
-    if matches!(loaded.record.status, RunStatus::Queued | RunStatus::Running) {
+    if is_going(loaded.record.status) {
         return Ok(None);
     }
     view_of(app, run, loaded, &events).map(Some)

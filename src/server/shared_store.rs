@@ -8,8 +8,8 @@
 //! each in a savepoint of its own, so one write's failure (a lost lease) fails that write
 //! only. Writes that came during that commit wait for the next group, whose leader is the
 //! first of their callers (the lead is handed on, so no caller commits others' writes for
-//! long): under load every transaction carries all that is pending, and nobody waits on the
-//! connection's lock itself. A caller is answered only after the transaction holding its
+//! long): under load every transaction carries all that is pending, and no writer waits on
+//! the connection's lock itself (reads without a reader connection of their own still do). A caller is answered only after the transaction holding its
 //! write committed: a step's record and state are stored before its run's next step
 //! starts, exactly as with a transaction per step. Alone, a caller commits its own write on
 //! its own thread (no hand-off to another thread). Each commit that lands is published to

@@ -243,7 +243,7 @@ fn listing_interrupted_runs_finds_them_among_many_live_ones() {
 }
 
 #[test]
-fn cancelling_an_idle_run_takes_one_write_and_refuses_what_a_claim_refuses() {
+fn cancelling_an_idle_run_writes_cancelled_and_refuses_what_a_claim_refuses() {
     let (mut store, running, owner) = store_with_run(SqliteStore::in_memory().unwrap());
     let canceller = Owner::this_process();
     // Driven by a live owner: that owner must stop it.

@@ -313,7 +313,7 @@ proptest! {
 }
 
 #[test]
-fn a_run_is_loaded_with_its_log_as_one_commit_left_them() {
+fn a_run_is_loaded_with_its_state_and_log_as_committed() {
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("runs.db");
     let (mut store, run, owner) = store_with_run(SqliteStore::open(&path).unwrap());
